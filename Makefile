@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: install demo test bench system-deps clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip > $(VENV)/pip.log 2>&1 || (tail -n 40 $(VENV)/pip.log; exit 1)
+	$(PY) -m pip install --quiet -r requirements-dev.txt >> $(VENV)/pip.log 2>&1 || (tail -n 40 $(VENV)/pip.log; exit 1)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## system packages: ffmpeg (Gradio's video streaming runs ffprobe), chromium (browser tests)
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: $(STAMP) system-deps
+	$(PY) app.py $(ARGS)
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest $(ARGS)
+
+bench: $(STAMP)
+	$(PY) -m streamdit bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""Video generation metrics: FVD, CLIP score, temporal consistency, seam score, prompt adherence."""

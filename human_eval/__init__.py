@@ -1,0 +1,1 @@
+"""Human evaluation: blinded side-by-side rating server, vote storage and preference aggregation."""
