@@ -1,0 +1,6 @@
+"""StreamDiT: real-time streaming text-to-video generation with a moving-buffer flow-matching DiT."""
+
+from streamdit.model import StreamDiT, StreamDiTConfig
+from streamdit.schedule import BufferSchedule, MixedSchemeSampler, Scheme, shift_time, time_grid
+
+__all__ = ["StreamDiT", "StreamDiTConfig", "BufferSchedule", "MixedSchemeSampler", "Scheme", "shift_time", "time_grid"]

