@@ -73,7 +73,8 @@ class TransformerTextEncoder:
                                     "with config.json, tokenizer files and weights")
         self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
         model = AutoModel.from_pretrained(self.path, local_files_only=True)
-        self.model = (model.get_encoder() if hasattr(model, "get_encoder") else model).to(device).eval()
+        encoder_decoder = getattr(model.config, "is_encoder_decoder", False)  # e.g. T5: keep the encoder only
+        self.model = (model.get_encoder() if encoder_decoder else model).to(device).eval()
         self.max_tokens = max_tokens
         self.device = torch.device(device)
         self.dim = int(self.model.config.hidden_size if hasattr(self.model.config, "hidden_size")

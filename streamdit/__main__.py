@@ -1,0 +1,7 @@
+"""``python -m streamdit``: see :mod:`streamdit.cli`."""
+
+import sys
+
+from streamdit.cli import main
+
+sys.exit(main())

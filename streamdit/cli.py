@@ -1,0 +1,178 @@
+"""Command line: ``python -m streamdit {generate,bench,train} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from streamdit.pipeline import StreamDiTPipeline
+from streamdit.video_io import Mp4Writer, iter_video_frames
+
+
+def _default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", type=Path, default=None,
+                       help="pipeline directory (pipeline.json, transformer/, autoencoder/); default: the bundled student")
+    group.add_argument("--random-init", metavar="PRESET", default=None,
+                       help="use a randomly initialised model of this preset (tiny, paper-4b) instead: plumbing only")
+    group.add_argument("--device", default=_default_device(), help="cpu or cuda (default: cuda if available)")
+
+
+def load_pipeline(args: argparse.Namespace) -> StreamDiTPipeline:
+    if args.random_init:
+        if args.model:
+            raise SystemExit("error: give either --model or --random-init, not both")
+        return StreamDiTPipeline.from_config(args.random_init, device=args.device)
+    try:
+        return StreamDiTPipeline.from_pretrained(args.model, device=args.device)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"error: {exc}\n(use --model DIR, or --random-init tiny for an untrained model)") from exc
+
+
+def _parse_switch(text: str) -> tuple[float, str]:
+    at, sep, prompt = text.partition("=")
+    try:
+        seconds = float(at)
+    except ValueError:
+        seconds = -1.0
+    if not sep or seconds < 0 or not prompt.strip():
+        raise argparse.ArgumentTypeError(f"expected SECONDS=PROMPT, got {text!r}")
+    return seconds, prompt
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    pipe = load_pipeline(args)
+    fps = pipe.sampler.fps
+    total = max(1, round(args.seconds * fps))
+    video = iter_video_frames(args.input) if args.input else None
+    switches = sorted(args.switch)
+    stream = pipe.stream(args.prompt, seed=args.seed, guidance=args.guidance, video=video, strength=args.strength,
+                         max_chunks=-(-total // pipe.frames_per_chunk))
+    written = 0
+    with stream, Mp4Writer(args.out, fps) as writer, tqdm(total=total, unit="frame", desc="generating") as bar:
+        for chunk in stream:
+            while switches and written >= switches[0][0] * fps:
+                stream.set_prompt(switches.pop(0)[1])
+            chunk = chunk[: total - written]
+            writer.write(chunk)
+            written += len(chunk)
+            bar.update(len(chunk))
+            if written >= total:
+                break
+    if written == 0:
+        raise SystemExit("error: no frames were generated (is the input video shorter than one chunk?)")
+    meta = {"prompt": args.prompt, "switches": [[s, p] for s, p in sorted(args.switch)], "seed": args.seed,
+            "fps": fps, "frames": written, "chunk_frames": pipe.frames_per_chunk,
+            "model": str(args.model) if args.model else (f"random-init:{args.random_init}" if args.random_init else "bundled")}
+    Path(str(args.out) + ".json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"wrote {args.out}: {written} frames at {fps} fps, {pipe.resolution[1]}x{pipe.resolution[0]}, "
+          f"first chunk after {stream.stats.first_chunk_s:.2f} s")
+    return 0
+
+
+class _Timer:
+    """Accumulates wall time spent inside a wrapped callable (thread-safe enough for += of floats under the GIL)."""
+
+    def __init__(self, fn):
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.seconds += time.perf_counter() - start
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    pipe = load_pipeline(args)
+    model_timer = _Timer(pipe.model.forward)
+    decode_timer = _Timer(pipe.autoencoder.decode)
+    pipe.model.forward = model_timer
+    pipe.autoencoder.decode = decode_timer
+    chunks = max(2, args.chunks)
+    arrivals = []
+    start = time.perf_counter()
+    with pipe.stream(args.prompt, seed=0, guidance=args.guidance, max_chunks=chunks) as stream:
+        frames = 0
+        for chunk in stream:
+            arrivals.append(time.perf_counter() - start)
+            frames += len(chunk)
+    wall = time.perf_counter() - start
+    gaps = np.diff(arrivals)
+    steady_fps = (frames - frames // chunks) / (arrivals[-1] - arrivals[0])
+    scheme = pipe.schedule.scheme
+    print(f"device: {args.device}  resolution: {pipe.resolution[1]}x{pipe.resolution[0]}  "
+          f"scheme: K={scheme.num_chunks} c={scheme.chunk_size} s={scheme.micro_steps}  "
+          f"guidance: {stream.guidance}  threads: {torch.get_num_threads()}")
+    print(f"chunks: {chunks}  frames: {frames}  evaluations: {stream.stats.evaluations}")
+    print(f"time to first frame: {arrivals[0] * 1000:.0f} ms")
+    print(f"per-chunk latency:   mean {gaps.mean() * 1000:.0f} ms  p50 {np.median(gaps) * 1000:.0f} ms  "
+          f"max {gaps.max() * 1000:.0f} ms")
+    print(f"streaming FPS:       {steady_fps:.1f}  (playback rate {pipe.sampler.fps} fps: "
+          f"{steady_fps / pipe.sampler.fps:.2f}x real time)")
+    rest = max(0.0, wall - model_timer.seconds - decode_timer.seconds)
+    print(f"time share:          model {model_timer.seconds / wall:.0%}  autoencoder {decode_timer.seconds / wall:.0%}  "
+          f"rest {rest / wall:.0%}  (decode overlaps denoising, so shares may sum past 100%)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m streamdit", description=__doc__.split("\n")[0] +
+                                     " Real-time streaming text-to-video (StreamDiT).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="stream a video from a prompt into an mp4 file",
+                         description="Generate a video by streaming chunks from the moving buffer into an mp4 "
+                                     "(plus FILE.mp4.json with the settings and chunk length).")
+    gen.add_argument("--prompt", required=True, help="text prompt")
+    gen.add_argument("--seconds", type=float, default=4.0, help="length of the video (default 4)")
+    gen.add_argument("--out", type=Path, required=True, help="output .mp4 file")
+    gen.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    gen.add_argument("--guidance", type=float, default=None,
+                     help="classifier-free guidance scale (default: the model's; 0 disables)")
+    gen.add_argument("--switch", type=_parse_switch, action="append", default=[], metavar="SECONDS=PROMPT",
+                     help="interactive generation: switch to PROMPT at SECONDS (repeatable)")
+    gen.add_argument("--input", type=Path, default=None, help="video-to-video: transform this video file")
+    gen.add_argument("--strength", type=float, default=0.7, help="video-to-video noise strength in (0, 1] (default 0.7)")
+    add_model_arguments(gen)
+    gen.set_defaults(func=cmd_generate)
+
+    bench = sub.add_parser("bench", help="measure streaming FPS, first-frame latency and time shares",
+                           description="Stream a few chunks and print throughput, latency and where the time goes.")
+    bench.add_argument("--prompt", default="a red circle moving left on a dark background")
+    bench.add_argument("--chunks", type=int, default=12, help="chunks to stream (default 12)")
+    bench.add_argument("--guidance", type=float, default=None, help="override the model's guidance scale")
+    add_model_arguments(bench)
+    bench.set_defaults(func=cmd_bench)
+
+    train = sub.add_parser("train", help="train a StreamDiT model (mixed-scheme flow matching); see train --help",
+                           add_help=False)
+    train.set_defaults(func=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "train":
+        from streamdit.training import main as train_main
+
+        return train_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"error: {exc}") from exc

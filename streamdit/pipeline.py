@@ -1,0 +1,334 @@
+"""StreamDiTPipeline: text (and optionally video) in, a live stream of uint8 video chunks out.
+
+A pipeline directory holds ``pipeline.json`` (scheme, time shift, guidance, fps, text encoder),
+``transformer/`` (:class:`~streamdit.model.StreamDiT`) and ``autoencoder/``. ``from_pretrained(None)``
+loads the bundled student shipped in the repository.
+
+Serving (DESIGN 1.6): prompts are encoded once, off the hot path (cached); a producer thread runs the
+denoising loop, a decode worker turns emitted latents into frames while the next chunk is denoised,
+and a bounded queue hands chunks to the consumer, so a slow consumer throttles generation.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, tensor_to_video, video_to_tensor
+from streamdit.model import StreamDiT, StreamDiTConfig
+from streamdit.sampler import EnteringChunk, denoise_stream
+from streamdit.schedule import BufferSchedule, Scheme
+from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder, validate_prompt
+
+BUNDLED_MODEL_DIR = Path(__file__).parent / "bundled" / "student"
+PIPELINE_CONFIG = "pipeline.json"
+
+
+@dataclass
+class SamplerConfig:
+    """How a model is sampled: the scheme ``(K, c, s)``, time shift, default guidance and frame rate."""
+
+    chunk_size: int = 2
+    micro_steps: int = 1
+    shift: float = 1.0
+    guidance: float | None = None
+    fps: int = 16
+    text_encoder: str | None = None  # a local Hugging Face encoder directory; None: bundled MiniLM
+
+    def scheme(self, buffer_frames: int) -> Scheme:
+        return Scheme.for_buffer(buffer_frames, self.chunk_size, self.micro_steps)
+
+
+@dataclass
+class StreamStats:
+    """Live figures of a stream: chunks and frames delivered, time to the first chunk, throughput."""
+
+    chunks: int = 0
+    frames: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    first_chunk_s: float | None = None
+    evaluations: int = 0
+
+    @property
+    def fps(self) -> float:
+        if not self.frames:
+            return 0.0
+        return self.frames / (time.perf_counter() - self.started)
+
+
+class StreamStopped(Exception):
+    """Raised inside the producer thread to end generation when the stream is stopped."""
+
+
+class VideoStream(Iterator[np.ndarray]):
+    """Iterator of uint8 chunks ``(frames, H, W, 3)``; ``set_prompt`` switches prompt live, ``stop`` ends it."""
+
+    def __init__(self, pipe: "StreamDiTPipeline", prompt: str, seed: int, guidance: float | None,
+                 video: Iterable[np.ndarray] | np.ndarray | None, strength: float, max_chunks: int | None,
+                 queue_size: int = 2) -> None:
+        self.pipe = pipe
+        self.guidance = pipe.sampler.guidance if guidance is None else guidance
+        self.stats = StreamStats()
+        self.max_chunks = max_chunks
+        self._text = pipe.encode_prompt(prompt)
+        self._null = pipe.encode_prompt("") if self.guidance else None
+        self.prompt = prompt
+        self._generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        self._frames_in = iter(video) if video is not None else None
+        self._strength = strength
+        self._stop = threading.Event()
+        self._queue: queue.Queue[Future | BaseException | None] = queue.Queue(maxsize=queue_size)
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streamdit-decode")
+        self._thread = threading.Thread(target=self._produce, name="streamdit-denoise", daemon=True)
+        self._thread.start()
+
+    # -- control -------------------------------------------------------------------------------
+
+    def set_prompt(self, prompt: str) -> None:
+        """Switch the prompt; it takes effect at the next model evaluation (frames in flight keep the old one)."""
+        self._text = self.pipe.encode_prompt(prompt)
+        self.prompt = prompt
+
+    def stop(self) -> None:
+        """End the stream: the producer exits at its next step and iteration stops."""
+        self._stop.set()
+        while True:  # unblock a producer waiting on a full queue
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._decoder.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # -- iteration -------------------------------------------------------------------------------
+
+    def __iter__(self) -> "VideoStream":
+        return self
+
+    def __next__(self) -> np.ndarray:
+        while True:
+            if self._stop.is_set() and self._queue.empty():
+                raise StopIteration
+            try:
+                item = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():
+                    raise StopIteration
+                continue
+            if item is None:
+                self._stop.set()
+                raise StopIteration
+            if isinstance(item, BaseException):
+                self._stop.set()
+                raise item
+            try:
+                frames = item.result()
+            except CancelledError:
+                raise StopIteration from None
+            self.stats.chunks += 1
+            self.stats.frames += len(frames)
+            if self.stats.first_chunk_s is None:
+                self.stats.first_chunk_s = time.perf_counter() - self.stats.started
+            return frames
+
+    def close(self) -> None:
+        self.stop()
+
+    def __enter__(self) -> "VideoStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- producer ----------------------------------------------------------------------------------
+
+    def _put(self, item: Future | BaseException | None) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise StreamStopped
+
+    def _velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if self._stop.is_set():
+            raise StreamStopped
+        self.stats.evaluations += 1
+        return self.pipe.velocity(x, t, self._text, self._null, self.guidance)
+
+    def _next_chunk(self) -> EnteringChunk | None:
+        pipe = self.pipe
+        shape = pipe.chunk_latent_shape
+        noise = torch.randn(shape, generator=self._generator).to(pipe.device, pipe.dtype)
+        if self._frames_in is None:
+            return EnteringChunk(noise)
+        frames = []
+        for frame in self._frames_in:
+            frames.append(np.asarray(frame))
+            if len(frames) == pipe.frames_per_chunk:
+                break
+        if len(frames) < pipe.frames_per_chunk:
+            return None
+        latents = pipe.encode_frames(np.stack(frames))
+        floor = pipe.schedule.index_for_time(self._strength)
+        t = float(pipe.schedule.grid[floor])
+        return EnteringChunk((1 - t) * latents + t * noise, floor=floor)
+
+    def _produce(self) -> None:
+        try:
+            with torch.inference_mode():
+                for i, chunk in enumerate(denoise_stream(self._velocity, self.pipe.schedule, self._next_chunk)):
+                    self._put(self._decoder.submit(self.pipe.decode_chunk, chunk.latents))
+                    if self.max_chunks is not None and i + 1 >= self.max_chunks:
+                        break
+            self._put(None)
+        except StreamStopped:
+            pass
+        except BaseException as exc:  # hand the error to the consumer instead of dying silently
+            try:
+                self._put(exc)
+            except StreamStopped:
+                pass
+
+
+class StreamDiTPipeline:
+    """Model + text encoder + autoencoder + sampler settings; ``stream()`` is the entry point."""
+
+    def __init__(self, model: StreamDiT, text_encoder: TextEncoder, autoencoder: Autoencoder,
+                 sampler: SamplerConfig, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        cfg = model.config
+        if autoencoder.latent_channels != cfg.in_channels:
+            raise ValueError(f"autoencoder gives {autoencoder.latent_channels} latent channels, "
+                             f"the model expects {cfg.in_channels}")
+        if text_encoder.dim != cfg.text_dim:
+            raise ValueError(f"text encoder width {text_encoder.dim} != model text_dim {cfg.text_dim}")
+        self.device, self.dtype = torch.device(device), dtype
+        self.model = model.to(self.device, dtype).eval()
+        self.text_encoder = text_encoder if isinstance(text_encoder, CachedTextEncoder) else CachedTextEncoder(text_encoder)
+        self.autoencoder = autoencoder
+        self.sampler = sampler
+        self.schedule = BufferSchedule(sampler.scheme(cfg.buffer_frames), sampler.shift)
+
+    # -- geometry --------------------------------------------------------------------------------
+
+    @property
+    def chunk_latent_shape(self) -> tuple[int, ...]:
+        cfg = self.model.config
+        return (1, cfg.in_channels, self.schedule.scheme.chunk_size, cfg.latent_height, cfg.latent_width)
+
+    @property
+    def frames_per_chunk(self) -> int:
+        return self.schedule.scheme.chunk_size * self.autoencoder.temporal_compression
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        cfg, s = self.model.config, self.autoencoder.spatial_compression
+        return cfg.latent_height * s, cfg.latent_width * s
+
+    # -- building blocks -------------------------------------------------------------------------
+
+    def encode_prompt(self, prompt: str) -> TextEmbedding:
+        return self.text_encoder.encode([validate_prompt(prompt)]).to(self.device, self.dtype)
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, null: TextEmbedding | None,
+                 guidance: float | None) -> torch.Tensor:
+        """Model velocity, with classifier-free guidance ``u + g (c - u)`` when ``guidance`` is set."""
+        n = x.shape[0]
+        if not guidance or null is None:
+            text = text.repeat(n)
+            return self.model(x, t, text.tokens, text.mask)
+        both = TextEmbedding.cat([text.repeat(n), null.repeat(n)])
+        cond, uncond = self.model(torch.cat([x, x]), torch.cat([t, t]), both.tokens, both.mask).chunk(2)
+        return uncond + guidance * (cond - uncond)
+
+    def decode_chunk(self, latents: torch.Tensor) -> np.ndarray:
+        """Latent chunk ``(1, C, c, h, w)`` -> uint8 frames ``(c * tc, H, W, 3)``."""
+        with torch.inference_mode():
+            video = self.autoencoder.decode(latents.float())
+        return tensor_to_video(video)[0].cpu().numpy()
+
+    def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 frames ``(T, H, W, 3)`` of any size -> latents ``(1, C, T / tc, h, w)`` at the model's size."""
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"expected uint8 frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
+        video = video_to_tensor(torch.from_numpy(frames)[None])
+        height, width = self.resolution
+        if video.shape[-2:] != (height, width):
+            n, c, t = video.shape[:3]
+            flat = video.transpose(1, 2).reshape(n * t, c, *video.shape[-2:])
+            flat = F.interpolate(flat, size=(height, width), mode="bilinear", antialias=True, align_corners=False)
+            video = flat.view(n, t, c, height, width).transpose(1, 2)
+        with torch.inference_mode():
+            return self.autoencoder.encode(video).to(self.device, self.dtype)
+
+    # -- public API --------------------------------------------------------------------------------
+
+    def stream(self, prompt: str, seed: int = 0, guidance: float | None = None,
+               video: Iterable[np.ndarray] | np.ndarray | None = None, strength: float = 0.7,
+               max_chunks: int | None = None) -> VideoStream:
+        """Start a stream. ``video`` (frames ``(H, W, 3)`` uint8, any size) turns it into video-to-video
+        with noise ``strength`` in (0, 1]; the stream then ends with the input. ``max_chunks`` bounds it."""
+        if not 0.0 < strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], got {strength}")
+        return VideoStream(self, prompt, seed, guidance, video, strength, max_chunks)
+
+    def generate(self, prompt: str, num_frames: int, seed: int = 0, guidance: float | None = None) -> np.ndarray:
+        """Collect ``num_frames`` frames of a stream into one uint8 array ``(T, H, W, 3)``."""
+        chunks_needed = -(-num_frames // self.frames_per_chunk)
+        with self.stream(prompt, seed=seed, guidance=guidance, max_chunks=chunks_needed) as stream:
+            frames = np.concatenate(list(stream))
+        return frames[:num_frames]
+
+    # -- construction ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device = "cpu",
+                        dtype: torch.dtype = torch.float32, text_encoder: TextEncoder | None = None) -> "StreamDiTPipeline":
+        """Load a pipeline directory (``None``: the bundled student)."""
+        directory = Path(path) if path is not None else BUNDLED_MODEL_DIR
+        config_path = directory / PIPELINE_CONFIG
+        if not config_path.is_file():
+            hint = " (the bundled model has not been trained into this checkout yet)" if path is None else ""
+            raise FileNotFoundError(f"{config_path} not found: not a StreamDiT pipeline directory{hint}")
+        sampler = SamplerConfig(**json.loads(config_path.read_text()))
+        model = StreamDiT.from_pretrained(directory / "transformer", device=device)
+        autoencoder = load_autoencoder(directory / "autoencoder", device=device)
+        if text_encoder is None:
+            text_encoder = TransformerTextEncoder(sampler.text_encoder, device=device)
+        return cls(model, text_encoder, autoencoder, sampler, device=device, dtype=dtype)
+
+    @classmethod
+    def from_config(cls, preset: str = "tiny", autoencoder: Autoencoder | None = None,
+                    sampler: SamplerConfig | None = None, device: str | torch.device = "cpu",
+                    text_encoder: TextEncoder | None = None, seed: int = 0, **overrides: object) -> "StreamDiTPipeline":
+        """A pipeline with a *randomly initialised* model of a preset (for plumbing and training starts).
+
+        The model's input channels follow the autoencoder (default: 8x8 pixel patches).
+        """
+        autoencoder = autoencoder or PatchAutoencoder(8)
+        text_encoder = text_encoder or TransformerTextEncoder(device=device)
+        config = StreamDiTConfig(**{**StreamDiTConfig.preset(preset).to_dict(), **overrides,
+                                    "in_channels": autoencoder.latent_channels, "text_dim": text_encoder.dim})
+        torch.manual_seed(seed)
+        return cls(StreamDiT(config), text_encoder, autoencoder, sampler or SamplerConfig(), device=device)
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / PIPELINE_CONFIG).write_text(json.dumps(asdict(self.sampler), indent=2) + "\n")
+        self.model.save_pretrained(directory / "transformer")
+        self.autoencoder.save_pretrained(directory / "autoencoder")

@@ -1,0 +1,86 @@
+"""Reading and writing video files with PyAV."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import av
+import numpy as np
+
+
+class Mp4Writer:
+    """Append uint8 frames ``(T, H, W, 3)`` to an H.264 mp4 (yuv420p, plays in browsers and players)."""
+
+    def __init__(self, path: str | Path, fps: int, crf: int = 20) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fps, self.crf = fps, crf
+        self._container = av.open(str(self.path), mode="w")
+        self._stream = None
+
+    def write(self, frames: np.ndarray) -> None:
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"expected uint8 frames (T, H, W, 3), got {frames.dtype} {frames.shape}")
+        if self._stream is None:
+            height, width = frames.shape[1:3]
+            if height % 2 or width % 2:
+                raise ValueError(f"H.264 needs even frame sizes, got {width}x{height}")
+            self._stream = self._container.add_stream("libx264", rate=Fraction(self.fps))
+            self._stream.width, self._stream.height = width, height
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+        for frame in frames:
+            for packet in self._stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                self._container.mux(packet)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+        self._container.close()
+
+    def __enter__(self) -> "Mp4Writer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps: int) -> Path:
+    """Write a whole video, or an iterable of chunks, to ``path``."""
+    chunks = [frames] if isinstance(frames, np.ndarray) else frames
+    with Mp4Writer(path, fps) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+    return Path(path)
+
+
+def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """Decode a video file frame by frame as uint8 ``(H, W, 3)``; unreadable files raise ``ValueError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"video not found: {path}")
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as exc:
+        raise ValueError(f"cannot read video {path}: {exc}") from exc
+    with container:
+        if not container.streams.video:
+            raise ValueError(f"{path} has no video stream")
+        try:
+            for frame in container.decode(video=0):
+                yield frame.to_ndarray(format="rgb24")
+        except av.error.FFmpegError as exc:
+            raise ValueError(f"cannot decode video {path}: {exc}") from exc
+
+
+def read_video(path: str | Path) -> tuple[np.ndarray, float]:
+    """All frames of a video ``(T, H, W, 3)`` uint8 and its frame rate."""
+    frames = list(iter_video_frames(path))
+    if not frames:
+        raise ValueError(f"{path} contains no frames")
+    with av.open(str(path)) as container:
+        rate = container.streams.video[0].average_rate
+    return np.stack(frames), float(rate or 0) or 16.0
