@@ -50,10 +50,10 @@ def denoise_stream(velocity: VelocityFn, schedule: BufferSchedule,
                    next_chunk: Callable[[], EnteringChunk | None]) -> Iterator[EmittedChunk]:
     """Yield clean chunks from the front of the buffer, one per ``s`` evaluations, until the source ends.
 
-    Start-up is the paper's: a uniform run over the first ``K`` chunks, each chunk captured when the
-    run reaches its steady-state grid index (see :mod:`streamdit.schedule`). When ``next_chunk``
-    returns ``None`` (a finite input video ran out), the chunks still in the buffer are flushed by
-    feeding pure noise behind them; those noise chunks are never emitted.
+    Start-up: see :mod:`streamdit.schedule` (every chunk advances with the others until it reaches
+    its steady-state grid index). When ``next_chunk`` returns ``None`` (a finite input video ran out),
+    the chunks still in the buffer are flushed by feeding pure noise behind them; those noise chunks
+    are never emitted.
     """
     sched = schedule.scheme
     K, c = sched.num_chunks, sched.chunk_size
@@ -65,29 +65,22 @@ def denoise_stream(velocity: VelocityFn, schedule: BufferSchedule,
     tags = [e.tag for e in entering]
     live = [True] * K  # False for flush padding
 
-    # start-up: uniform run, capturing chunk k when the run reaches its steady-state index
-    start = x.clone()
     for m in range(schedule.warmup_steps):
-        t, t_next = schedule.step_times(torch.full_like(floor, m), floor)
-        x = euler_step(velocity, x, t, t_next)
-        for k in schedule.warmup_captures(m + 1):
-            start[:, :, k * c:(k + 1) * c] = x[:, :, k * c:(k + 1) * c]
-    x = start
+        x = euler_step(velocity, x, *schedule.step_times(*schedule.warmup_indices(m), floor))
 
     while True:
         for j in range(sched.micro_steps):
-            t, t_next = schedule.step_times(schedule.frame_indices(j), floor)
-            x = euler_step(velocity, x, t, t_next)
+            x = euler_step(velocity, x, *schedule.step_times(*schedule.steady_indices(j), floor))
         if live[0]:
             yield EmittedChunk(x[:, :, :c], tags[0])
-        if not any(live[1:]):
-            return
         new = next_chunk() if all(live) else None
-        if new is None:
-            new, alive = EnteringChunk(torch.randn_like(x[:, :, :c])), False
+        if new is None and not any(live[1:]):
+            return
+        if new is None:  # input ran out: pad with noise that is never emitted
+            new = EnteringChunk(torch.randn_like(x[:, :, :c]))
+            live = live[1:] + [False]
         else:
-            alive = True
+            live = live[1:] + [True]
         x = torch.cat([x[:, :, c:], new.latents.to(x)], dim=2)
         floor = torch.cat([floor[c:], torch.full((c,), new.floor)])
         tags = tags[1:] + [new.tag]
-        live = live[1:] + [alive]

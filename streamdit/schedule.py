@@ -6,11 +6,13 @@ frames (chunk 0 is the front: oldest, cleanest). Each chunk is denoised for ``s`
 the buffer moves, so every frame crosses the ``T = K * s`` steps of one global time grid
 ``t_0 = 1 > t_1 > ... > t_T = 0``. At micro-step ``j`` chunk ``k`` sits at grid index ``(K - 1 - k) * s + j``.
 
-Start-up follows the paper: a *uniform* generation of the whole buffer (every frame at the same grid
-index) runs ``(K - 1) * s`` steps from noise, and chunk ``k`` is taken from it when the uniform run
-passes chunk ``k``'s steady-state index ``(K - 1 - k) * s``. The buffer is then exactly in its steady
-state, every frame has passed each grid index once, and the first chunk is emitted after ``T``
-evaluations in all — never after an extra full run.
+Start-up (the paper caches the latents of one uniform-chunk generation; ours is the same run with
+the cached chunks left in the buffer): the stream starts from a buffer of fresh chunks, and in
+``(K - 1) * s`` warm-up evaluations every chunk advances one grid step together with the others until
+it reaches its steady-state index ``(K - 1 - k) * s``, where it waits (time step zero) as context for
+the chunks in front. The front chunk advances at every warm-up step, the back chunk never. The buffer
+then is exactly in its steady state, every frame has passed each grid index once, and the first chunk
+is emitted after ``T`` evaluations in all, never after an extra full run.
 """
 
 from __future__ import annotations
@@ -87,25 +89,33 @@ class BufferSchedule:
 
     @property
     def warmup_steps(self) -> int:
-        """Evaluations of the uniform start-up run: ``(K - 1) * s``."""
+        """Evaluations of the start-up: ``(K - 1) * s``."""
         return (self.scheme.num_chunks - 1) * self.scheme.micro_steps
 
-    def warmup_captures(self, step: int) -> list[int]:
-        """Chunks whose steady-state latent is the uniform run's state after ``step`` evaluations."""
-        start = self.chunk_indices(0)
-        return [k for k in range(self.scheme.num_chunks) if int(start[k]) == step]
+    def warmup_indices(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-frame grid indices before and after warm-up evaluation ``step``: all frames advance
+        together, each stopping at its steady-state index."""
+        if not 0 <= step < self.warmup_steps:
+            raise ValueError(f"warm-up step must be in [0, {self.warmup_steps}), got {step}")
+        target = self.frame_indices(0)
+        return target.clamp(max=step), target.clamp(max=step + 1)
 
-    def step_times(self, indices: torch.Tensor, floor: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(t, t_next)`` per frame for one Euler step from grid ``indices``.
+    def steady_indices(self, micro_step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-frame grid indices before and after micro-step ``j`` of the steady state."""
+        current = self.frame_indices(micro_step)
+        return current, current + 1
+
+    def step_times(self, current: torch.Tensor, nxt: torch.Tensor,
+                   floor: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(t, t_next)`` per frame for one Euler step between grid indices ``current`` and ``nxt``.
 
         ``floor`` (per frame) holds a frame at grid index ``floor`` until it gets there: this is how
         video-to-video frames, which enter already noised to ``t = grid[floor]``, wait in the buffer
         without being denoised (``t_next == t``) and the front-to-back order of noise levels is kept.
         """
-        nxt = indices + 1
         if floor is not None:
-            indices, nxt = torch.maximum(indices, floor), torch.maximum(nxt, floor)
-        return self.grid[indices], self.grid[nxt]
+            current, nxt = torch.maximum(current, floor), torch.maximum(nxt, floor)
+        return self.grid[current], self.grid[nxt]
 
     def index_for_time(self, t: float) -> int:
         """First grid index whose time is at most ``t`` (where a frame noised to ``t`` enters)."""
@@ -118,8 +128,9 @@ class MixedSchemeSampler:
     """Training-time draw of a scheme and per-frame times for mixed training (DESIGN 1.3).
 
     Each sample gets a chunk size ``c`` from ``chunk_sizes`` (with ``weights``), so ``K = B / c``; chunk
-    ``k`` (front first) gets ``u_k ~ U[(K-1-k)/K, (K-k)/K]`` independently (the paper's continuous
-    mixed training), mapped through the same ``shift`` as the sampling grid. ``K = 1`` is ordinary
+    ``k`` (front first, the cleanest) gets ``u_k ~ U[k/K, (k+1)/K]`` independently (the paper's continuous
+    mixed training), mapped through the same ``shift`` as the sampling grid: exactly the band chunk
+    ``k`` sweeps at sampling time, where grid index ``(K-1-k) s + j`` has ``u = (k + 1 - j/s) / K``. ``K = 1`` is ordinary
     uniform-noise training, ``c = 1`` teaches diagonal (FIFO-like) denoising.
     """
 
@@ -145,7 +156,7 @@ class MixedSchemeSampler:
         times = torch.empty(batch, self.buffer_frames, dtype=torch.float64)
         for i, c in enumerate(sizes.tolist()):
             K = self.buffer_frames // c
-            band = (K - 1 - torch.arange(K, dtype=torch.float64)).repeat_interleave(c)  # per frame
+            band = torch.arange(K, dtype=torch.float64).repeat_interleave(c)  # per frame, front = cleanest
             per_chunk = u[i, ::c].repeat_interleave(c)  # one draw per chunk
             times[i] = shift_time((band + per_chunk) / K, self.shift)
         return sizes, times.float()
