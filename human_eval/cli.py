@@ -1,0 +1,180 @@
+"""Command line: ``python -m human_eval {pairs,serve,tokens,export,aggregate,bench,toy-study}``."""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+from pathlib import Path
+
+from .aggregate import VotesError, load_votes
+from .store import Store, StoreError
+from .study import StudyError, build_pairs, write_default_study, write_pairs
+
+
+def _pairs(args: argparse.Namespace) -> None:
+    root = Path(args.study)
+    if (root / "pairs.csv").exists() and not args.force:
+        raise StudyError(f"{root / 'pairs.csv'} exists: pass --force to overwrite it")
+    prompts = None
+    if args.prompts:
+        try:
+            with open(args.prompts, newline="", encoding="utf-8-sig") as f:
+                prompts = {row["id"]: row["prompt"] for row in csv.DictReader(f)}
+        except (OSError, KeyError, csv.Error) as err:
+            raise StudyError(f"cannot read prompts from {args.prompts} (CSV with columns id, prompt): {err}") from err
+    pairs = build_pairs(root, args.systems, prompts, args.per_prompt, args.seed)
+    write_pairs(pairs, root / "pairs.csv")
+    print(f"wrote {len(pairs)} pairs to {root / 'pairs.csv'}")
+    if not any((root / name).exists() for name in ("study.json", "study.yaml", "study.yml")):
+        write_default_study(root / "study.json")
+        print(f"wrote default questions to {root / 'study.json'}")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    from .server import serve
+    serve(args.study, args.db, args.host, args.port, args.seed)
+
+
+def _tokens(args: argparse.Namespace) -> None:
+    store = Store(args.db)
+    try:
+        made = store.create_tokens(args.n, args.prefix or ("admin" if args.admin else "annotator"),
+                                   "admin" if args.admin else "annotator")
+    finally:
+        store.close()
+    print("# tokens are shown only now; the database keeps their SHA-256 digests", file=sys.stderr)
+    for name, token in made:
+        if args.url:
+            link = f"{args.url.rstrip('/')}/admin?secret={token}" if args.admin else f"{args.url.rstrip('/')}/?token={token}"
+            print(f"{name}\t{token}\t{link}")
+        else:
+            print(f"{name}\t{token}")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from .export import export_csv
+    if not Path(args.db).is_file():
+        raise StoreError(f"database {args.db} not found")
+    print(f"wrote {export_csv(args.db, args.out)} answers to {args.out}")
+
+
+def _aggregate(args: argparse.Namespace) -> None:
+    from .report import write_report
+    table = load_votes(args.votes, args.db)
+    tables = write_report(table, args.out, rounds=args.bootstrap, seed=args.seed,
+                          min_gold_accuracy=args.min_gold_accuracy, min_consistency=args.min_consistency,
+                          min_median_seconds=args.min_median_seconds)
+    print(tables["ranking"].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"wrote report.md, ranking.csv, pairwise.csv, agreement.csv, annotators.csv and plots to {args.out}")
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from .load import free_port, run_load, start_server
+    from .toy import make_toy_study
+    with tempfile.TemporaryDirectory(prefix="human_eval_bench_") as tmp:
+        root = make_toy_study(Path(tmp) / "study", systems=5, prompts=30, gold=0, frames=2, size=16)
+        db = Path(tmp) / "votes.sqlite"
+        store = Store(db)
+        tokens = [t for _, t in store.create_tokens(args.annotators)]
+        store.close()
+        port = free_port()
+        server = start_server(root, db, port, log=Path(tmp) / "server.log")
+        try:
+            result = run_load(f"http://127.0.0.1:{port}", tokens, args.seconds, args.max_votes)
+        finally:
+            server.terminate()
+            server.wait(10)
+        store = Store(db)
+        stored = store.count_votes()
+        store.close()
+    s = result.summary()
+    print(f"annotators={args.annotators} seconds={s['seconds']:.1f} votes={s['votes']} stored={stored} "
+          f"failed={s['failed']}")
+    print(f"votes/s={s['votes_per_s']:.1f} p50={s['p50_ms']:.1f} ms p99={s['p99_ms']:.1f} ms max={s['max_ms']:.1f} ms "
+          f"(target: >= 300 votes/s, p99 < 100 ms)")
+
+
+def _toy(args: argparse.Namespace) -> None:
+    from .toy import make_toy_study
+    root = make_toy_study(args.dir, systems=args.systems, prompts=args.prompts, gold=args.gold)
+    print(f"wrote a toy study to {root}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m human_eval",
+                                     description="Blinded side-by-side human evaluation of videos: "
+                                                 "build pairs, serve the rating page, export and aggregate votes.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("pairs", help="write STUDY/pairs.csv from one folder of videos per system",
+                       description="Pair videos of the same prompt (same file stem) across system folders. "
+                                   "Folders must be inside the study directory; the folder name is the system name.")
+    p.add_argument("study", help="study directory (pairs.csv and study.json are written here)")
+    p.add_argument("--systems", nargs="+", required=True, metavar="DIR", help="one folder of videos per system")
+    p.add_argument("--prompts", help="CSV with columns id, prompt (id = video file stem); default: the stem")
+    p.add_argument("--per-prompt", type=int, help="system pairs per prompt, balanced over all pairs (default: all pairs)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the balanced sample")
+    p.add_argument("--force", action="store_true", help="overwrite an existing pairs.csv")
+    p.set_defaults(run=_pairs)
+
+    p = sub.add_parser("serve", help="serve the annotator page, JSON API and admin view")
+    p.add_argument("--study", required=True, help="study directory")
+    p.add_argument("--db", required=True, help="SQLite file of votes (created if missing)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--seed", type=int, help="seed of assignment choices and sides (default: random)")
+    p.set_defaults(run=_serve)
+
+    p = sub.add_parser("tokens", help="create annotator tokens (or an admin secret) and print them once")
+    p.add_argument("--db", required=True, help="SQLite file of votes (created if missing)")
+    p.add_argument("-n", type=int, default=1, help="how many")
+    p.add_argument("--admin", action="store_true", help="create admin secrets for /admin instead")
+    p.add_argument("--prefix", help="name prefix (default: annotator or admin)")
+    p.add_argument("--url", help="server address, to print ready links, e.g. http://127.0.0.1:8000")
+    p.set_defaults(run=_tokens)
+
+    p = sub.add_parser("export", help="write every stored answer as CSV")
+    p.add_argument("--db", required=True)
+    p.add_argument("--out", required=True, help="CSV file to write")
+    p.set_defaults(run=_export)
+
+    p = sub.add_parser("aggregate", help="rankings, win rates, agreement and annotator quality",
+                       description="Writes OUT/report.md, ranking.csv, pairwise.csv, agreement.csv, "
+                                   "annotators.csv, ranking.png and win_rates.png.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--votes", help="CSV written by export")
+    source.add_argument("--db", help="SQLite file of votes")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--min-gold-accuracy", type=float, help="exclude annotators below this gold accuracy")
+    p.add_argument("--min-consistency", type=float, help="exclude annotators below this repeat consistency")
+    p.add_argument("--min-median-seconds", type=float, help="exclude annotators faster than this per item")
+    p.set_defaults(run=_aggregate)
+
+    p = sub.add_parser("bench", help="load test on 127.0.0.1: votes/s and vote latency percentiles",
+                       description="Starts a server on a toy study in a temporary folder and posts votes from "
+                                   "concurrent annotators until --seconds or --max-votes is reached.")
+    p.add_argument("--annotators", type=int, default=32, help="concurrent annotators (default 32)")
+    p.add_argument("--seconds", type=float, default=10.0, help="duration (default 10)")
+    p.add_argument("--max-votes", type=int, default=20_000, help="stop after this many votes (default 20000)")
+    p.set_defaults(run=_bench)
+
+    p = sub.add_parser("toy-study", help="write a toy study with tiny generated videos, to try the server")
+    p.add_argument("dir")
+    p.add_argument("--systems", type=int, default=3)
+    p.add_argument("--prompts", type=int, default=4)
+    p.add_argument("--gold", type=int, default=1, help="attention items with one black video")
+    p.set_defaults(run=_toy)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (StudyError, StoreError, VotesError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,240 @@
+"""SQLite storage: annotators (hashed tokens), the study's pairs, assignments and append-only votes.
+
+The database runs in WAL mode with ``synchronous=FULL``: a vote is committed in its own transaction,
+fsynced, before the server answers. Assignments are committed with ``synchronous=NORMAL`` (no fsync of
+their own; they survive a killed process, and the WAL is written in order, so the fsync of the next
+vote makes them durable too: a stored vote never lacks its assignment). Writes go through one
+connection; lookups use a second one, so they do not wait for a write's fsync. Votes are never updated or deleted (triggers refuse it); a
+changed answer is a new row and the latest row per annotator and pair counts. ``client_vote_id`` is
+unique per annotator, so a resubmitted vote is stored once.
+
+Tokens are random 192-bit strings; only their SHA-256 digests are stored. A presented token is
+hashed and looked up by digest, so response timing can only reveal digest bytes, never a valid
+token; admin secrets are checked with ``hmac.compare_digest``.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .study import Pair
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS annotators (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    token_sha256 TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('annotator', 'admin')),
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    pair_id TEXT PRIMARY KEY,
+    prompt TEXT NOT NULL,
+    system_a TEXT NOT NULL, video_a TEXT NOT NULL,
+    system_b TEXT NOT NULL, video_b TEXT NOT NULL,
+    gold TEXT,                         -- a|b|tie on gold items: the expected answer ...
+    gold_question TEXT                 -- ... to this question
+);
+CREATE TABLE IF NOT EXISTS assignments (
+    id TEXT PRIMARY KEY,
+    annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+    pair_id TEXT NOT NULL REFERENCES items(pair_id),
+    swapped INTEGER NOT NULL,          -- 1: system_b is shown on the left
+    kind TEXT NOT NULL CHECK (kind IN ('regular', 'gold', 'repeat')),
+    served_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assignments_by_annotator ON assignments(annotator_id);
+CREATE TABLE IF NOT EXISTS votes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+    assignment_id TEXT NOT NULL REFERENCES assignments(id),
+    client_vote_id TEXT NOT NULL,
+    answers TEXT NOT NULL,             -- JSON {question: "left"|"right"|"tie"}
+    created_at REAL NOT NULL,
+    UNIQUE (annotator_id, client_vote_id)
+);
+CREATE TRIGGER IF NOT EXISTS votes_no_update BEFORE UPDATE ON votes
+BEGIN SELECT RAISE(ABORT, 'votes are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS votes_no_delete BEFORE DELETE ON votes
+BEGIN SELECT RAISE(ABORT, 'votes are append-only'); END;
+"""
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used as asked (message says why); stored votes are untouched."""
+
+
+@dataclass(frozen=True)
+class Annotator:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One pair shown to one annotator, with the side each system is on."""
+
+    id: str
+    annotator_id: int
+    pair_id: str
+    swapped: bool
+    kind: str  # "regular", "gold" or "repeat"
+    served_at: float
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Store:
+    """One connection to the study database; safe to share between threads (calls are serialised)."""
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        if path.is_dir():
+            raise StoreError(f"{path} is a directory, not a database file")
+        if not path.parent.is_dir():
+            raise StoreError(f"folder {path.parent} does not exist")
+        self.path = path
+        self._lock, self._read_lock = threading.Lock(), threading.Lock()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(SCHEMA)
+            self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"{path} is not a usable SQLite database: {err}") from err
+
+    def close(self) -> None:
+        with self._lock, self._read_lock:
+            self._db.close()
+            self._reader.close()
+
+    @contextmanager
+    def _transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction; ``durable`` commits with fsync (synchronous=FULL), else NORMAL."""
+        with self._lock:
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._read_lock:
+            return self._reader.execute(sql, args).fetchall()
+
+    # -- annotators and admin secrets -------------------------------------------------------------
+    def create_tokens(self, n: int, prefix: str = "annotator", role: str = "annotator") -> list[tuple[str, str]]:
+        """Create ``n`` accounts; return (name, token) pairs. Tokens are shown once and not stored."""
+        made = []
+        with self._transaction() as db:
+            start = db.execute("SELECT COUNT(*) FROM annotators").fetchone()[0] + 1
+            for i in range(start, start + n):
+                name, token = f"{prefix}-{i:03d}", secrets.token_urlsafe(24)
+                try:
+                    db.execute("INSERT INTO annotators (name, token_sha256, role, created_at) VALUES (?, ?, ?, ?)",
+                               (name, hash_token(token), role, time.time()))
+                except sqlite3.IntegrityError as err:
+                    raise StoreError(f"name {name!r} is taken: choose another --prefix") from err
+                made.append((name, token))
+        return made
+
+    def annotator(self, token: str | None) -> Annotator | None:
+        """The annotator holding ``token``, or None."""
+        if not token or len(token) > 200:
+            return None
+        rows = self._query("SELECT id, name FROM annotators WHERE token_sha256 = ? AND role = 'annotator'",
+                           (hash_token(token),))
+        return Annotator(*rows[0]) if rows else None
+
+    def is_admin(self, secret: str | None) -> bool:
+        """True if ``secret`` is an admin secret (constant-time comparison of digests)."""
+        if not secret or len(secret) > 200:
+            return False
+        digest = hash_token(secret)
+        hashes = [h for (h,) in self._query("SELECT token_sha256 FROM annotators WHERE role = 'admin'")]
+        return any([hmac.compare_digest(digest, h) for h in hashes])
+
+    def annotators(self) -> list[Annotator]:
+        return [Annotator(*r) for r in self._query("SELECT id, name FROM annotators WHERE role = 'annotator' ORDER BY id")]
+
+    # -- pairs -------------------------------------------------------------------------------------
+    def sync_items(self, pairs: list[Pair], gold_question: str) -> None:
+        """Record the study's pairs; refuse a pair whose content differs from the stored one."""
+        with self._transaction() as db:
+            for p in pairs:
+                row = (p.pair_id, p.prompt, p.system_a, p.video_a, p.system_b, p.video_b, p.gold,
+                       gold_question if p.gold else None)
+                stored = db.execute("SELECT * FROM items WHERE pair_id = ?", (p.pair_id,)).fetchone()
+                if stored is None:
+                    db.execute("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+                elif tuple(stored) != row:
+                    raise StoreError(f"pair {p.pair_id} in pairs.csv differs from the one stored in {self.path} "
+                                     "(votes refer to it): give changed pairs new pair_ids or use a new database")
+
+    def items(self) -> list[tuple[str, str, str, str, str | None]]:
+        """(pair_id, prompt, system_a, system_b, gold) of every stored pair."""
+        return self._query("SELECT pair_id, prompt, system_a, system_b, gold FROM items ORDER BY pair_id")
+
+    # -- assignments and votes ---------------------------------------------------------------------
+    def add_assignment(self, a: Assignment) -> None:
+        with self._transaction(durable=False) as db:
+            db.execute("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)",
+                       (a.id, a.annotator_id, a.pair_id, int(a.swapped), a.kind, a.served_at))
+
+    def assignments(self) -> list[Assignment]:
+        rows = self._query("SELECT id, annotator_id, pair_id, swapped, kind, served_at FROM assignments ORDER BY rowid")
+        return [Assignment(i, ann, pair, bool(sw), kind, at) for i, ann, pair, sw, kind, at in rows]
+
+    def answered_assignments(self) -> set[str]:
+        return {a for (a,) in self._query("SELECT DISTINCT assignment_id FROM votes")}
+
+    def add_vote(self, annotator_id: int, assignment_id: str, answers: dict[str, str], client_vote_id: str,
+                 created_at: float | None = None) -> str:
+        """Append a vote in one committed transaction.
+
+        Returns "new", "duplicate" (same client_vote_id and content already stored: nothing added) or
+        "conflict" (same client_vote_id with other content: nothing added).
+        """
+        payload = json.dumps(answers, sort_keys=True)
+        try:
+            with self._transaction() as db:
+                db.execute("INSERT INTO votes (annotator_id, assignment_id, client_vote_id, answers, created_at) "
+                           "VALUES (?, ?, ?, ?, ?)",
+                           (annotator_id, assignment_id, client_vote_id, payload, created_at or time.time()))
+            return "new"
+        except sqlite3.IntegrityError:
+            rows = self._query("SELECT assignment_id, answers FROM votes WHERE annotator_id = ? AND client_vote_id = ?",
+                               (annotator_id, client_vote_id))
+            if not rows:
+                raise
+            return "duplicate" if tuple(rows[0]) == (assignment_id, payload) else "conflict"
+
+    def count_votes(self) -> int:
+        return self._query("SELECT COUNT(*) FROM votes")[0][0]
+
+    def vote_rows(self) -> list[dict]:
+        """Every stored vote joined with its assignment, pair and annotator, oldest first."""
+        with self._read_lock:
+            cur = self._reader.execute(
+                "SELECT v.id AS vote_id, an.name AS annotator, v.client_vote_id, v.answers, v.created_at, "
+                "a.id AS assignment_id, a.kind, a.swapped, a.served_at, i.pair_id, i.prompt, "
+                "i.system_a, i.system_b, i.gold, i.gold_question "
+                "FROM votes v JOIN assignments a ON a.id = v.assignment_id JOIN items i ON i.pair_id = a.pair_id "
+                "JOIN annotators an ON an.id = v.annotator_id ORDER BY v.id")
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]

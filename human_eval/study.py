@@ -1,0 +1,296 @@
+"""Study definition: the questions (``study.json``/``study.yaml``) and the pairs (``pairs.csv``).
+
+A study directory holds ``pairs.csv`` with columns ``prompt, system_a, video_a, system_b, video_b``
+(video paths relative to the directory) and optionally ``pair_id`` and ``gold``. A row whose ``gold``
+is ``a``, ``b`` or ``tie`` is an attention/gold item: the owner knows the right answer to the study's
+``gold_question`` (e.g. one of the two videos is deliberately broken). Gold items are shown to
+annotators like any other pair but are kept out of the system comparison.
+
+The study file (optional; defaults below) sets::
+
+    {"title": "...", "instructions": "...",
+     "questions": [{"id": "overall", "text": "Which video is better overall?"}, ...],
+     "gold_question": "overall",   # question that gold rows answer (default: the first)
+     "gold_every": 10,             # one gold item after every N regular items (0: none)
+     "repeat_every": 15,           # one planted repeat after every N regular items (0: none)
+     "items_per_annotator": null}  # regular items per annotator (null: every regular pair)
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ANSWERS = ("left", "right", "tie")
+VIDEO_SUFFIXES = (".mp4", ".webm", ".ogv", ".ogg", ".mov", ".m4v")
+PAIR_COLUMNS = ("prompt", "system_a", "video_a", "system_b", "video_b")
+STUDY_FILES = ("study.json", "study.yaml", "study.yml")
+MAX_PROMPT_CHARS = 4000
+_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+DEFAULT_QUESTIONS = (
+    ("overall", "Which video has better overall quality?"),
+    ("frame_consistency", "Which video is more consistent from frame to frame (no flicker, no seams, stable objects)?"),
+    ("motion_naturalness", "Which video has more natural, realistic motion?"),
+    ("text_alignment", "Which video matches the text prompt better?"),
+)
+_STUDY_KEYS = {"title", "instructions", "questions", "gold_question", "gold_every", "repeat_every",
+               "items_per_annotator"}
+
+
+class StudyError(ValueError):
+    """A study directory, pairs file or study file that cannot be used (message says why)."""
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One row of ``pairs.csv``: two systems' videos for the same prompt."""
+
+    pair_id: str
+    prompt: str
+    system_a: str
+    video_a: str
+    system_b: str
+    video_b: str
+    gold: str | None = None  # "a", "b" or "tie" for gold items
+
+    def expected_winner(self) -> str | None:
+        """System name (or ``"tie"``) a careful annotator picks on the gold question."""
+        return {"a": self.system_a, "b": self.system_b, "tie": "tie", None: None}[self.gold]
+
+
+@dataclass
+class Study:
+    root: Path
+    pairs: list[Pair]
+    questions: list[Question] = field(default_factory=lambda: [Question(*q) for q in DEFAULT_QUESTIONS])
+    title: str = "Video comparison"
+    instructions: str = "Watch both videos, then answer each question: left, right, or tie."
+    gold_question: str = "overall"
+    gold_every: int = 10
+    repeat_every: int = 15
+    items_per_annotator: int | None = None
+
+    @property
+    def question_ids(self) -> list[str]:
+        return [q.id for q in self.questions]
+
+    def pair(self, pair_id: str) -> Pair:
+        return self._by_id[pair_id]
+
+    def video_path(self, relative: str) -> Path:
+        """Absolute path of a video named in pairs.csv; refuses anything outside the study directory."""
+        return resolve_inside(self.root, relative)
+
+    def __post_init__(self) -> None:
+        self._by_id = {p.pair_id: p for p in self.pairs}
+
+
+def resolve_inside(root: Path, relative: str) -> Path:
+    """Resolve ``relative`` against ``root``; raise StudyError if it escapes ``root`` (``..``, absolute, links)."""
+    if not relative or Path(relative).is_absolute() or "\\" in relative or "\x00" in relative:
+        raise StudyError(f"video path {relative!r} must be a relative path inside the study directory")
+    root = root.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise StudyError(f"video path {relative!r} points outside the study directory {root}")
+    return path
+
+
+def load_study(root: str | Path) -> Study:
+    """Read and validate a study directory; every problem is a StudyError naming file and row."""
+    root = Path(root)
+    if not root.is_dir():
+        raise StudyError(f"study directory {root} does not exist")
+    settings = _read_settings(root)
+    pairs = read_pairs(root / "pairs.csv")
+    study = Study(root=root.resolve(), pairs=pairs, **settings)
+    _check(study)
+    return study
+
+
+def _read_settings(root: Path) -> dict:
+    found = [root / name for name in STUDY_FILES if (root / name).is_file()]
+    if len(found) > 1:
+        raise StudyError(f"{root} has several study files ({', '.join(p.name for p in found)}): keep one")
+    if not found:
+        return {}
+    path = found[0]
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as err:
+        raise StudyError(f"cannot read {path}: {err}") from err
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise StudyError(f"{path} must hold a mapping of settings")
+    unknown = set(raw) - _STUDY_KEYS
+    if unknown:
+        raise StudyError(f"{path}: unknown settings {sorted(unknown)}; known: {sorted(_STUDY_KEYS)}")
+    settings = dict(raw)
+    if "questions" in raw:
+        settings["questions"] = _parse_questions(raw["questions"], path)
+        settings.setdefault("gold_question", settings["questions"][0].id)
+    return settings
+
+
+def _parse_questions(raw: object, path: Path) -> list[Question]:
+    if not isinstance(raw, list) or not raw:
+        raise StudyError(f"{path}: 'questions' must be a non-empty list of {{id, text}}")
+    questions = []
+    for q in raw:
+        if not isinstance(q, dict) or set(q) != {"id", "text"}:
+            raise StudyError(f"{path}: each question needs exactly the keys 'id' and 'text', got {q!r}")
+        if not isinstance(q["id"], str) or not _ID_RE.match(q["id"]) or not isinstance(q["text"], str):
+            raise StudyError(f"{path}: question id {q['id']!r} must be 1-64 letters, digits, '_', '-', '.'")
+        questions.append(Question(q["id"], q["text"]))
+    if len({q.id for q in questions}) != len(questions):
+        raise StudyError(f"{path}: question ids must be unique")
+    return questions
+
+
+def read_pairs(path: Path) -> list[Pair]:
+    """Parse ``pairs.csv`` (header row required); raise StudyError on malformed rows."""
+    if not path.is_file():
+        raise StudyError(f"{path} is missing: build it with `python -m human_eval pairs` or write it by hand")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in PAIR_COLUMNS if c not in header]
+            if missing:
+                raise StudyError(f"{path}: missing columns {missing}; need {list(PAIR_COLUMNS)}")
+            reader.fieldnames = header
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise StudyError(f"cannot read {path}: {err}") from err
+    pairs = []
+    for line, row in enumerate(rows, start=2):
+        if None in row or any(v is None for v in row.values()):
+            raise StudyError(f"{path} line {line}: wrong number of fields")
+        row = {k: v.strip() for k, v in row.items()}
+        empty = [c for c in PAIR_COLUMNS if not row[c]]
+        if empty:
+            raise StudyError(f"{path} line {line}: empty {empty}")
+        if row["system_a"] == row["system_b"]:
+            raise StudyError(f"{path} line {line}: system_a and system_b are both {row['system_a']!r}")
+        if len(row["prompt"]) > MAX_PROMPT_CHARS:
+            raise StudyError(f"{path} line {line}: prompt longer than {MAX_PROMPT_CHARS} characters")
+        gold = row.get("gold", "").lower() or None
+        if gold not in (None, "a", "b", "tie"):
+            raise StudyError(f"{path} line {line}: gold must be a, b, tie or empty, got {row['gold']!r}")
+        pair_id = row.get("pair_id") or f"p{line - 1:04d}"
+        if not _ID_RE.match(pair_id):
+            raise StudyError(f"{path} line {line}: pair_id {pair_id!r} must be 1-64 letters, digits, '_', '-', '.'")
+        pairs.append(Pair(pair_id, row["prompt"], row["system_a"], row["video_a"], row["system_b"],
+                          row["video_b"], gold))
+    if not pairs:
+        raise StudyError(f"{path} has no pairs")
+    ids = [p.pair_id for p in pairs]
+    if len(set(ids)) != len(ids):
+        raise StudyError(f"{path}: duplicate pair_id {sorted({i for i in ids if ids.count(i) > 1})}")
+    return pairs
+
+
+def _check(study: Study) -> None:
+    if study.gold_question not in study.question_ids:
+        raise StudyError(f"gold_question {study.gold_question!r} is not one of {study.question_ids}")
+    for name in ("gold_every", "repeat_every"):
+        value = getattr(study, name)
+        if not isinstance(value, int) or value < 0:
+            raise StudyError(f"{name} must be an integer >= 0")
+    if study.repeat_every == 1:
+        raise StudyError("repeat_every must be 0 (no repeats) or at least 2")
+    n = study.items_per_annotator
+    if n is not None and (not isinstance(n, int) or n < 1):
+        raise StudyError("items_per_annotator must be a positive integer or null")
+    if not any(p.gold is None for p in study.pairs):
+        raise StudyError("pairs.csv has only gold rows: add pairs of the systems to compare")
+    for p in study.pairs:
+        for video in (p.video_a, p.video_b):
+            path = study.video_path(video)
+            if path.suffix.lower() not in VIDEO_SUFFIXES:
+                raise StudyError(f"pair {p.pair_id}: {video!r} is not a video file ({', '.join(VIDEO_SUFFIXES)})")
+            if not path.is_file():
+                raise StudyError(f"pair {p.pair_id}: video {video!r} not found in {study.root}")
+
+
+def build_pairs(root: str | Path, system_dirs: list[str | Path], prompts: dict[str, str] | None = None,
+                per_prompt: int | None = None, seed: int = 0) -> list[Pair]:
+    """Pairs of systems' videos of the same prompt, from one folder of videos per system.
+
+    Videos match across folders by file stem (``0001.mp4`` in every folder is prompt ``0001``); the
+    folder name is the system name; ``prompts`` maps stems to prompt texts (default: the stem). With
+    ``per_prompt=None`` every system pair is made for every prompt; with ``per_prompt=k`` each prompt
+    gets k system pairs, taken round-robin over all system pairs so each pair of systems is compared
+    about equally often. Folders must lie inside ``root`` so pairs.csv can name them relatively.
+    """
+    root = Path(root).resolve()
+    videos: dict[str, dict[str, str]] = {}
+    for folder in map(Path, system_dirs):
+        folder = folder.resolve()
+        if not folder.is_dir():
+            raise StudyError(f"system folder {folder} does not exist")
+        if not folder.is_relative_to(root):
+            raise StudyError(f"system folder {folder} is not inside the study directory {root}: move or copy it there")
+        if folder.name in videos:
+            raise StudyError(f"two system folders are named {folder.name!r}")
+        videos[folder.name] = {v.stem: v.relative_to(root).as_posix() for v in sorted(folder.iterdir())
+                               if v.is_file() and v.suffix.lower() in VIDEO_SUFFIXES}
+    if len(videos) < 2:
+        raise StudyError("need at least two system folders")
+    system_pairs = list(itertools.combinations(sorted(videos), 2))
+    stems = sorted(set().union(*(set(v) for v in videos.values())))
+    if per_prompt is not None and not 1 <= per_prompt <= len(system_pairs):
+        raise StudyError(f"per_prompt must be between 1 and {len(system_pairs)}")
+    rng = random.Random(seed)
+    rng.shuffle(system_pairs)
+    cursor = itertools.cycle(system_pairs)
+    pairs = []
+    for stem in stems:
+        have = [sp for sp in system_pairs if stem in videos[sp[0]] and stem in videos[sp[1]]]
+        if per_prompt is not None:
+            chosen = []
+            for _ in range(len(system_pairs)):
+                sp = next(cursor)
+                if sp in have and len(chosen) < per_prompt:
+                    chosen.append(sp)
+            have = chosen
+        for a, b in have:
+            pairs.append(Pair(f"p{len(pairs) + 1:04d}", (prompts or {}).get(stem, stem),
+                              a, videos[a][stem], b, videos[b][stem]))
+    if not pairs:
+        raise StudyError("no prompt has videos from two systems (videos match by file name)")
+    return pairs
+
+
+def write_pairs(pairs: list[Pair], path: str | Path) -> None:
+    """Write pairs as ``pairs.csv``."""
+    with Path(path).open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(("pair_id", *PAIR_COLUMNS, "gold"))
+        for p in pairs:
+            writer.writerow((p.pair_id, p.prompt, p.system_a, p.video_a, p.system_b, p.video_b, p.gold or ""))
+
+
+def write_default_study(path: str | Path) -> None:
+    """Write a study.json with the default questions and settings, for the owner to edit."""
+    study = Study(root=Path("."), pairs=[])
+    settings = {"title": study.title, "instructions": study.instructions,
+                "questions": [{"id": q.id, "text": q.text} for q in study.questions],
+                "gold_question": study.gold_question, "gold_every": study.gold_every,
+                "repeat_every": study.repeat_every, "items_per_annotator": study.items_per_annotator}
+    Path(path).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
