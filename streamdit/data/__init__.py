@@ -1,0 +1,22 @@
+"""Synthetic captioned video domain (coloured shapes moving over grey backgrounds) and its analytic detector.
+
+``render(sample_spec(rng), 16)`` draws a clip, ``caption(spec, rng)`` describes it, ``SyntheticVideoDataset``
+streams training pairs, ``prompt_adherence(video, prompt)`` scores a generated video against its prompt.
+"""
+
+from .captions import caption, parse_background, parse_caption
+from .dataset import (SyntheticVideoDataset, eval_prompts, evaluation_set, long_video, render_segments,
+                      sample_long, stream)
+from .detector import Detection, detect, detect_background, prompt_adherence
+from .domain import (BACKGROUNDS, COLORS, DIRECTIONS, HELDOUT_TRIPLES, SHAPES, TRAIN_TRIPLES, Attributes,
+                     ObjectSpec, VideoSpec, sample_spec, triple_split)
+from .export import read_video, write_mp4, write_sample
+from .render import render
+
+__all__ = [
+    "Attributes", "BACKGROUNDS", "COLORS", "DIRECTIONS", "Detection", "HELDOUT_TRIPLES", "ObjectSpec",
+    "SHAPES", "SyntheticVideoDataset", "TRAIN_TRIPLES", "VideoSpec", "caption", "detect", "detect_background",
+    "eval_prompts", "evaluation_set", "long_video", "parse_background", "parse_caption", "prompt_adherence",
+    "read_video", "render", "render_segments", "sample_long", "sample_spec", "stream", "triple_split",
+    "write_mp4", "write_sample",
+]
