@@ -2,9 +2,10 @@
 
 Protocol: ``encode(video) -> latents`` and ``decode(latents) -> video`` with videos as float tensors
 ``(N, 3, T, H, W)`` in ``[-1, 1]`` and latents ``(N, C, T / temporal_compression, H / s, W / s)``.
-Implementations: :class:`PatchAutoencoder` (pixel space, lossless space-to-depth patches) and
+Implementations: :class:`PatchAutoencoder` (pixel space, lossless space-to-depth patches),
 :class:`DiffusersAutoencoder` (diffusers ``AutoencoderKL`` / ``AutoencoderTiny`` image autoencoders
-applied frame by frame, loaded from a local directory). :func:`load_autoencoder` reads either from a
+applied frame by frame, loaded from a local directory) and the project's own small video autoencoder
+(:mod:`streamdit.video_autoencoder`). :func:`load_autoencoder` reads either from a
 directory by its ``config.json``.
 """
 
@@ -16,6 +17,8 @@ from typing import Protocol
 
 import torch
 import torch.nn.functional as F
+
+from streamdit.video_autoencoder import AE_TYPE, VideoAutoencoder
 
 SUPPORTED_DIFFUSERS_CLASSES = ("AutoencoderKL", "AutoencoderTiny")
 
@@ -137,6 +140,8 @@ def load_autoencoder(directory: str | Path, device: str | torch.device = "cpu") 
     config = json.loads(config_path.read_text())
     if config.get("type") == "patch":
         return PatchAutoencoder(int(config["patch_size"]))
+    if config.get("type") == AE_TYPE:
+        return VideoAutoencoder.from_pretrained(directory, device=device)
     if "_class_name" in config:
         return DiffusersAutoencoder.from_pretrained(directory, device=device)
     raise ValueError(f"{config_path}: unknown autoencoder (no 'type' nor diffusers '_class_name')")
