@@ -13,14 +13,10 @@ import numpy as np
 import pandas as pd
 
 from . import stats
-from .export import answer_rows
+from .export import VotesError, answer_rows
 from .store import Store
 
 REQUIRED = ["annotator", "item_id", "system_left", "system_right", "question", "answer", "winner", "counted"]
-
-
-class VotesError(ValueError):
-    """Votes that cannot be aggregated (message says why)."""
 
 
 def load_votes(votes_csv: str | Path | None = None, db: str | Path | None = None) -> pd.DataFrame:

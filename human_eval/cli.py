@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .aggregate import VotesError, load_votes
+from .export import VotesError
 from .store import Store, StoreError
 from .study import StudyError, build_pairs, write_default_study, write_pairs
 
@@ -60,6 +60,7 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _aggregate(args: argparse.Namespace) -> None:
+    from .aggregate import load_votes
     from .report import write_report
     table = load_votes(args.votes, args.db)
     tables = write_report(table, args.out, rounds=args.bootstrap, seed=args.seed,

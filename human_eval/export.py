@@ -15,6 +15,10 @@ COLUMNS = ["annotator", "item_id", "prompt", "system_left", "system_right", "que
            "kind", "assignment_id", "seconds", "expected"]
 
 
+class VotesError(ValueError):
+    """Votes that cannot be read or aggregated (message says why)."""
+
+
 def answer_rows(vote_rows: list[dict]) -> pd.DataFrame:
     """Expand stored votes (``Store.vote_rows``) into one row per answer.
 

@@ -106,6 +106,7 @@ class Store:
             raise StoreError(f"folder {path.parent} does not exist")
         self.path = path
         self._lock, self._read_lock = threading.Lock(), threading.Lock()
+        self._known: dict[str, Annotator] = {}
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -154,12 +155,17 @@ class Store:
         return made
 
     def annotator(self, token: str | None) -> Annotator | None:
-        """The annotator holding ``token``, or None."""
+        """The annotator holding ``token``, or None (known digests are cached: tokens never change)."""
         if not token or len(token) > 200:
             return None
-        rows = self._query("SELECT id, name FROM annotators WHERE token_sha256 = ? AND role = 'annotator'",
-                           (hash_token(token),))
-        return Annotator(*rows[0]) if rows else None
+        digest = hash_token(token)
+        if digest not in self._known:
+            rows = self._query("SELECT id, name FROM annotators WHERE token_sha256 = ? AND role = 'annotator'",
+                               (digest,))
+            if not rows:
+                return None
+            self._known[digest] = Annotator(*rows[0])
+        return self._known[digest]
 
     def is_admin(self, secret: str | None) -> bool:
         """True if ``secret`` is an admin secret (constant-time comparison of digests)."""

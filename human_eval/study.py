@@ -235,7 +235,7 @@ def build_pairs(root: str | Path, system_dirs: list[str | Path], prompts: dict[s
     Videos match across folders by file stem (``0001.mp4`` in every folder is prompt ``0001``); the
     folder name is the system name; ``prompts`` maps stems to prompt texts (default: the stem). With
     ``per_prompt=None`` every system pair is made for every prompt; with ``per_prompt=k`` each prompt
-    gets k system pairs, taken round-robin over all system pairs so each pair of systems is compared
+    gets the k system pairs used least so far (ties at random), so each pair of systems is compared
     about equally often. Folders must lie inside ``root`` so pairs.csv can name them relatively.
     """
     root = Path(root).resolve()
@@ -257,18 +257,15 @@ def build_pairs(root: str | Path, system_dirs: list[str | Path], prompts: dict[s
     if per_prompt is not None and not 1 <= per_prompt <= len(system_pairs):
         raise StudyError(f"per_prompt must be between 1 and {len(system_pairs)}")
     rng = random.Random(seed)
-    rng.shuffle(system_pairs)
-    cursor = itertools.cycle(system_pairs)
+    used = dict.fromkeys(system_pairs, 0)
     pairs = []
     for stem in stems:
         have = [sp for sp in system_pairs if stem in videos[sp[0]] and stem in videos[sp[1]]]
         if per_prompt is not None:
-            chosen = []
-            for _ in range(len(system_pairs)):
-                sp = next(cursor)
-                if sp in have and len(chosen) < per_prompt:
-                    chosen.append(sp)
-            have = chosen
+            rng.shuffle(have)
+            have = sorted(have, key=used.get)[:per_prompt]  # least used first; shuffle breaks ties
+            for sp in have:
+                used[sp] += 1
         for a, b in have:
             pairs.append(Pair(f"p{len(pairs) + 1:04d}", (prompts or {}).get(stem, stem),
                               a, videos[a][stem], b, videos[b][stem]))
