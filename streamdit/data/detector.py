@@ -6,11 +6,12 @@ Pipeline for a video (T, H, W, 3) uint8:
    and mixing a colour with grey (anti-aliasing, blur) keeps its hue, so each foreground pixel gets
    the palette colour of nearest hue (within ``HUE_TOLERANCE`` degrees);
 3. each palette colour present in at least half of the frames (``MIN_AREA`` pixels at 128x128)
-   is one object (colours are unique within a video); per frame, the mask is rolled so that its
-   circular (wrap-aware) centroid sits mid-frame and its largest 8-connected component is kept;
-4. shape from the median over frames of two features of that component: the fill ratio of its
-   bounding box (square 1, circle 0.785, triangle and diamond 0.5) and the height of its centroid in
-   the box (triangle, apex up: 2/3 from the top; the others 1/2);
+   is one object (colours are unique within a video); its mask keeps the pixels above half of the
+   object's own peak saturation (the contour a blur leaves in place); per frame, the mask is rolled so
+   that its circular (wrap-aware) centroid sits mid-frame and its largest 8-connected component is kept;
+4. shape from the median over frames of two area moments of that component, which corner rounding
+   by blur barely moves: the vertical skewness (triangle, apex up: -0.55; the others 0) and the
+   four-fold moment mean(x^4 - 6x^2y^2 + y^4) / mean(r^4) (square -0.42, circle 0, diamond +0.42);
 5. direction from a least-squares line through the unwrapped centroid track (frames where the
    object is at least half its median area, i.e. not occluded); slower than ``MIN_SPEED`` is "still"
    (``None``).
@@ -169,9 +170,10 @@ def detect_background(video: np.ndarray) -> str:
     return "black" if level < 70 else "white" if level > 177 else "gray"
 
 
-def _agreement(p: Attributes, d: Detection | None) -> tuple[bool, bool, bool]:
+def _agreement(prompted: Attributes, found: Detection | None) -> tuple[bool, ...]:
     """Per attribute: unprompted (None) or equal to the detection's."""
-    return tuple(v is None or (d is not None and v == dv) for v, dv in zip(p, (d.attributes if d else (None,) * 3)))
+    seen = found.attributes if found is not None else Attributes(None, None, None)
+    return tuple(p is None or (q is not None and p == q) for p, q in zip(prompted, seen))
 
 
 def prompt_adherence(video: np.ndarray, prompt: str) -> dict:
@@ -186,10 +188,9 @@ def prompt_adherence(video: np.ndarray, prompt: str) -> dict:
         raise ValueError(f"no object (colour, shape or direction) in prompt {prompt!r}")
     dets: list[Detection | None] = list(detect(video))
     dets += [None] * max(0, len(prompted) - len(dets))
-    best = max(
-        ([_agreement(p, d) for p, d in zip(prompted, perm)] for perm in itertools.permutations(dets, len(prompted))),
-        key=lambda agree: sum(map(sum, agree)),
-    )
+    assignments = itertools.permutations(dets, len(prompted))
+    best = max(([_agreement(p, d) for p, d in zip(prompted, a)] for a in assignments),
+               key=lambda agree: sum(map(sum, agree)))
     color, shape, direction = (all(a[i] for a in best) for i in range(3))
     bg = parse_background(prompt)
     return {

@@ -1,7 +1,7 @@
 """Vectorised rendering of a ``VideoSpec`` to uint8 RGB frames.
 
 Shapes are drawn from signed distance functions with a one-pixel anti-aliased edge, on the torus
-(distances wrap around the borders, so an object crossing an edge shows on both sides).
+(pixel indices wrap around the borders, so an object crossing an edge shows on both sides).
 """
 
 from __future__ import annotations
@@ -33,23 +33,27 @@ def _signed_distance(shape: str, dx: np.ndarray, dy: np.ndarray, r: float) -> np
     raise ValueError(f"unknown shape {shape!r}")
 
 
-def _coverage(obj: ObjectSpec, num_frames: int, res: int) -> np.ndarray:
-    """(T, H, W) float32 fraction of each pixel covered by ``obj`` in each frame."""
-    t = np.arange(num_frames, dtype=np.float32)
+def _draw(video: np.ndarray, obj: ObjectSpec) -> None:
+    """Blend ``obj`` into ``video`` (T, H, W, 3) uint8 in place, touching only a patch around it."""
+    num_frames, res = video.shape[0], video.shape[1]
+    t = np.arange(num_frames)
     ux, uy = DIRECTIONS[obj.direction]
     cx = ((obj.x + ux * obj.speed * t) % 1.0) * res - 0.5  # pixel centres sit at integer coordinates
     cy = ((obj.y + uy * obj.speed * t) % 1.0) * res - 0.5
-    grid = np.arange(res, dtype=np.float32)
-    dx = (grid[None, None, :] - cx[:, None, None] + res / 2) % res - res / 2
-    dy = (grid[None, :, None] - cy[:, None, None] + res / 2) % res - res / 2
-    return np.clip(0.5 - _signed_distance(obj.shape, dx, dy, obj.size * res), 0.0, 1.0)
+    offsets = np.arange(-int(np.ceil(obj.size * res)) - 1, int(np.ceil(obj.size * res)) + 2)
+    x0, y0 = np.floor(cx).astype(np.int64), np.floor(cy).astype(np.int64)
+    dx = (x0[:, None] + offsets - cx[:, None]).astype(np.float32)[:, None, :]  # (T, 1, P)
+    dy = (y0[:, None] + offsets - cy[:, None]).astype(np.float32)[:, :, None]  # (T, P, 1)
+    alpha = np.clip(0.5 - _signed_distance(obj.shape, dx, dy, obj.size * res), 0.0, 1.0)[..., None]
+    index = (t[:, None, None], ((y0[:, None] + offsets) % res)[:, :, None], ((x0[:, None] + offsets) % res)[:, None, :])
+    patch = video[index].astype(np.float32)
+    video[index] = np.rint(patch + alpha * (np.asarray(COLORS[obj.color], np.float32) - patch)).astype(np.uint8)
 
 
 def render(spec: VideoSpec, num_frames: int) -> np.ndarray:
     """Render ``num_frames`` frames of ``spec`` as a uint8 array (T, H, W, 3)."""
     res = spec.resolution
-    video = np.broadcast_to(background(spec), (num_frames, res, res, 3)).copy()
+    video = np.broadcast_to(np.rint(background(spec)).astype(np.uint8), (num_frames, res, res, 3)).copy()
     for obj in spec.objects:
-        alpha = _coverage(obj, num_frames, res)[..., None]
-        video += alpha * (np.asarray(COLORS[obj.color], np.float32) - video)
-    return np.rint(video).astype(np.uint8)
+        _draw(video, obj)
+    return video
