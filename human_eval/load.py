@@ -27,6 +27,7 @@ class LoadResult:
     acked: list[dict] = field(default_factory=list)         # vote bodies the server answered ok
     latencies_ms: list[float] = field(default_factory=list)  # POST /api/vote round trips of acked votes
     failed: int = 0                                           # refused votes and broken connections
+    unanswered: list[dict] = field(default_factory=list)     # votes sent when the connection broke
     seconds: float = 0.0
 
     def summary(self) -> dict[str, float]:
@@ -61,13 +62,19 @@ def _annotator(host: str, port: int, token: str, result: LoadResult, deadline: f
                     return
                 body = {"token": token, "item_id": item["item_id"], "client_vote_id": uuid.uuid4().hex,
                         "answers": {q["id"]: random.choice(("left", "right", "tie")) for q in item["questions"]}}
-                start = time.perf_counter()
-                status, answer = _call(conn, "POST", "/api/vote", body)
-                elapsed = (time.perf_counter() - start) * 1000
             except (OSError, http.client.HTTPException, ValueError):
                 with lock:
                     result.failed += 1
                 return
+            start = time.perf_counter()
+            try:
+                status, answer = _call(conn, "POST", "/api/vote", body)
+            except (OSError, http.client.HTTPException, ValueError):
+                with lock:
+                    result.failed += 1
+                    result.unanswered.append(body)
+                return
+            elapsed = (time.perf_counter() - start) * 1000
             with lock:
                 if status == 200 and answer.get("ok"):
                     result.acked.append(body)

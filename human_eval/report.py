@@ -17,7 +17,7 @@ def markdown_table(table: pd.DataFrame, digits: int = 3) -> str:
     """A GitHub markdown table (pandas' to_markdown needs tabulate, which is not a dependency)."""
     def cell(v: object) -> str:
         if isinstance(v, float | np.floating):
-            return "" if np.isnan(v) else f"{v:.{digits}g}" if abs(v) < 1e-3 and v else f"{v:.{digits}f}"
+            return "n/a" if np.isnan(v) else f"{v:.{digits}g}" if abs(v) < 0.01 and v else f"{v:.{digits}f}"
         return str(v).replace("|", "\\|").replace("\n", " ")
     lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
@@ -60,7 +60,7 @@ def plot_win_rates(pairwise: pd.DataFrame, path: Path) -> None:
                 ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=8)
         ax.set_xticks(range(len(systems)), systems, rotation=45, ha="right")
         ax.set_yticks(range(len(systems)), systems)
-        ax.set_title(question)
+        ax.set_title(f"{question}: row beats column")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

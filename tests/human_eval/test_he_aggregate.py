@@ -1,0 +1,154 @@
+"""Aggregation against hand computations and simulated Bradley–Terry votes."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from human_eval import aggregate, stats
+from human_eval.export import COLUMNS, VotesError
+from human_eval.report import write_report
+
+
+def _table(records) -> pd.DataFrame:
+    """Export-format rows from (annotator, item, left, right, question, answer[, kind, expected, seconds])."""
+    rows = []
+    for i, r in enumerate(records):
+        annotator, item, left, right, question, answer, *rest = r
+        kind, expected, seconds = (rest + ["regular", "", 10.0][len(rest):])[:3]
+        rows.append({"annotator": annotator, "item_id": item, "prompt": "p", "system_left": left, "system_right": right,
+                     "question": question, "answer": answer,
+                     "winner": {"left": left, "right": right, "tie": "tie"}[answer], "created_at": "",
+                     "client_vote_id": f"c{i}", "counted": True, "kind": kind, "assignment_id": f"a{i}",
+                     "seconds": seconds, "expected": expected})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def test_win_rates_and_sign_test_match_hand_computation():
+    # A beats B 7 times (4 shown left, 3 shown right), 2 ties, B beats A 3 times.
+    votes = ([("u", f"i{i}", "A", "B", "overall", "left") for i in range(4)]
+             + [("u", f"j{i}", "B", "A", "overall", "right") for i in range(3)]
+             + [("u", f"k{i}", "A", "B", "overall", "tie") for i in range(2)]
+             + [("u", f"m{i}", "B", "A", "overall", "left") for i in range(3)])
+    row = aggregate.pairwise_table(aggregate.comparisons(_table(votes))).iloc[0]
+    assert (row["system_a"], row["system_b"], row["n"], row["wins_a"], row["ties"], row["wins_b"]) == ("A", "B", 12, 7, 2, 3)
+    assert row["win_rate"] == pytest.approx(7 / 12) and row["tie_rate"] == pytest.approx(2 / 12)
+    # Wilson score interval written out: (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)
+    z, n, p = 1.959963984540054, 12, 7 / 12
+    centre, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    assert row["win_ci_low"] == pytest.approx((centre - half) / (1 + z * z / n), abs=1e-9)
+    assert row["win_ci_high"] == pytest.approx((centre + half) / (1 + z * z / n), abs=1e-9)
+    # sign test, ties dropped: 7 wins of 10, two-sided = 2 * P(X >= 7) = 2 * (120 + 45 + 10 + 1) / 1024
+    assert row["sign_test_p"] == pytest.approx(352 / 1024)
+
+
+def test_ties_count_as_half_wins():
+    # A: 3 wins + 2 ties, B: 1 win + 2 ties -> A has 4 of 6 "wins" -> theta_A - theta_B = log(4 / 2)
+    counts = stats.outcome_counts(np.array([0] * 6), np.array([1] * 6), np.array([0, 0, 0, 1, 1, 2]), 2)
+    theta = stats.bradley_terry(stats.wins_matrix(counts))
+    assert theta[0] - theta[1] == pytest.approx(math.log(2), abs=1e-2)
+    even = stats.outcome_counts(np.array([0] * 4), np.array([1] * 4), np.array([0, 1, 1, 2]), 2)
+    assert stats.bradley_terry(stats.wins_matrix(even)) == pytest.approx([0, 0], abs=1e-6)
+
+
+def _simulate(theta, votes_per_pair, rng):
+    names = [f"S{i}" for i in range(len(theta))]
+    records = []
+    for i in range(len(theta)):
+        for j in range(i + 1, len(theta)):
+            p_i = 1 / (1 + math.exp(theta[j] - theta[i]))
+            for v in range(votes_per_pair):
+                i_wins = rng.random() < p_i
+                left, right = (names[i], names[j]) if rng.random() < 0.5 else (names[j], names[i])
+                answer = "left" if (left == names[i]) == i_wins else "right"
+                records.append((f"u{v % 7}", f"{i}-{j}-{v}", left, right, "overall", answer))
+    return _table(records)
+
+
+def test_bradley_terry_recovers_order_and_intervals_cover_truth():
+    truth = np.array([1.2, 0.4, -0.3, -1.3])  # mean 0, like the fitted scores
+    rng = np.random.default_rng(7)
+    covered, reps = 0, 30
+    for rep in range(reps):
+        ranking = aggregate.ranking_table(aggregate.comparisons(_simulate(truth, 100, rng)), rounds=400, seed=rep)
+        assert list(ranking["system"]) == ["S0", "S1", "S2", "S3"]
+        estimate = ranking.set_index("system").loc[["S0", "S1", "S2", "S3"]]
+        assert np.abs(estimate["bt_score"].to_numpy() - truth).max() < 0.5
+        covered += ((estimate["ci_low"] <= truth) & (truth <= estimate["ci_high"])).sum()
+    assert covered / (4 * reps) >= 0.85  # nominal 95%
+
+
+def test_krippendorff_alpha_matches_hand_example():
+    # Two annotators, four pairs of A vs B; u1: A, A, B, B wins; u2: A, B, B, B.
+    # Coincidences o_AA = 2, o_AB = o_BA = 1, o_BB = 4; n_A = 3, n_B = 5, n = 8.
+    # alpha = 1 - (n - 1) * (o_AB + o_BA) / (2 n_A n_B) = 1 - 7 * 2 / 30 = 8 / 15
+    votes = []
+    for annotator, winners in (("u1", "AABB"), ("u2", "ABBB")):
+        for item, w in enumerate(winners):
+            left, right = ("A", "B") if item % 2 else ("B", "A")  # sides vary: agreement is on systems
+            votes.append((annotator, f"i{item}", left, right, "overall", "left" if w == left else "right"))
+    alpha = aggregate.agreement_table(aggregate.comparisons(_table(votes)))
+    assert alpha.loc[0, "alpha"] == pytest.approx(8 / 15)
+    assert alpha.loc[0, "items_multiply_rated"] == 4
+
+
+def _with_careless_annotator():
+    rng = np.random.default_rng(3)
+    table = _simulate(np.array([1.0, 0.0, -1.0]), 60, rng)
+    good = [(a, "g1", "S0", "broken", "overall", "left", "gold", "S0", 12.0) for a in table["annotator"].unique()]
+    # "careless" always answers right: fails gold, contradicts itself on a repeat, and is fast
+    careless = [("careless", f"c{i}", "S0", "S2", "overall", "right", "regular", "", 1.0) for i in range(40)]
+    careless += [("careless", "c0", "S2", "S0", "overall", "right", "repeat", "", 1.0),
+                 ("careless", "g1", "S0", "broken", "overall", "right", "gold", "S0", 1.0)]
+    table = pd.concat([table, _table(good + careless)], ignore_index=True)
+    table["counted"] = ~table.duplicated(["annotator", "item_id", "question"], keep="last")
+    return table
+
+
+def test_annotator_quality_and_exclusion():
+    table = _with_careless_annotator()
+    quality = aggregate.annotator_quality(table).set_index("annotator")
+    assert quality.loc["careless", "gold_accuracy"] == 0 and quality.loc["u0", "gold_accuracy"] == 1
+    assert quality.loc["careless", "repeat_consistency"] == 0 and quality.loc["careless", "repeat_total"] == 1
+    assert quality.loc["careless", "median_seconds"] == 1.0 and quality.loc["u0", "median_seconds"] == 10.0
+    failed = aggregate.failing_annotators(quality.reset_index(), min_gold_accuracy=0.8)
+    assert list(failed) == ["careless"] and "gold accuracy 0.00" in failed["careless"]
+    assert aggregate.failing_annotators(quality.reset_index(), min_median_seconds=5) == {"careless": failed["careless"].replace(
+        "gold accuracy 0.00 < 0.8", "median 1.0 s per item < 5")}
+    kept = aggregate.comparisons(table, set(failed))
+    assert "careless" not in set(kept["annotator"]) and "broken" not in set(kept["first"]) | set(kept["second"])
+
+
+def test_write_report_outputs(tmp_path):
+    tables = write_report(_with_careless_annotator(), tmp_path / "out", rounds=100, min_gold_accuracy=0.8)
+    out = tmp_path / "out"
+    for name in ("report.md", "ranking.csv", "pairwise.csv", "agreement.csv", "annotators.csv", "ranking.png",
+                 "win_rates.png"):
+        assert (out / name).stat().st_size > 0, name
+    ranking = pd.read_csv(out / "ranking.csv")
+    assert list(ranking.columns[:5]) == ["question", "system", "bt_score", "ci_low", "ci_high"]
+    assert list(ranking["system"]) == ["S0", "S1", "S2"]  # careless votes (S2 over S0) were excluded
+    assert (out / "ranking.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.md").read_text()
+    assert "| overall | S0 |" in report and "1 excluded" in report
+    assert tables["annotators"].set_index("annotator").loc["careless", "excluded"].startswith("gold accuracy")
+
+
+def test_bad_votes_input_is_a_clear_error(tmp_path):
+    with pytest.raises(VotesError, match="cannot read"):
+        aggregate.load_votes(tmp_path / "missing.csv")
+    (tmp_path / "few.csv").write_text("annotator,item_id\nu,i\n")
+    with pytest.raises(VotesError, match="lack columns"):
+        aggregate.load_votes(tmp_path / "few.csv")
+    bad = _table([("u", "i", "A", "B", "overall", "left")])
+    bad.loc[0, "answer"] = "sideways"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(VotesError, match="row 2 has 'sideways'"):
+        aggregate.load_votes(tmp_path / "bad.csv")
+    with pytest.raises(VotesError, match="database"):
+        aggregate.load_votes(db=tmp_path / "missing.sqlite")
+    only_gold = _table([("u", "g", "A", "B", "overall", "left", "gold", "A")])
+    with pytest.raises(VotesError, match="no counted votes"):
+        write_report(only_gold, tmp_path / "out")
