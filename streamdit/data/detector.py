@@ -5,7 +5,7 @@ Pipeline for a video (T, H, W, 3) uint8:
 2. foreground = pixels with saturation (max - min channel) above ``SAT_MIN``; backgrounds are grey,
    and mixing a colour with grey (anti-aliasing, blur) keeps its hue, so each foreground pixel gets
    the palette colour of nearest hue (within ``HUE_TOLERANCE`` degrees);
-3. each palette colour present in at least half of the frames (``MIN_AREA`` pixels at 128x128)
+3. each palette colour forming a blob of ``MIN_AREA`` pixels (at 128x128) in at least half of the frames
    is one object (colours are unique within a video); its mask keeps the pixels above half of the
    object's own peak saturation (the contour a blur leaves in place); per frame, the mask is rolled so
    that its circular (wrap-aware) centroid sits mid-frame and its largest 8-connected component is kept;
@@ -28,7 +28,7 @@ from scipy import ndimage
 from .captions import parse_background, parse_caption
 from .domain import COLORS, DIRECTIONS, Attributes
 
-SAT_MIN = 60.0  # foreground saturation, 0-255 (palette colours have 150-205, backgrounds ~0)
+SAT_MIN = 45.0  # foreground saturation, 0-255 (palette colours 150-205, backgrounds 0): 30% contrast is seen
 HUE_TOLERANCE = 30.0  # degrees from a palette hue
 MIN_AREA = 40.0  # pixels at 128x128, scaled with the frame area
 MIN_SPEED = 0.25  # pixels per frame at 128x128, scaled with the resolution
@@ -149,7 +149,9 @@ def detect(video: np.ndarray) -> list[Detection]:
         feats = np.full((num_frames, 5), np.nan)
         for t in np.flatnonzero(areas >= min_area / 2):
             feats[t] = _frame_features(masks[t])
-        area = float(np.nanmedian(feats[:, 0]))
+        area = float(np.median(np.nan_to_num(feats[:, 0])))
+        if area < min_area:  # scattered pixels (noise), not one blob in at least half of the frames
+            continue
         valid = feats[:, 0] >= area / 2
         skew, quad = np.median(feats[valid, 3]), np.median(feats[valid, 4])
         vx, vy = _velocity(feats[:, 1:3], valid, h)
