@@ -74,7 +74,7 @@ PALETTE_HUES = _hue(np.array(list(COLORS.values()), np.float32))
 
 def color_labels(video: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index into ``COLORS`` of each pixel's colour (-1 for background) and saturation, both (T, H, W)."""
-    smooth = ndimage.gaussian_filter(video.astype(np.float32), sigma=(0, 1, 1, 0), mode="wrap")
+    smooth = ndimage.gaussian_filter(video.astype(np.float32), sigma=(0, 1, 1, 0), mode="wrap", truncate=2.0)
     sat = _saturation(smooth)
     fg = sat >= SAT_MIN
     dist = np.abs((_hue(smooth[fg])[:, None] - PALETTE_HUES + 180.0) % 360.0 - 180.0)

@@ -25,7 +25,8 @@ def degrade(video: np.ndarray, rng: np.random.Generator, noise_std: float = 12.0
             blur_sigma: float = 1.5) -> np.ndarray:
     """Spatial Gaussian blur then additive Gaussian noise (0-255 units), clipped back to uint8."""
     blurred = ndimage.gaussian_filter(video.astype(np.float32), sigma=(0, blur_sigma, blur_sigma, 0))
-    return np.clip(np.rint(blurred + rng.normal(0.0, noise_std, video.shape)), 0, 255).astype(np.uint8)
+    noise = rng.standard_normal(video.shape, dtype=np.float32) * np.float32(noise_std)
+    return np.clip(np.rint(blurred + noise), 0, 255).astype(np.uint8)
 
 
 def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:

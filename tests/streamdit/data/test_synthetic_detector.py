@@ -7,13 +7,13 @@ from streamdit.data import (COLORS, DIRECTIONS, SHAPES, ObjectSpec, VideoSpec, c
                             prompt_adherence, render)
 from streamdit.data.validate import degrade, main, validate, wilson_interval
 
-# Stated thresholds: per-attribute accuracy on random train and held-out videos (75 each, 16 frames).
+# Stated thresholds: per-attribute accuracy on random train and held-out videos (60 each, 16 frames).
 CLEAN_MIN, DEGRADED_MIN = 0.98, 0.95
 
 
 @pytest.fixture(scope="module")
 def validation_rows():
-    return validate(n=75, seed=11, num_frames=16, noise_std=12.0, blur_sigma=1.5)
+    return validate(n=60, seed=11, num_frames=16, noise_std=12.0, blur_sigma=1.5)
 
 
 @pytest.mark.parametrize("condition,minimum", [("clean", CLEAN_MIN), ("blur+noise", DEGRADED_MIN)])
@@ -21,7 +21,7 @@ def test_detector_accuracy_on_generator_output(validation_rows, condition, minim
     rows = [r for r in validation_rows if r["condition"] == condition]
     assert {r["split"] for r in rows} == {"train", "heldout"}
     for r in rows:
-        assert r["total"] >= 60 and r["accuracy"] >= minimum, r
+        assert r["total"] >= 50 and r["accuracy"] >= minimum, r
 
 
 def _video(*objects, background="gray", frames=16, resolution=128):
@@ -45,6 +45,14 @@ def test_every_colour_is_read_on_every_background(color):
         video = _video(ObjectSpec(color, "circle", "down", 0.4, 0.4, 0.1, 0.01), background=background)
         assert [d.color for d in detect(video)] == [color]
         assert detect_background(video) == background
+
+
+def test_a_faint_object_is_still_read():
+    obj = ObjectSpec("green", "diamond", "up", 0.5, 0.5, 0.09, 0.01)
+    video = _video(obj, background="white").astype(np.float32)
+    plain = _video(background="white").astype(np.float32)
+    faint = np.rint(plain + 0.35 * (video - plain)).astype(np.uint8)  # 35% contrast
+    assert [d.attributes for d in detect(degrade(faint, np.random.default_rng(1)))] == [obj.attributes]
 
 
 def test_a_still_object_has_no_direction_and_fails_a_motion_prompt():
