@@ -6,7 +6,6 @@ question) of regular and repeated pairs; gold items only measure annotators.
 """
 from __future__ import annotations
 
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -71,7 +72,7 @@ def _aggregate(args: argparse.Namespace) -> None:
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from .load import free_port, run_load, start_server
+    from .load import cpu_seconds, free_port, run_load, start_server
     from .toy import make_toy_study
     with tempfile.TemporaryDirectory(prefix="human_eval_bench_") as tmp:
         root = make_toy_study(Path(tmp) / "study", systems=5, prompts=30, gold=0, frames=2, size=16)
@@ -82,7 +83,9 @@ def _bench(args: argparse.Namespace) -> None:
         port = free_port()
         server = start_server(root, db, port, log=Path(tmp) / "server.log")
         try:
+            cpu_before = cpu_seconds(server.pid)
             result = run_load(f"http://127.0.0.1:{port}", tokens, args.seconds, args.max_votes)
+            cpu_after = cpu_seconds(server.pid)
         finally:
             server.terminate()
             server.wait(10)
@@ -90,8 +93,10 @@ def _bench(args: argparse.Namespace) -> None:
         stored = store.count_votes()
         store.close()
     s = result.summary()
+    cpu = f"{(cpu_after - cpu_before) / max(s['votes'], 1) * 1000:.2f} ms" if cpu_before is not None else "n/a"
     print(f"annotators={args.annotators} seconds={s['seconds']:.1f} votes={s['votes']} stored={stored} "
-          f"failed={s['failed']}")
+          f"failed={s['failed']} server_cpu_per_vote={cpu} (next + vote requests) cores={os.cpu_count()} "
+          f"load_avg={os.getloadavg()[0]:.1f}")
     print(f"votes/s={s['votes_per_s']:.1f} p50={s['p50_ms']:.1f} ms p99={s['p99_ms']:.1f} ms max={s['max_ms']:.1f} ms "
           f"(target: >= 300 votes/s, p99 < 100 ms)")
 

@@ -107,6 +107,15 @@ def run_load(base_url: str, tokens: list[str], seconds: float = 10.0, max_votes:
     return result
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds used so far by a process (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
