@@ -1,0 +1,39 @@
+"""``python app.py [--host H] [--port P] [--model DIR] [--device auto|cpu|cuda] [--share]``: serve the demo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from demo.app import CSS, THEME, build_demo
+from demo.handlers import Limits
+from demo.models import ModelBank, discover, resolve_device
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="StreamDiT Gradio demo: real-time streaming text-to-video.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--model", type=Path, default=None,
+                        help="pipeline directory to serve (default: the bundled student and teacher)")
+    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
+    parser.add_argument("--share", action="store_true", help="also serve through a public Gradio share link")
+    parser.add_argument("--max-streams", type=int, default=None,
+                        help="streams generated at once, others wait in the queue (default: 1 on CPU, 2 on CUDA)")
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="longest stream, in seconds of video")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    device = resolve_device(args.device)
+    models = ModelBank(discover(args.model), device)
+    pipe = models.get()
+    pipe.generate("warm-up", pipe.frames_per_chunk)  # first-call costs are paid before the first visitor
+    max_streams = args.max_streams or (2 if device.startswith("cuda") else 1)
+    demo = build_demo(models, Limits(max_seconds=args.max_seconds, max_streams=max_streams))
+    print(f"StreamDiT demo: {models.labels[0]} on {device}, {pipe.resolution[1]}x{pipe.resolution[0]} "
+          f"at {pipe.sampler.fps} fps", flush=True)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
+                show_error=True)

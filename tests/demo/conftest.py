@@ -1,0 +1,79 @@
+"""A demo server launched as a subprocess (``python app.py``) on a free loopback port, shared by the tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+MAX_SECONDS = 30
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved tiny pipeline with random weights everywhere (served with ``--model``).
+
+    A freshly initialised model has zero-initialised adaLN-Zero gates and output layer, so its video
+    does not depend on the prompt at all; filling the zero tensors with small random values keeps it
+    untrained but makes the prompt matter, which the live prompt-change test needs.
+    """
+    from streamdit import StreamDiTPipeline
+
+    pipe = StreamDiTPipeline.from_config("tiny", device="cpu")
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for param in pipe.model.parameters():
+            if not param.any():
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.05)
+    directory = tmp_path_factory.mktemp("pipeline")
+    pipe.save_pretrained(directory)
+    return directory
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of ``app.py --model <model_dir> --device cpu --max-streams 1`` running on 127.0.0.1."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "app.log"
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost"}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), "--model", str(model_dir),
+             "--device", "cpu", "--max-streams", "1", "--max-seconds", str(MAX_SECONDS)],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"app.py did not start within 180 s:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        print(f"\n--- app.py log (tail) ---\n{log.read_text()[-2000:]}")

@@ -1,0 +1,81 @@
+"""A real browser (Playwright + Debian's Chromium, headless) plays a stream, steers it live and closes its tab."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gradio_client import Client
+from PIL import Image
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+PROMPT_B = "a blue square moving up on a white background"
+
+# Clicks Start and resolves once the <video> has presented a frame and its clock has moved.
+START_AND_WAIT = """() => new Promise((resolve, reject) => {
+  const t0 = performance.now();
+  document.querySelector('#start').click();
+  const tick = () => {
+    const video = document.querySelector('#live-video video');
+    if (video && video.currentTime > 0) return resolve(performance.now() - t0);
+    if (performance.now() - t0 > 60000) return reject(new Error('no frame within 60 s'));
+    setTimeout(tick, 10);
+  };
+  tick();
+})"""
+# Counts frames the page presents (requestVideoFrameCallback) and the advance of the video clock.
+COUNT_FRAMES = """(seconds) => new Promise(resolve => {
+  const video = document.querySelector('#live-video video');
+  let frames = 0;
+  const onFrame = () => { frames += 1; video.requestVideoFrameCallback(onFrame); };
+  video.requestVideoFrameCallback(onFrame);
+  const t0 = performance.now(), c0 = video.currentTime;
+  setTimeout(() => resolve({frames, wall: (performance.now() - t0) / 1000, clock: video.currentTime - c0}),
+             seconds * 1000);
+})"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make system-deps)")
+def test_browser_plays_steers_and_frees_its_slot(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(server, wait_until="load")
+            page.wait_for_selector("#start")
+            first_frame_ms = page.evaluate(START_AND_WAIT)
+            stats_before = page.inner_text("#stats")
+            played = page.evaluate(COUNT_FRAMES, 5)
+            assert played["clock"] > 1.0, played  # the video advances
+            assert page.inner_text("#stats") != stats_before  # and so do the live stats
+
+            page.fill("#prompt textarea", PROMPT_B)
+            page.press("#prompt textarea", "Enter")
+            page.wait_for_selector(f"#prompt-note:has-text('Live prompt: “{PROMPT_B}”')", timeout=10_000)
+            time.sleep(1.5)  # let the new prompt reach the screen
+            shot = tmp_path / "demo.png"
+            page.screenshot(path=str(shot))
+            box = page.locator("#live-video video").bounding_box()
+            print(f"\nbrowser: Start -> first frame {first_frame_ms:.0f} ms; received "
+                  f"{played['frames'] / played['wall']:.1f} frames/s presented, video clock "
+                  f"{played['clock'] / played['wall']:.2f} s per s; screenshot {shot}")
+
+            pixels = np.asarray(Image.open(shot).convert("RGB")).astype(np.float32)
+            video = pixels[int(box["y"]):int(box["y"] + box["height"]), int(box["x"]):int(box["x"] + box["width"])]
+            assert pixels.std() > 20 and video.std() > 20, (pixels.std(), video.std())  # not blank
+
+            page.close()  # the tab goes away mid-stream: its stream must stop and free the only slot
+        finally:
+            browser.close()
+    started = time.perf_counter()
+    client = Client(server, download_files=False, verbose=False)
+    job = client.submit("a green diamond sliding down", seconds=2, api_name="/generate")
+    assert job.result(timeout=25)[1].startswith("**Finished**")
+    print(f"after the tab closed, a 2 s stream for another visitor took {time.perf_counter() - started:.1f} s")
