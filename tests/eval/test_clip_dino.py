@@ -1,0 +1,165 @@
+"""CLIP score and subject/background consistency end to end with randomly initialised networks of the
+real architectures (open_clip ViT-B-32-quickgelu; DINO ViT-S/16, the `dino_vits16` layout, as timm builds
+it: the default ViT-B/16 differs only in width and costs 4x more here), saved to files."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import open_clip
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import save_file
+from torchmetrics.functional.multimodal import clip_score as torchmetrics_clip_score
+from torchmetrics.functional.multimodal.clip_score import _clip_score_update
+
+from eval import CLIP, DINO, VideoCLIPScore, VideoLoadError, background_consistency, clip_score, subject_consistency
+from eval.cli import main
+from eval.consistency import feature_consistency
+from eval.dino import dino_vit
+from eval_helpers import moving_square_video, write_video
+
+ARCH = "ViT-B-32-quickgelu"
+DINO_ARCH = "vit_small_patch16_224"
+PROMPTS = ["a red square moving right", "a green square on grey"]
+
+
+@pytest.fixture(scope="module")
+def clip_file(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("clip") / "open_clip_model.safetensors"
+    save_file(open_clip.create_model(ARCH).state_dict(), str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip_model(clip_file) -> CLIP:
+    return CLIP.load(clip_file, ARCH)
+
+
+@pytest.fixture(scope="module")
+def dino_file(tmp_path_factory) -> Path:
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("dino") / "dino_deitsmall16_pretrain.pth"
+    torch.save(dino_vit(DINO_ARCH).state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def videos() -> list[np.ndarray]:
+    return [moving_square_video(3, 32, color, speed=2, seed=i) for i, color in enumerate([(255, 0, 0), (0, 255, 0)])]
+
+
+@pytest.fixture(scope="module")
+def clip_result(clip_model, videos):
+    return clip_score(videos, PROMPTS, clip_model)
+
+
+@pytest.fixture(scope="module")
+def raw_clip_features(clip_model, videos) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """open_clip's own encode_image/encode_text outputs (not normalized) for the test videos and prompts."""
+    with torch.no_grad():
+        images = [clip_model.model.encode_image(clip_model.preprocess(torch.from_numpy(v))) for v in videos]
+        return images, clip_model.model.encode_text(clip_model.tokenizer(PROMPTS))
+
+
+class OpenClipAsHF(torch.nn.Module):
+    """The (model, processor) interface torchmetrics' CLIPScore takes, served by the same open_clip model
+    and preprocessing, so torchmetrics' own code computes the score from the same features."""
+
+    config = SimpleNamespace()
+
+    def __init__(self, clip: CLIP):
+        super().__init__()
+        self.clip = clip
+        self.model = clip.model
+
+    def get_image_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(pixel_values)
+
+    def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_text(input_ids)
+
+    def processor(self, text=None, images=None, return_tensors="pt", padding=True) -> dict:
+        if images is not None:
+            return {"pixel_values": self.clip.preprocess(torch.stack(images).permute(0, 2, 3, 1))}
+        tokens = self.clip.tokenizer(text)
+        return {"input_ids": tokens, "attention_mask": torch.ones_like(tokens)}
+
+
+def test_clip_score_equals_torchmetrics_definition_plumbing_random_weights(clip_model, videos, clip_result,
+                                                                          raw_clip_features):
+    # by hand: 100 * max(cos, 0) per frame from the raw open_clip features, mean over frames, then videos
+    images, texts = raw_clip_features
+    per_frame = [100 * torch.nn.functional.cosine_similarity(i, t[None], dim=-1) for i, t in zip(images, texts)]
+    by_hand = np.mean([float(s.clamp_min(0).mean()) for s in per_frame])
+    assert clip_result.value == pytest.approx(by_hand, rel=1e-5)
+    assert clip_result.ci_low <= clip_result.value <= clip_result.ci_high and clip_result.n == 2
+    # torchmetrics' own code with the same network and preprocessing behind its (model, processor) interface:
+    # its per-pair scores (100 * cos, before its clamp) over all frames at once ...
+    adapter = OpenClipAsHF(clip_model)
+    frames = [torch.from_numpy(f).permute(2, 0, 1) for v in videos for f in v]
+    prompts = [p for v, p in zip(videos, PROMPTS) for _ in v]
+    with torch.no_grad():
+        scores, n = _clip_score_update(frames, prompts, adapter, adapter.processor)
+        # ... and its public clip_score on one pair, where its clamp of the mean is the per-pair clamp
+        single = torchmetrics_clip_score(frames[0], prompts[0], model_name_or_path=lambda: (adapter, adapter.processor))
+    per_video = scores.reshape(len(videos), -1).clamp_min(0).mean(dim=1)
+    assert n == len(frames) and float(per_video.mean()) == pytest.approx(clip_result.value, rel=1e-4)
+    assert float(single) == pytest.approx(float(per_frame[0][0].clamp_min(0)), rel=1e-4, abs=1e-4)
+
+
+def test_clip_metric_class_plumbing_random_weights(clip_model, videos, clip_result):
+    metric = VideoCLIPScore(clip_model)
+    metric.update(videos[:1], PROMPTS[:1])
+    metric.update([torch.from_numpy(videos[1])], PROMPTS[1:])
+    assert float(metric.compute()) == pytest.approx(clip_result.value, rel=1e-5)
+    with pytest.raises(VideoLoadError, match="1 prompts for 2 videos"):
+        clip_score(videos, PROMPTS[:1], clip_model)
+
+
+def test_subject_consistency_dino_plumbing_random_weights(dino_file, videos, tmp_path):
+    model = DINO.load(dino_file, DINO_ARCH)
+    static = np.repeat(videos[0][:1], 3, axis=0)
+    assert subject_consistency([static], model).value == pytest.approx(1.0, abs=1e-6)
+    result = subject_consistency(videos[:2], model)
+    with torch.no_grad():
+        by_hand = [feature_consistency(model.network(model.preprocess(torch.from_numpy(v))).numpy()) for v in videos[:2]]
+    assert result.value == pytest.approx(np.mean(by_hand), rel=1e-5)
+    assert result.value < 1.0
+    # timm's safetensors layout of the same weights loads to the same network
+    save_file(model.network.state_dict(), str(tmp_path / "model.safetensors"))
+    again = DINO.load(tmp_path / "model.safetensors", DINO_ARCH)
+    for name, tensor in model.network.state_dict().items():
+        assert torch.equal(tensor, again.network.state_dict()[name])
+
+
+def test_background_consistency_clip_plumbing_random_weights(clip_model, videos, raw_clip_features):
+    result = background_consistency(videos, clip_model)
+    feats = [f.numpy() for f in raw_clip_features[0]]
+    assert result.value == pytest.approx(np.mean([feature_consistency(f) for f in feats]), rel=1e-5)
+
+
+def test_cli_clip_score_and_consistency_plumbing_random_weights(clip_file, dino_file, videos, tmp_path, capsys):
+    folder = tmp_path / "sys"
+    folder.mkdir()
+    for i, video in enumerate(videos):
+        write_video(folder / f"v{i}.mp4", video)
+    (folder / "v0.mp4.json").write_text('{"chunk_frames": 2}')
+    (tmp_path / "prompts.txt").write_text("\n".join(PROMPTS))
+    common = ["--cache-dir", str(tmp_path / "cache"), "--no-progress", "--clip-weights", str(clip_file),
+              "--clip-arch", ARCH]
+    assert main(["clip-score", str(folder), "--prompts", str(tmp_path / "prompts.txt"),
+                 "--out", str(tmp_path / "clip.csv"), "--per-video", str(tmp_path / "clip_videos.csv")] + common) == 0
+    assert main(["consistency", str(folder), "--dino-weights", str(dino_file), "--dino-arch", DINO_ARCH, "--out", str(tmp_path / "cons.json")]
+                + common) == 0
+    clip_table, cons = pd.read_csv(tmp_path / "clip.csv"), pd.read_json(tmp_path / "cons.json")
+    assert clip_table.loc[0, "system"] == "sys" and clip_table.loc[0, "metric"] == "clip_score"
+    assert len(pd.read_csv(tmp_path / "clip_videos.csv")) == 2
+    assert list(cons["metric"]) == ["subject_consistency", "background_consistency", "temporal_flicker", "seam_score"]
+    assert cons.set_index("metric").loc["seam_score", "n"] == 1  # only v0 has a sidecar chunk size
+    assert "clip_score" in capsys.readouterr().out
+    (tmp_path / "prompts.txt").write_text(PROMPTS[0])
+    assert main(["clip-score", str(folder), "--prompts", str(tmp_path / "prompts.txt")] + common) == 2
+    assert "1 prompts for 2 videos" in capsys.readouterr().err
