@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .domain import BACKGROUNDS, COLORS, DIRECTIONS, ObjectSpec, VideoSpec
+from .domain import BACKGROUNDS, COLORS, ObjectSpec, VideoSpec
 
 
 def background(spec: VideoSpec) -> np.ndarray:
@@ -37,15 +37,16 @@ def _draw(video: np.ndarray, obj: ObjectSpec) -> None:
     """Blend ``obj`` into ``video`` (T, H, W, 3) uint8 in place, touching only a patch around it."""
     num_frames, res = video.shape[0], video.shape[1]
     t = np.arange(num_frames)
-    ux, uy = DIRECTIONS[obj.direction]
-    cx = ((obj.x + ux * obj.speed * t) % 1.0) * res - 0.5  # pixel centres sit at integer coordinates
-    cy = ((obj.y + uy * obj.speed * t) % 1.0) * res - 0.5
-    offsets = np.arange(-int(np.ceil(obj.size * res)) - 1, int(np.ceil(obj.size * res)) + 2)
+    px, py = obj.position(t)
+    cx, cy = px * res - 0.5, py * res - 0.5  # pixel centres sit at integer coordinates
+    half = int(np.ceil(obj.size * res)) + 1
+    offsets = np.arange(-half, half + 1)
     x0, y0 = np.floor(cx).astype(np.int64), np.floor(cy).astype(np.int64)
     dx = (x0[:, None] + offsets - cx[:, None]).astype(np.float32)[:, None, :]  # (T, 1, P)
     dy = (y0[:, None] + offsets - cy[:, None]).astype(np.float32)[:, :, None]  # (T, P, 1)
     alpha = np.clip(0.5 - _signed_distance(obj.shape, dx, dy, obj.size * res), 0.0, 1.0)[..., None]
-    index = (t[:, None, None], ((y0[:, None] + offsets) % res)[:, :, None], ((x0[:, None] + offsets) % res)[:, None, :])
+    rows, cols = (y0[:, None] + offsets) % res, (x0[:, None] + offsets) % res
+    index = (t[:, None, None], rows[:, :, None], cols[:, None, :])
     patch = video[index].astype(np.float32)
     video[index] = np.rint(patch + alpha * (np.asarray(COLORS[obj.color], np.float32) - patch)).astype(np.uint8)
 

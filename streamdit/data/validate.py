@@ -39,7 +39,10 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 def validate(n: int = 200, seed: int = 0, num_frames: int = 16, noise_std: float = 12.0,
              blur_sigma: float = 1.5) -> list[dict]:
-    """Rows (condition, split, attribute, correct, total, accuracy, ci_low, ci_high) over ``n`` videos per split."""
+    """Rows (condition, split, attribute, correct, total, accuracy, ci_low, ci_high), ``n`` videos per split.
+
+    "background" is scored only on captions that name one.
+    """
     rng = np.random.default_rng(seed)
     rows = []
     for split in SPLITS:
@@ -53,9 +56,9 @@ def validate(n: int = 200, seed: int = 0, num_frames: int = 16, noise_std: float
             for attribute in ATTRIBUTES:
                 scored = [r[attribute] for r in results if r[attribute] is not None]
                 k = int(sum(scored))
+                lo, hi = wilson_interval(k, len(scored))
                 rows.append({"condition": condition, "split": split, "attribute": attribute, "correct": k,
-                             "total": len(scored), "accuracy": k / len(scored),
-                             "ci": wilson_interval(k, len(scored))})
+                             "total": len(scored), "accuracy": k / len(scored), "ci_low": lo, "ci_high": hi})
     return rows
 
 
@@ -81,9 +84,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(f"{'condition':<11} {'split':<8} {'attribute':<10} {'accuracy':>8}  {'95% CI':<15} {'n':>4}")
     for r in validate(args.n, args.seed, args.frames, args.noise, args.blur):
-        lo, hi = r["ci"]
         print(f"{r['condition']:<11} {r['split']:<8} {r['attribute']:<10} {r['accuracy']:>8.3f}  "
-              f"[{lo:.3f}, {hi:.3f}]  {r['total']:>4}")
+              f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]  {r['total']:>4}")
     render_rate, detect_rate = throughput(args.frames)
     print(f"throughput ({args.frames} frames, 128x128): render {render_rate:.0f} videos/s, "
           f"prompt_adherence {detect_rate:.0f} videos/s")

@@ -128,6 +128,15 @@ def test_long_video_changes_one_thing_per_segment_and_moves_continuously():
     assert [parse_caption(c) for _, c in captions] == [[o.attributes for o in s.objects] for _, s in segments]
 
 
+def test_heldout_long_video_stays_heldout():
+    segments = sample_long(np.random.default_rng(4), num_frames=320, segment_frames=32, split="heldout")
+    assert len(segments) == 10
+    for (_, prev), (_, spec) in zip(segments, segments[1:]):
+        assert spec != prev
+        assert all(triple_split(*o.attributes) == "heldout" for o in spec.objects)
+        assert len({o.color for o in spec.objects}) == len(spec.objects)
+
+
 def test_heldout_evaluation_set_covers_every_triple_on_every_background():
     items = evaluation_set("heldout", n=48, seed=0)
     combos = {(*s.objects[0].attributes, s.background) for s, _ in items}
