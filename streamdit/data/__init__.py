@@ -4,7 +4,7 @@
 streams training pairs, ``prompt_adherence(video, prompt)`` scores a generated video against its prompt.
 """
 
-from .captions import caption, parse_background, parse_caption
+from .captions import caption, caption_vocabulary, parse_background, parse_caption
 from .dataset import (SyntheticVideoDataset, eval_prompts, evaluation_set, long_video, render_segments,
                       sample_long, stream)
 from .detector import Detection, detect, detect_background, prompt_adherence
@@ -15,7 +15,7 @@ from .render import render
 
 __all__ = [
     "Attributes", "BACKGROUNDS", "COLORS", "DIRECTIONS", "Detection", "HELDOUT_TRIPLES", "ObjectSpec",
-    "SHAPES", "SyntheticVideoDataset", "TRAIN_TRIPLES", "VideoSpec", "caption", "detect", "detect_background",
+    "SHAPES", "SyntheticVideoDataset", "TRAIN_TRIPLES", "VideoSpec", "caption", "caption_vocabulary", "detect", "detect_background",
     "eval_prompts", "evaluation_set", "long_video", "parse_background", "parse_caption", "prompt_adherence",
     "read_video", "render", "render_segments", "sample_long", "sample_spec", "stream", "triple_split",
     "write_mp4", "write_sample",

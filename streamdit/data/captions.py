@@ -85,6 +85,14 @@ def caption(spec: VideoSpec, rng: np.random.Generator | None = None) -> str:
     return f"{objects[0].upper()}{objects[1:]}."  # the background left unsaid
 
 
+def caption_vocabulary() -> list[str]:
+    """Every word a caption made by ``caption`` can contain (lower case, sorted)."""
+    tables = (COLOR_WORDS, SHAPE_WORDS, DIRECTION_PHRASES, BACKGROUND_WORDS)
+    phrases = [p for table in tables for ps in table.values() for p in ps] + [v for pair in VERBS for v in pair]
+    glue = "a an and on against background backdrop"
+    return sorted({w for p in phrases + [glue] for w in p.split()})
+
+
 def parse_caption(text: str) -> list[Attributes]:
     """The objects a caption describes, in order; the i-th colour, shape and direction word go together."""
     words = re.findall(r"[a-z]+", text.lower())

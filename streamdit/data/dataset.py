@@ -17,12 +17,15 @@ from .render import render
 
 
 def stream(seed: int = 0, num_frames: int = 16, split: str = "train", resolution: int = 128,
-           worker_id: int = 0) -> Iterator[tuple[np.ndarray, str]]:
-    """Endless (video uint8 (T, H, W, 3), caption) pairs; distinct and reproducible per (seed, worker_id)."""
+           worker_id: int = 0, canonical: bool = False) -> Iterator[tuple[np.ndarray, str]]:
+    """Endless (video uint8 (T, H, W, 3), caption) pairs; distinct and reproducible per (seed, worker_id).
+
+    Captions use random templates and synonyms, or the canonical wording if ``canonical``.
+    """
     rng = np.random.default_rng(np.random.SeedSequence([seed, worker_id]))
     while True:
         spec = sample_spec(rng, split, resolution=resolution)
-        yield render(spec, num_frames), caption(spec, rng)
+        yield render(spec, num_frames), caption(spec, None if canonical else rng)
 
 
 class SyntheticVideoDataset(IterableDataset):
@@ -31,13 +34,15 @@ class SyntheticVideoDataset(IterableDataset):
     Batches collate to (uint8 tensor (B, T, H, W, 3), list of captions).
     """
 
-    def __init__(self, num_frames: int = 16, split: str = "train", resolution: int = 128, seed: int = 0):
-        self.num_frames, self.split, self.resolution, self.seed = num_frames, split, resolution, seed
+    def __init__(self, num_frames: int = 16, split: str = "train", resolution: int = 128, seed: int = 0,
+                 canonical: bool = False):
+        self.num_frames, self.split, self.resolution = num_frames, split, resolution
+        self.seed, self.canonical = seed, canonical
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, str]]:
         info = get_worker_info()
-        frames = stream(self.seed, self.num_frames, self.split, self.resolution, 0 if info is None else info.id)
-        for video, text in frames:
+        worker = 0 if info is None else info.id
+        for video, text in stream(self.seed, self.num_frames, self.split, self.resolution, worker, self.canonical):
             yield torch.from_numpy(video), text
 
 

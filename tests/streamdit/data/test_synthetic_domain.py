@@ -1,6 +1,7 @@
 """Vocabulary, splits, rendering, captions and sampling of the synthetic domain."""
 
 import itertools
+import re
 from collections import Counter
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from torch.utils.data import DataLoader
 
 from streamdit.data import (BACKGROUNDS, COLORS, DIRECTIONS, HELDOUT_TRIPLES, SHAPES, TRAIN_TRIPLES, Attributes,
-                            ObjectSpec, SyntheticVideoDataset, VideoSpec, caption, eval_prompts, evaluation_set,
+                            ObjectSpec, SyntheticVideoDataset, VideoSpec, caption, caption_vocabulary, eval_prompts, evaluation_set,
                             long_video, parse_background, parse_caption, render, render_segments, sample_long,
                             sample_spec, stream, triple_split)
 
@@ -85,11 +86,12 @@ def test_parse_caption_reads_synonyms():
 
 def test_random_captions_parse_back_to_their_spec():
     rng = np.random.default_rng(1)
-    seen_backgrounds = Counter()
+    seen_backgrounds, vocabulary = Counter(), set(caption_vocabulary())
     for _ in range(500):
         spec = sample_spec(rng, "train" if rng.uniform() < 0.5 else "heldout")
         text = caption(spec, rng)
         assert parse_caption(text) == [o.attributes for o in spec.objects], text
+        assert set(re.findall(r"[a-z]+", text.lower())) <= vocabulary, text
         background = parse_background(text)
         assert background in (spec.background, None), text
         seen_backgrounds[background is None] += 1
@@ -101,6 +103,8 @@ def test_stream_is_reproducible_and_differs_between_workers():
     again = [c for _, c in itertools.islice(stream(seed=5), 5)]
     other = [c for _, c in itertools.islice(stream(seed=5, worker_id=1), 5)]
     assert first == again and first != other
+    canonical = [c for _, c in itertools.islice(stream(seed=5, canonical=True), 20)]
+    assert all(c.startswith("a") and c.endswith("background") and " moving " in c for c in canonical)
 
 
 def test_dataloader_workers_draw_different_samples():
