@@ -99,8 +99,8 @@ class VideoStream(Iterator[np.ndarray]):
         self._text = self.pipe.encode_prompt(prompt)
         self.prompt = prompt
 
-    def stop(self) -> None:
-        """End the stream: the producer exits at its next step and iteration stops."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the stream: the producer exits at its next model evaluation and iteration stops."""
         self._stop.set()
         while True:  # unblock a producer waiting on a full queue
             try:
@@ -108,6 +108,8 @@ class VideoStream(Iterator[np.ndarray]):
             except queue.Empty:
                 break
         self._decoder.shutdown(wait=False, cancel_futures=True)
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
 
     @property
     def stopped(self) -> bool:
