@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .weights import WEIGHTS, MissingWeightsError
+from .weights import DEFAULT_CLIP_ARCH, DEFAULT_DINO_ARCH, WEIGHTS, MissingWeightsError
 
 DEFAULT_CACHE = Path.home() / ".cache" / "streamdit" / "eval-features"
 CONSISTENCY_METRICS = ("subject", "background", "flicker", "seam")
@@ -27,7 +27,8 @@ def _device(name: str) -> str:
     return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
 
 
-def _common(parser: argparse.ArgumentParser, name_help: str = "system name in the results (default: the folder name)") -> None:
+def _common(parser: argparse.ArgumentParser, name_help: str = "system name in the results (default: the folder name)",
+            bootstrap: bool = True) -> None:
     parser.add_argument("--out", type=Path, help="write the results table to FILE.json or FILE.csv")
     parser.add_argument("--name", help=name_help)
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
@@ -37,7 +38,8 @@ def _common(parser: argparse.ArgumentParser, name_help: str = "system name in th
                         help=f"feature cache, keyed by video file content (default: {DEFAULT_CACHE})")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write cached features")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
+    if bootstrap:
+        parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-frames", type=int, default=16, help="frames per clip (default 16, as StyleGAN-V)")
     p.add_argument("--stride", type=int, default=1, help="take every STRIDE-th frame (default 1)")
     p.add_argument("--batch-size", type=int, default=8, help="clips per I3D forward pass")
-    _common(p, "system name in the results (default: the fake folder's name)")
+    _common(p, "system name in the results (default: the fake folder's name)", bootstrap=False)
 
     p = sub.add_parser("clip-score", help="CLIP score of videos against their prompts (open_clip)",
                        description="Per frame 100 * max(cos(image, text), 0), averaged over frames, then videos.")
@@ -63,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a .txt with one prompt per line in sorted video-name order, a .csv with columns "
                         "video,prompt, or a .json {video file name: prompt}")
     p.add_argument("--clip-weights", type=Path, help=_weights_help("clip"))
-    p.add_argument("--clip-arch", default="ViT-B-32-quickgelu", help="open_clip architecture of the checkpoint")
+    p.add_argument("--clip-arch", default=DEFAULT_CLIP_ARCH, help="open_clip architecture of the checkpoint")
     p.add_argument("--num-frames", type=int, help="frames per video, spread uniformly (default: all)")
     p.add_argument("--batch-size", type=int, default=32, help="frames per CLIP forward pass")
     p.add_argument("--per-video", type=Path, help="also write per-video scores to this .csv/.json")
@@ -80,9 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default=",".join(CONSISTENCY_METRICS),
                    help=f"comma-separated subset of {','.join(CONSISTENCY_METRICS)} (flicker and seam need no weights)")
     p.add_argument("--dino-weights", type=Path, help=_weights_help("dino"))
-    p.add_argument("--dino-arch", default="vit_base_patch16_224", help="timm ViT architecture of the DINO checkpoint")
+    p.add_argument("--dino-arch", default=DEFAULT_DINO_ARCH,
+                   help="timm ViT architecture of the DINO checkpoint (e.g. vit_small_patch16_224 for dino_deitsmall16)")
     p.add_argument("--clip-weights", type=Path, help=_weights_help("clip"))
-    p.add_argument("--clip-arch", default="ViT-B-32-quickgelu", help="open_clip architecture of the checkpoint")
+    p.add_argument("--clip-arch", default=DEFAULT_CLIP_ARCH, help="open_clip architecture of the checkpoint")
     p.add_argument("--num-frames", type=int, help="frames per video for DINO/CLIP, spread uniformly (default: all)")
     p.add_argument("--per-video", type=Path, help="also write per-video values to this .csv/.json")
     _common(p)

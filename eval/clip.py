@@ -22,9 +22,7 @@ from torchmetrics.utilities.data import dim_zero_cat
 from .features import FeatureCache, VideoLike, video_features
 from .stats import Estimate, bootstrap_mean
 from .video_io import VideoLoadError
-from .weights import file_fingerprint, resolve_weights
-
-DEFAULT_CLIP_ARCH = "ViT-B-32-quickgelu"  # OpenAI ViT-B/32 (QuickGELU), VBench's background-consistency CLIP
+from .weights import DEFAULT_CLIP_ARCH, file_fingerprint, resolve_weights
 
 
 class CLIP:
@@ -45,6 +43,8 @@ class CLIP:
     def load(cls, path: str | Path | None = None, arch: str = DEFAULT_CLIP_ARCH, weights_dir: str | Path | None = None,
              device: str = "cpu", batch_size: int = 32) -> "CLIP":
         """Load an open_clip checkpoint (.safetensors/.bin/.pt state dict) from a local file."""
+        if path is None and arch != DEFAULT_CLIP_ARCH:
+            raise ValueError(f"CLIP architecture {arch} needs its checkpoint path (--clip-weights PATH)")
         path = resolve_weights("clip", path, weights_dir)
         model = open_clip.create_model(arch, pretrained=str(path), device=device)
         return cls(model, arch, device, batch_size, file_fingerprint(path))

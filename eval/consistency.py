@@ -54,9 +54,9 @@ def seam_score(video: np.ndarray, chunk_size: int) -> float:
     `chunk_size`; chunks start at frame 0) divided by the mean over all other consecutive pairs.
     1.0 = seams as smooth as the rest; a video with no change anywhere scores 1.0; seams in an
     otherwise static video score inf."""
-    diffs = frame_differences(video)
     if chunk_size < 2:
         raise ValueError(f"chunk_size must be >= 2 (a chunk of {chunk_size} frame has no inner pair)")
+    diffs = frame_differences(video)
     boundary = np.zeros(len(diffs), dtype=bool)
     boundary[chunk_size - 1::chunk_size] = True  # diffs[i-1] compares frames i-1 and i
     if not boundary.any():

@@ -18,9 +18,8 @@ import torchvision.transforms.v2.functional as TF
 from safetensors.torch import load_file
 from torch import nn
 
-from .weights import file_fingerprint, resolve_weights
+from .weights import DEFAULT_DINO_ARCH, file_fingerprint, resolve_weights
 
-DEFAULT_DINO_ARCH = "vit_base_patch16_224"
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
@@ -42,6 +41,8 @@ class DINO:
     def load(cls, path: str | Path | None = None, arch: str = DEFAULT_DINO_ARCH, weights_dir: str | Path | None = None,
              device: str = "cpu", batch_size: int = 16) -> "DINO":
         """Load a DINO ViT backbone state dict (.pth/.pt/.bin, or .safetensors) from a local file."""
+        if path is None and arch != DEFAULT_DINO_ARCH:
+            raise ValueError(f"DINO architecture {arch} needs its checkpoint path (--dino-weights PATH)")
         path = resolve_weights("dino", path, weights_dir)
         if path.suffix == ".safetensors":
             state = load_file(str(path))

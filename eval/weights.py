@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+DEFAULT_CLIP_ARCH = "ViT-B-32-quickgelu"  # OpenAI CLIP ViT-B/32 (QuickGELU): VBench's background-consistency CLIP
+DEFAULT_DINO_ARCH = "vit_base_patch16_224"  # DINO ViT-B/16: VBench's subject-consistency network
+
+
 @dataclass(frozen=True)
 class WeightsFile:
     """A published weights file: where it goes (relative to the weights dir) and where to get it."""

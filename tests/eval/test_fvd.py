@@ -90,6 +90,7 @@ class StyleGANVStyleDetector(torch.nn.Module):
         return self.network(x)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")  # StyleGAN-V's detector format is TorchScript
 def test_torchscript_detector_plumbing_random_weights(tmp_path, state_dict_file, our_features, clips):
     network = I3D.load(state_dict_file).network
     path = tmp_path / "i3d_torchscript.pt"
