@@ -176,7 +176,10 @@ def cmd_consistency(args: argparse.Namespace) -> pd.DataFrame:
     device, cache, progress = _device(args.device), _cache(args), not args.no_progress
     per_video = pd.DataFrame({"video": [v.name for v in videos]})
     if "subject" in metrics:
-        dino = DINO.load(args.dino_weights, args.dino_arch, args.weights_dir, device)
+        try:
+            dino = DINO.load(args.dino_weights, args.dino_arch, args.weights_dir, device)
+        except MissingWeightsError as err:
+            raise MissingWeightsError(f"{err}\n(--metrics flicker,seam needs no weights)") from None
         feats = video_features(dino, videos, args.num_frames, "uniform", cache=cache, progress=progress, desc="DINO")
         per_video["subject_consistency"] = [feature_consistency(f) for f in feats]
     if "background" in metrics:
