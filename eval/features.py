@@ -36,9 +36,11 @@ class FeatureCache:
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.npy"
 
-    @staticmethod
-    def key(video_hash: str, fingerprint: str, options: tuple) -> str:
-        return hashlib.sha256(f"{video_hash}|{fingerprint}|{options!r}".encode()).hexdigest()
+    VERSION = 1  # bump when preprocessing changes, so old entries are not reused
+
+    @classmethod
+    def key(cls, video_hash: str, fingerprint: str, options: tuple) -> str:
+        return hashlib.sha256(f"v{cls.VERSION}|{video_hash}|{fingerprint}|{options!r}".encode()).hexdigest()
 
     def get(self, key: str) -> np.ndarray | None:
         path = self._path(key)

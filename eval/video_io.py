@@ -54,12 +54,16 @@ def list_videos(directory: str | Path) -> list[Path]:
     return sorted(found, key=_natural_key)
 
 
-def _decode_file(path: Path) -> np.ndarray:
+def _decode_file(path: Path, limit: int | None = None) -> np.ndarray:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise VideoLoadError(f"{path}: no video stream in this file")
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+            frames = []
+            for frame in container.decode(video=0):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                if limit is not None and len(frames) >= limit:
+                    break
     except (av.error.FFmpegError, UnicodeDecodeError) as err:
         raise VideoLoadError(f"{path}: cannot decode video ({err})") from err
     if not frames:
@@ -67,12 +71,12 @@ def _decode_file(path: Path) -> np.ndarray:
     return np.stack(frames)
 
 
-def _read_frame_folder(folder: Path) -> np.ndarray:
+def _read_frame_folder(folder: Path, limit: int | None = None) -> np.ndarray:
     files = _frame_files(folder)
     if not files:
         raise VideoLoadError(f"{folder}: empty frame folder (no {'/'.join(IMAGE_EXTENSIONS)} files)")
     frames = []
-    for f in files:
+    for f in files[:limit]:
         try:
             with Image.open(f) as im:
                 frames.append(np.asarray(im.convert("RGB")))
@@ -108,11 +112,15 @@ def load_video(
     stride: int = 1,
     min_frames: int = 2,
 ) -> np.ndarray:
-    """Read a video file (PyAV) or a frame folder into a uint8 array (T, H, W, 3), then sample frames."""
+    """Read a video file (PyAV) or a frame folder into a uint8 array (T, H, W, 3), then sample frames
+    (consecutive sampling reads only the frames it needs)."""
     path = Path(path)
     if not path.exists():
         raise VideoLoadError(f"{path}: no such file or folder")
-    video = _read_frame_folder(path) if path.is_dir() else _decode_file(path)
+    limit = None
+    if num_frames is not None and sampling == "consecutive":
+        limit = max((num_frames - 1) * stride + 1, min_frames)
+    video = _read_frame_folder(path, limit) if path.is_dir() else _decode_file(path, limit)
     if len(video) < min_frames:
         raise VideoLoadError(f"{path}: {len(video)} frame(s); at least {min_frames} are needed for a video metric")
     try:
