@@ -59,16 +59,18 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                     seconds = gr.Slider(1, limits.max_seconds, value=limits.max_seconds, step=1,
                                         label="Length (seconds of video)")
                 with gr.Accordion("Video-to-video", open=False):
-                    source = gr.Radio(list(SOURCES), value="text", label="Input")
-                    upload = gr.Video(label="Input video", sources=["upload"], height=200)
-                    webcam = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy", height=200)
+                    source = gr.Radio(list(SOURCES), value="text", label="Input", elem_id="source")
+                    with gr.Row():
+                        upload = gr.Video(label="Input video", sources=["upload"], height=200, elem_id="upload")
+                        webcam = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy",
+                                          height=200, elem_id="webcam")
                     strength = gr.Slider(0.05, 1.0, value=0.7, step=0.05, label="Strength",
                                          info="noise added to the input: low keeps it, 1 ignores it")
 
         start.click(handlers.generate,
                     inputs=[prompt, seed, guidance, model, source, upload, strength, seconds],
                     outputs=[video, stats], api_name="generate", concurrency_limit=limits.max_streams,
-                    concurrency_id="stream", show_progress="minimal")
+                    concurrency_id="stream", show_progress="minimal", trigger_mode="multiple")
         stop.click(handlers.stop, outputs=[stats], api_name="stop", concurrency_limit=None)
         prompt.submit(handlers.set_prompt, inputs=[prompt], outputs=[note], api_name="set_prompt",
                       concurrency_limit=None, show_progress="hidden")
@@ -76,6 +78,7 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                                        api_visibility="private", concurrency_limit=None, show_progress="hidden")
         save.click(handlers.download, outputs=[saved], api_name="download", concurrency_limit=None).success(
             lambda: gr.File(visible=True), outputs=[saved], api_visibility="private")
+        upload.upload(lambda: "upload", outputs=[source], api_visibility="private")
         webcam.stream(handlers.webcam_frame, inputs=[webcam], outputs=None, stream_every=0.25,
                       time_limit=int(limits.max_seconds) + 30, concurrency_limit=None, api_visibility="private")
         demo.unload(handlers.unload)

@@ -89,6 +89,8 @@ class Handlers:
                 raise InputError("Choose a video file to transform, or switch the input to “Text only”.")
             return video_frames(video, pipe.resolution, pipe.frames_per_chunk)
         if source == "webcam":
+            if not session.webcam.wait(timeout=5.0):
+                raise InputError("No webcam frames arrive: allow the camera and press its Record button, then Start.")
             return session.webcam.frames(pipe.resolution, stop)
         raise InputError(f"Unknown input {source!r}; choose one of {[value for _, value in SOURCES]}.")
 

@@ -74,12 +74,21 @@ class WebcamFeed:
             self._frame, self._updated = frame, time.monotonic()
             self._arrived.notify_all()
 
+    def wait(self, timeout: float) -> bool:
+        """True once a frame newer than ``idle_timeout`` is there (waiting up to ``timeout`` seconds)."""
+        with self._arrived:
+            return self._arrived.wait_for(
+                lambda: self._frame is not None and time.monotonic() - self._updated <= self.idle_timeout, timeout)
+
     def frames(self, size: tuple[int, int], stop: threading.Event) -> Iterator[np.ndarray]:
         """Fitted frames until ``stop`` is set or no new frame came for ``idle_timeout`` seconds."""
+        source, fitted = None, None
         while not stop.is_set():
             with self._arrived:
                 if self._frame is None or time.monotonic() - self._updated > self.idle_timeout:
                     if not self._arrived.wait(timeout=self.idle_timeout):
                         return
                 frame = self._frame
-            yield fit_frame(frame, size)
+            if frame is not source:  # the camera is slower than the model: fit each new frame once
+                source, fitted = frame, fit_frame(frame, size)
+            yield fitted

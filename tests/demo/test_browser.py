@@ -12,7 +12,8 @@ from PIL import Image
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--autoplay-policy=no-user-gesture-required"]
+        "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # a synthetic camera: green, moving
 PROMPT_B = "a blue square moving up on a white background"
 
 # Clicks Start and resolves once the <video> has presented a frame and its clock has moved.
@@ -41,7 +42,7 @@ COUNT_FRAMES = """(seconds) => new Promise(resolve => {
 
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make system-deps)")
-def test_browser_plays_steers_and_frees_its_slot(server: str, tmp_path: Path) -> None:
+def test_browser_plays_steers_stops_and_frees_its_slot(server: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -71,6 +72,10 @@ def test_browser_plays_steers_and_frees_its_slot(server: str, tmp_path: Path) ->
             video = pixels[int(box["y"]):int(box["y"] + box["height"]), int(box["x"]):int(box["x"] + box["width"])]
             assert pixels.std() > 20 and video.std() > 20, (pixels.std(), video.std())  # not blank
 
+            page.click("#stop")
+            page.wait_for_selector("#stats:has-text('Stopped')", timeout=10_000)
+            page.click("#start")  # and again, to leave a stream running when the tab closes
+            page.wait_for_selector("#stats:has-text('Streaming')", timeout=60_000)
             page.close()  # the tab goes away mid-stream: its stream must stop and free the only slot
         finally:
             browser.close()
@@ -79,3 +84,31 @@ def test_browser_plays_steers_and_frees_its_slot(server: str, tmp_path: Path) ->
     job = client.submit("a green diamond sliding down", seconds=2, api_name="/generate")
     assert job.result(timeout=25)[1].startswith("**Finished**")
     print(f"after the tab closed, a 2 s stream for another visitor took {time.perf_counter() - started:.1f} s")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make system-deps)")
+def test_browser_webcam_video_to_video(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 1400}, permissions=["camera"])
+            page = context.new_page()
+            page.goto(server, wait_until="load")
+            page.get_by_text("Video-to-video").click()
+            page.locator("#source").get_by_text("Webcam").click()
+            page.locator("#webcam").get_by_text("Click to Access Webcam").click()
+            page.get_by_role("button", name="capture photo").click()  # starts streaming camera frames
+            page.evaluate(START_AND_WAIT)
+            page.wait_for_function("() => document.querySelector('#live-video video').currentTime > 2", timeout=60_000)
+            assert page.inner_text("#stats").startswith("Streaming")
+            box = page.locator("#live-video video").bounding_box()
+            shot = tmp_path / "webcam.png"
+            page.screenshot(path=str(shot), clip=box)
+            page.click("#stop")
+        finally:
+            browser.close()
+    red, green, blue = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).mean(axis=0)
+    assert green > red + 15 and green > blue + 15, (red, green, blue)  # the camera's green shows through
