@@ -14,11 +14,12 @@ from .fvd import FrechetVideoDistance, fvd, fvd_features
 from .i3d import I3D, InceptionI3d
 from .stats import Estimate, bootstrap_mean
 from .video_io import VideoLoadError, list_videos, load_video
+from .videomae import VideoMAE
 from .weights import MissingWeightsError
 
 __all__ = [
     "CLIP", "DINO", "I3D", "Estimate", "FeatureCache", "FrechetVideoDistance", "InceptionI3d", "MissingWeightsError",
-    "VideoCLIPScore", "VideoLoadError", "background_consistency", "bootstrap_mean", "clip_score", "clip_scores",
+    "VideoCLIPScore", "VideoLoadError", "VideoMAE", "background_consistency", "bootstrap_mean", "clip_score", "clip_scores",
     "feature_consistency", "frechet_distance", "fvd", "fvd_features", "list_videos", "load_video",
     "prompt_adherence", "seam_score", "subject_consistency", "temporal_flicker", "video_features",
 ]

@@ -52,8 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "resized to 224x224, I3D Kinetics-400 logits, Frechet distance of Gaussians.")
     p.add_argument("real_dir", type=Path, help="folder of reference videos (files or frame folders)")
     p.add_argument("fake_dir", type=Path, help="folder of generated videos")
+    p.add_argument("--features", choices=["i3d", "videomae"], default="i3d",
+                   help="feature network: i3d (standard FVD, default) or videomae (a local transformers VideoMAE dir)")
     p.add_argument("--i3d-weights", type=Path, help=_weights_help("i3d"))
-    p.add_argument("--num-frames", type=int, default=16, help="frames per clip (default 16, as StyleGAN-V)")
+    p.add_argument("--videomae-weights", type=Path, help=_weights_help("videomae"))
+    p.add_argument("--num-frames", type=int,
+                   help="frames per clip (default: 16 for I3D, as StyleGAN-V; the model's own length for VideoMAE)")
     p.add_argument("--stride", type=int, default=1, help="take every STRIDE-th frame (default 1)")
     p.add_argument("--batch-size", type=int, default=8, help="clips per I3D forward pass")
     _common(p, "system name in the results (default: the fake folder's name)", bootstrap=False)
@@ -132,16 +136,23 @@ def _finish(args: argparse.Namespace, table: pd.DataFrame, per_video: pd.DataFra
 
 
 def cmd_fvd(args: argparse.Namespace) -> pd.DataFrame:
-    from .fvd import fvd
+    from .fvd import FVD_FRAMES, fvd
     from .i3d import I3D
     from .results import summary_row
     from .video_io import list_videos
+    from .videomae import VideoMAE
 
     real, fake = list_videos(args.real_dir), list_videos(args.fake_dir)
-    model = I3D.load(args.i3d_weights, args.weights_dir, _device(args.device), args.batch_size)
-    value = fvd(real, fake, model, args.num_frames, args.stride, _cache(args), not args.no_progress)
+    device = _device(args.device)
+    if args.features == "videomae":
+        model = VideoMAE.load(args.videomae_weights, args.weights_dir, device, args.batch_size)
+        num_frames, metric = args.num_frames or model.num_frames, "fvd_videomae"
+    else:
+        model = I3D.load(args.i3d_weights, args.weights_dir, device, args.batch_size)
+        num_frames, metric = args.num_frames or FVD_FRAMES, "fvd"
+    value = fvd(real, fake, model, num_frames, args.stride, _cache(args), not args.no_progress)
     name = args.name or args.fake_dir.name
-    return _finish(args, pd.DataFrame([summary_row(name, "fvd", value, len(fake))]))
+    return _finish(args, pd.DataFrame([summary_row(name, metric, value, len(fake))]))
 
 
 def cmd_clip_score(args: argparse.Namespace) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Fréchet Video Distance on I3D features (DESIGN 4.1; reference: StyleGAN-V `frechet_video_distance.py`,
-16 consecutive frames per video from frame 0, preprocessing as in `eval.i3d`)."""
+16 consecutive frames per video from frame 0, preprocessing as in `eval.i3d`), or on VideoMAE features
+(`eval.videomae`, clips of the model's own length)."""
 
 from __future__ import annotations
 
@@ -12,25 +13,26 @@ from torchmetrics import Metric
 from .features import FeatureCache, VideoLike, load_any, video_features
 from .frechet import frechet_distance, frechet_distance_from_moments
 from .i3d import I3D
+from .videomae import VideoMAE
 
 FVD_FRAMES = 16
 
 
-def fvd_features(videos: Sequence[VideoLike], model: I3D, num_frames: int = FVD_FRAMES, stride: int = 1,
+def fvd_features(videos: Sequence[VideoLike], model: I3D | VideoMAE, num_frames: int = FVD_FRAMES, stride: int = 1,
                  cache: FeatureCache | None = None, progress: bool = False, desc: str = "I3D") -> np.ndarray:
-    """I3D features (N, 400) of `num_frames` consecutive frames (every `stride`-th) from each video's start."""
+    """Clip features (N, D) of `num_frames` consecutive frames (every `stride`-th) from each video's start."""
     return np.stack(video_features(model, videos, num_frames, "consecutive", stride, cache,
                                    group_size=model.batch_size, progress=progress, desc=desc))
 
 
-def fvd(real: Sequence[VideoLike], fake: Sequence[VideoLike], model: I3D, num_frames: int = FVD_FRAMES,
+def fvd(real: Sequence[VideoLike], fake: Sequence[VideoLike], model: I3D | VideoMAE, num_frames: int = FVD_FRAMES,
         stride: int = 1, cache: FeatureCache | None = None, progress: bool = False) -> float:
     """FVD between two sets of videos (paths or uint8 arrays), each of at least 2 videos."""
     for name, videos in (("real", real), ("fake", fake)):
         if len(videos) < 2:
             raise ValueError(f"FVD needs at least 2 {name} videos to fit a Gaussian, got {len(videos)}")
-    return frechet_distance(fvd_features(real, model, num_frames, stride, cache, progress, "I3D real"),
-                            fvd_features(fake, model, num_frames, stride, cache, progress, "I3D fake"))
+    return frechet_distance(fvd_features(real, model, num_frames, stride, cache, progress, "real"),
+                            fvd_features(fake, model, num_frames, stride, cache, progress, "fake"))
 
 
 class FrechetVideoDistance(Metric):
@@ -40,16 +42,17 @@ class FrechetVideoDistance(Metric):
     higher_is_better = False
     full_state_update = False
 
-    def __init__(self, model: I3D, num_frames: int = FVD_FRAMES, num_features: int = 400, **kwargs: Any):
+    def __init__(self, model: I3D | VideoMAE, num_frames: int = FVD_FRAMES, **kwargs: Any):
         super().__init__(**kwargs)
-        self.i3d, self.num_frames = model, num_frames
+        self.features, self.num_frames = model, num_frames
+        d = model.num_features
         for side in ("real", "fake"):
-            self.add_state(f"{side}_sum", torch.zeros(num_features, dtype=torch.float64), dist_reduce_fx="sum")
-            self.add_state(f"{side}_outer", torch.zeros(num_features, num_features, dtype=torch.float64), dist_reduce_fx="sum")
+            self.add_state(f"{side}_sum", torch.zeros(d, dtype=torch.float64), dist_reduce_fx="sum")
+            self.add_state(f"{side}_outer", torch.zeros(d, d, dtype=torch.float64), dist_reduce_fx="sum")
             self.add_state(f"{side}_n", torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, videos: Sequence[VideoLike], real: bool) -> None:
-        feats = torch.as_tensor(self.i3d.encode_videos([load_any(v, self.num_frames) for v in videos]), dtype=torch.float64)
+        feats = torch.as_tensor(self.features.encode_videos([load_any(v, self.num_frames) for v in videos]), dtype=torch.float64)
         side = "real" if real else "fake"
         setattr(self, f"{side}_sum", getattr(self, f"{side}_sum") + feats.sum(0))
         setattr(self, f"{side}_outer", getattr(self, f"{side}_outer") + feats.T @ feats)

@@ -139,6 +139,7 @@ class I3D:
         self.network = network.eval().to(device)
         self.torchscript, self.device, self.batch_size = torchscript, device, batch_size
         self.fingerprint = fingerprint
+        self.num_features = 400
 
     @classmethod
     def load(cls, path: str | Path | None = None, weights_dir: str | Path | None = None,

@@ -18,7 +18,8 @@ DEFAULT_DINO_ARCH = "vit_base_patch16_224"  # DINO ViT-B/16: VBench's subject-co
 
 @dataclass(frozen=True)
 class WeightsFile:
-    """A published weights file: where it goes (relative to the weights dir) and where to get it."""
+    """A published weights file (or transformers directory): where it goes (relative to the weights
+    dir) and where to get it."""
 
     relpath: str
     url: str
@@ -43,6 +44,13 @@ WEIGHTS = {
             "clip/ViT-B-32-quickgelu/open_clip_model.safetensors",
             "https://huggingface.co/timm/vit_base_patch32_clip_224.openai/resolve/main/open_clip_model.safetensors",
             "OpenAI CLIP ViT-B/32 in open_clip format (architecture ViT-B-32-quickgelu)",
+        ),
+    ),
+    "videomae": (
+        WeightsFile(
+            "videomae-base-finetuned-kinetics",
+            "https://huggingface.co/MCG-NJU/videomae-base-finetuned-kinetics (config.json + model.safetensors)",
+            "VideoMAE ViT-B/16 fine-tuned on Kinetics-400, a transformers directory (alternative FVD features)",
         ),
     ),
     "dino": (
@@ -73,11 +81,12 @@ def how_to_get(kind: str, directory: Path) -> str:
 
 
 def resolve_weights(kind: str, path: str | Path | None = None, directory: str | Path | None = None) -> Path:
-    """The weights file for `kind` ("i3d", "clip", "dino"): `path` if given, else the first known file
-    present in the weights directory. Raises MissingWeightsError with download instructions."""
+    """The weights file (directory for "videomae") for `kind` ("i3d", "clip", "dino", "videomae"): `path`
+    if given, else the first known one present in the weights directory. Raises MissingWeightsError with
+    download instructions."""
     if path is not None:
         path = Path(path)
-        if path.is_file():
+        if path.exists():
             return path
         raise MissingWeightsError(
             f"{kind} weights file {path} does not exist. Download one of these files (or pass its path):\n"
@@ -85,10 +94,10 @@ def resolve_weights(kind: str, path: str | Path | None = None, directory: str | 
         )
     root = weights_dir(directory)
     for w in WEIGHTS[kind]:
-        if (root / w.relpath).is_file():
+        if (root / w.relpath).exists():
             return root / w.relpath
     raise MissingWeightsError(
-        f"no {kind} weights found; this tool never downloads them. Download one of these files and put it "
+        f"no {kind} weights found; this tool never downloads them. Download one of these and put it "
         f"exactly here (or pass --{kind}-weights PATH, or set STREAMDIT_EVAL_WEIGHTS to another folder):\n"
         + how_to_get(kind, root)
     )

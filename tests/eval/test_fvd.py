@@ -129,3 +129,33 @@ def test_missing_weights_error_says_what_and_where(tmp_path):
     assert str(tmp_path / "i3d_torchscript.pt") in message and "i3d_torchscript.pt?dl=1" in message
     assert str(tmp_path / "i3d_pretrained_400.pt") in message and "i3d_pretrained_400.pt" in message
     assert main(["fvd", str(tmp_path), str(tmp_path), "--weights-dir", str(tmp_path)]) == 2
+
+
+def test_videomae_fvd_plumbing_random_weights(tmp_path, clips):
+    """A small random VideoMAE (the transformers class, tiny config) saved as a local directory."""
+    from transformers import VideoMAEConfig, VideoMAEModel
+
+    from eval import VideoMAE
+
+    torch.manual_seed(0)
+    config = VideoMAEConfig(image_size=32, patch_size=8, num_frames=4, tubelet_size=2, hidden_size=48,
+                            num_hidden_layers=2, num_attention_heads=4, intermediate_size=96)
+    VideoMAEModel(config).save_pretrained(tmp_path / "videomae")
+    real, fake = (videos[:2] for videos in clips)
+    for folder, videos in (("real", real), ("fake", fake)):
+        for i, video in enumerate(videos):
+            write_frame_folder(tmp_path / folder / f"clip{i}", video)
+    assert main(["fvd", str(tmp_path / "real"), str(tmp_path / "fake"), "--features", "videomae",
+                 "--videomae-weights", str(tmp_path / "videomae"), "--no-cache", "--no-progress",
+                 "--out", str(tmp_path / "fvd.csv")]) == 0
+    model = VideoMAE.load(tmp_path / "videomae")
+    with torch.no_grad():
+        x = torch.from_numpy(np.stack([v[:4] for v in real + fake]))
+        feats = model.model(pixel_values=model.preprocess(x)).last_hidden_state.mean(1).numpy()
+    import pandas as pd
+
+    row = pd.read_csv(tmp_path / "fvd.csv").iloc[0]
+    assert row["metric"] == "fvd_videomae" and row["value"] > 0
+    assert row["value"] == pytest.approx(frechet_distance(feats[:2], feats[2:]), rel=1e-5)
+    with pytest.raises(ValueError, match="clips of 4 frames"):
+        model.encode_videos([real[0]])
