@@ -49,6 +49,7 @@ def our_features(state_dict_file, clips) -> np.ndarray:
     return I3D.load(state_dict_file, batch_size=4).encode_videos(real + fake)
 
 
+@pytest.mark.filterwarnings("ignore:The `disp` argument:DeprecationWarning")  # inside cd-fvd's scipy call
 def test_features_and_fvd_match_cdfvd_plumbing_random_weights(state_dict_file, cdfvd_network, our_features, clips):
     real, fake = clips
     with torch.no_grad():
