@@ -1,0 +1,453 @@
+"""Training StreamDiT: the flow-matching buffer objective with mixed schemes (DESIGN 1.1-1.3).
+
+Every sample draws a partitioning scheme and per-frame times from :class:`MixedSchemeSampler`, the
+buffer is noised frame by frame (``x_t = (1 - t) x_0 + t eps``) and the model regresses the velocity
+``eps - x_0`` over all buffer frames. Captions are replaced by the empty prompt with probability
+``cond_dropout`` so the model also learns the unconditional velocity for classifier-free guidance.
+
+:class:`Trainer` runs on accelerate: one process, or many under ``torchrun`` (DDP; gloo on CPU, nccl
+on GPU). :func:`make_accelerator` is the one place the Accelerator is built (FSDP goes there). Rank 0
+writes checkpoints, logs and the final EMA model; every rank draws its own data and noise.
+
+Output directory::
+
+    OUT/train_config.json            model and training configuration
+    OUT/log.jsonl                    step, loss (mean over ranks), lr, grad norm, steps/s
+    OUT/checkpoints/step-000500/     accelerate state: model, optimizer, scheduler, EMA, step, RNG
+    OUT/final/                       EMA weights (StreamDiT.save_pretrained)
+    OUT/summary.json                 per-rank weight digests and mean losses (DDP sanity check)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import itertools
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from diffusers.optimization import get_constant_schedule_with_warmup
+from diffusers.training_utils import EMAModel
+from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
+from tqdm.auto import tqdm
+
+from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, video_to_tensor
+from streamdit.model import StreamDiT, StreamDiTConfig
+from streamdit.schedule import MixedSchemeSampler
+from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder
+
+Sample = tuple[np.ndarray | torch.Tensor, str]  # uint8 video (T, H, W, 3) and its caption
+CHECKPOINT_PREFIX = "step-"
+
+
+def flow_matching_loss(model: torch.nn.Module, latents: torch.Tensor, text: TextEmbedding, t: torch.Tensor,
+                       noise: torch.Tensor | None = None) -> torch.Tensor:
+    """MSE between predicted and true velocity ``eps - x_0`` over all buffer frames.
+
+    ``latents``: clean ``x_0`` ``(N, C, B, h, w)``; ``t``: per-frame times ``(N, B)``; ``noise``: ``eps``
+    (drawn from the global RNG when omitted).
+    """
+    if noise is None:
+        noise = torch.randn_like(latents)
+    tt = t.to(latents.dtype)[:, None, :, None, None]
+    x_t = (1 - tt) * latents + tt * noise
+    pred = model(x_t, t, text.tokens, text.mask)
+    return F.mse_loss(pred.float(), (noise - latents).float())
+
+
+def drop_text(text: TextEmbedding, null: TextEmbedding, p: float, generator: torch.Generator | None = None) -> TextEmbedding:
+    """Replace each sample's text by the null embedding ``null`` (batch 1) with probability ``p``."""
+    drop = torch.rand(text.tokens.shape[0], generator=generator) < p
+    drop = drop.to(text.tokens.device)
+    tokens = torch.where(drop[:, None, None], null.tokens.to(text.tokens), text.tokens)
+    mask = torch.where(drop[:, None], null.mask.to(text.mask.device), text.mask)
+    return TextEmbedding(tokens, mask)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and objective settings. ``batch_size`` is per process; ``chunk_sizes=None`` mixes
+    every chunk size that divides the buffer (the paper mixes 1, 2, 4, 8, 16 for B = 16)."""
+
+    steps: int = 10_000
+    batch_size: int = 8
+    lr: float = 1e-4
+    weight_decay: float = 0.0  # DiT trains with none
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 500
+    max_grad_norm: float = 1.0
+    ema_decay: float = 0.9999  # upper bound; diffusers' EMAModel ramps it as (1 + n) / (10 + n)
+    mixed_precision: str = "no"  # "no" | "bf16"
+    chunk_sizes: tuple[int, ...] | None = None
+    chunk_weights: tuple[float, ...] | None = None
+    shift: float = 1.0
+    cond_dropout: float = 0.1
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    seed: int = 0
+    log_every: int = 10
+    num_workers: int = 2  # DataLoader workers when the data is a function of a seed
+
+    def __post_init__(self) -> None:
+        if self.mixed_precision not in ("no", "bf16"):
+            raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {self.mixed_precision!r}")
+        if not 0.0 <= self.cond_dropout <= 1.0:
+            raise ValueError(f"cond_dropout must be in [0, 1], got {self.cond_dropout}")
+        for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+def make_accelerator(config: TrainConfig, cpu: bool = False) -> Accelerator:
+    """The one place the Accelerator is built: DDP under torchrun (FSDP would be configured here)."""
+    return Accelerator(mixed_precision=config.mixed_precision, cpu=cpu)
+
+
+class _SeededStream(IterableDataset):
+    """``fn(seed)`` as a dataset; each DataLoader worker gets its own seed."""
+
+    def __init__(self, fn: Callable[[int], Iterable[Sample]], seed: int) -> None:
+        self.fn, self.seed = fn, seed
+
+    def __iter__(self) -> Iterator[Sample]:
+        info = get_worker_info()
+        seed = self.seed if info is None else np.random.SeedSequence([self.seed, info.id]).generate_state(1)[0]
+        return iter(self.fn(int(seed)))
+
+
+@dataclass
+class _Progress:
+    """Checkpointed training position (registered with the accelerator next to scheduler and EMA)."""
+
+    step: int = 0
+
+    def state_dict(self) -> dict:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+
+
+def weights_digest(model: torch.nn.Module) -> int:
+    """A 63-bit hash of a model's parameters (bit-exact comparison across ranks)."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+    return int.from_bytes(h.digest()[:8], "little") >> 1
+
+
+def checkpoints(out_dir: str | Path) -> list[Path]:
+    """Checkpoint directories under ``OUT/checkpoints``, oldest step first."""
+    found = (Path(out_dir) / "checkpoints").glob(f"{CHECKPOINT_PREFIX}*")
+    return sorted(found, key=lambda p: int(p.name[len(CHECKPOINT_PREFIX):]))
+
+
+def latest_checkpoint(out_dir: str | Path) -> Path | None:
+    """The checkpoint directory with the highest step, if any."""
+    found = checkpoints(out_dir)
+    return found[-1] if found else None
+
+
+class Trainer:
+    """Mixed-scheme flow-matching training with AdamW, warmup, EMA, clipping, checkpoints and resume.
+
+    ``data``: an iterable of ``(uint8 video (T, H, W, 3), caption)`` with ``T = buffer_frames *
+    temporal_compression`` and ``H, W`` the model's pixel size; or a function ``seed -> iterable`` that
+    the trainer calls with a seed depending on the rank and on the step it starts (or resumes) from, so
+    ranks draw different data and a resumed run does not replay what it has seen (the function is then
+    run in ``config.num_workers`` DataLoader workers, each with its own seed). The autoencoder and
+    text encoder must accept inputs on ``accelerator.device``.
+    """
+
+    def __init__(self, model: StreamDiT, autoencoder: Autoencoder, text_encoder: TextEncoder,
+                 data: Iterable[Sample] | Callable[[int], Iterable[Sample]], config: TrainConfig,
+                 out_dir: str | Path, accelerator: Accelerator | None = None) -> None:
+        mc = model.config
+        if autoencoder.latent_channels != mc.in_channels:
+            raise ValueError(f"autoencoder gives {autoencoder.latent_channels} latent channels, "
+                             f"the model expects {mc.in_channels}")
+        if text_encoder.dim != mc.text_dim:
+            raise ValueError(f"text encoder width {text_encoder.dim} != model text_dim {mc.text_dim}")
+        self.config, self.out_dir = config, Path(out_dir)
+        self.accelerator = acc = accelerator or make_accelerator(config)
+        self.autoencoder, self.text_encoder, self.data = autoencoder, text_encoder, data
+        self.clip_shape = (mc.buffer_frames * autoencoder.temporal_compression,
+                           mc.latent_height * autoencoder.spatial_compression,
+                           mc.latent_width * autoencoder.spatial_compression, 3)
+        chunk_sizes = config.chunk_sizes or [c for c in range(1, mc.buffer_frames + 1) if mc.buffer_frames % c == 0]
+        self.sampler = MixedSchemeSampler(mc.buffer_frames, chunk_sizes, config.chunk_weights, config.shift)
+
+        model = model.to(acc.device).train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=tuple(config.betas),
+                                      weight_decay=config.weight_decay)
+        self.scheduler = get_constant_schedule_with_warmup(optimizer, config.warmup_steps)
+        self.model, self.optimizer = acc.prepare(model, optimizer)
+        self.ema = EMAModel(self.unwrapped.parameters(), decay=config.ema_decay, foreach=True)  # after DDP's broadcast
+        self.progress = _Progress()
+        acc.register_for_checkpointing(self.scheduler, self.ema, self.progress)
+        self.null_text = text_encoder.encode([""]).to(acc.device)
+        set_seed(config.seed, device_specific=True)  # every rank draws its own noise, times and dropout
+
+    @property
+    def unwrapped(self) -> StreamDiT:
+        return self.accelerator.unwrap_model(self.model)
+
+    @property
+    def step(self) -> int:
+        return self.progress.step
+
+    # -- one step ------------------------------------------------------------------------------------
+
+    def train_step(self, videos: torch.Tensor, captions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimiser step on uint8 videos ``(N, T, H, W, 3)``; returns ``(loss, grad_norm)``."""
+        acc, cfg = self.accelerator, self.config
+        with torch.no_grad():
+            latents = self.autoencoder.encode(video_to_tensor(videos.to(acc.device))).float()
+            text = self.text_encoder.encode(list(captions)).to(acc.device)
+        text = drop_text(text, self.null_text, cfg.cond_dropout)
+        _, t = self.sampler.sample(len(captions))
+        loss = flow_matching_loss(self.model, latents, text, t.to(acc.device))
+        acc.backward(loss)
+        grad_norm = acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.ema.step(self.unwrapped.parameters())
+        self.progress.step += 1
+        return loss.detach(), grad_norm
+
+    # -- the loop ------------------------------------------------------------------------------------
+
+    def train(self, resume: bool = False) -> StreamDiT:
+        """Train up to ``config.steps`` (continuing from the latest checkpoint if ``resume``); returns the
+        EMA model, also written to ``OUT/final``."""
+        acc, cfg = self.accelerator, self.config
+        self._prepare_out_dir(resume)
+        batches = self._batches()
+        bar = tqdm(total=cfg.steps, initial=self.step, desc="training", dynamic_ncols=True,
+                   disable=not acc.is_main_process)
+        loss_sum, start, start_step = 0.0, time.perf_counter(), self.step
+        while self.step < cfg.steps:
+            videos, captions = next(batches)
+            loss, grad_norm = self.train_step(videos, captions)
+            loss_sum += float(loss)
+            bar.update(1)
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                record = {"step": self.step, "loss": acc.reduce(loss, "mean").item(),
+                          "lr": self.scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
+                          "steps_per_s": (self.step - start_step) / (time.perf_counter() - start)}
+                bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
+                self._log(record)
+            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                self.save_checkpoint()
+        bar.close()
+        self._write_summary(loss_sum / max(self.step - start_step, 1))
+        return self.save_final()
+
+    def _batches(self) -> Iterator[tuple[torch.Tensor, list[str]]]:
+        cfg = self.config
+        if callable(self.data):
+            acc = self.accelerator
+            seed = np.random.SeedSequence([cfg.seed, acc.process_index, self.step]).generate_state(1)[0]
+            batches = iter(DataLoader(_SeededStream(self.data, int(seed)), batch_size=cfg.batch_size,
+                                      num_workers=cfg.num_workers))
+        else:
+            samples = iter(self.data)
+            batches = (default_collate(chunk) for chunk in iter(lambda: list(itertools.islice(samples, cfg.batch_size)), [])
+                       if len(chunk) == cfg.batch_size)
+        for videos, captions in batches:
+            videos = torch.as_tensor(videos)
+            if videos.dtype != torch.uint8 or tuple(videos.shape[1:]) != self.clip_shape:
+                raise ValueError(f"expected uint8 videos of shape {self.clip_shape} (frames, height, width, 3), "
+                                 f"got {videos.dtype} {tuple(videos.shape[1:])}")
+            yield videos, list(captions)
+        raise RuntimeError(f"the training data ran out after step {self.step}; give an endless stream")
+
+    # -- files ---------------------------------------------------------------------------------------
+
+    def _prepare_out_dir(self, resume: bool) -> None:
+        acc = self.accelerator
+        config_file = self.out_dir / "train_config.json"
+        record = {"model": self.unwrapped.config.to_dict(), "train": asdict(self.config)}
+        checkpoint = latest_checkpoint(self.out_dir)
+        if checkpoint is not None and not resume:
+            raise FileExistsError(f"{self.out_dir} already holds checkpoints; resume from them or choose a new directory")
+        if checkpoint is not None:
+            saved = json.loads(config_file.read_text())["model"] if config_file.is_file() else record["model"]
+            if saved != json.loads(json.dumps(record["model"])):
+                raise ValueError(f"the model in {config_file} differs from the one given; cannot resume {checkpoint}")
+            acc.load_state(str(checkpoint))
+            self.ema.to(acc.device)
+            acc.print(f"resumed from {checkpoint} at step {self.step}")
+        if acc.is_main_process:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            config_file.write_text(json.dumps(record, indent=2) + "\n")
+        acc.wait_for_everyone()
+
+    def _log(self, record: dict) -> None:
+        if self.accelerator.is_main_process:
+            with (self.out_dir / "log.jsonl").open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def save_checkpoint(self) -> Path:
+        """Save the full training state to ``OUT/checkpoints/step-XXXXXX`` and prune old checkpoints."""
+        acc = self.accelerator
+        path = self.out_dir / "checkpoints" / f"{CHECKPOINT_PREFIX}{self.step:06d}"
+        acc.save_state(str(path))
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            for old in checkpoints(self.out_dir)[:-self.config.keep_checkpoints]:
+                shutil.rmtree(old)
+        acc.wait_for_everyone()
+        return path
+
+    def ema_model(self) -> StreamDiT:
+        """A copy of the model holding the EMA weights."""
+        model = copy.deepcopy(self.unwrapped)
+        self.ema.copy_to(model.parameters())
+        return model.eval()
+
+    def save_final(self) -> StreamDiT:
+        """Write the EMA weights to ``OUT/final`` (rank 0) and return them as a model."""
+        model = self.ema_model()
+        if self.accelerator.is_main_process:
+            model.save_pretrained(self.out_dir / "final")
+        self.accelerator.wait_for_everyone()
+        return model
+
+    def _write_summary(self, mean_loss: float) -> None:
+        """Gather every rank's weight digest and mean loss: DDP ranks must end with identical weights."""
+        acc = self.accelerator
+        digest = torch.tensor([weights_digest(self.unwrapped)], dtype=torch.int64, device=acc.device)
+        mean = torch.tensor([mean_loss], dtype=torch.float64, device=acc.device)
+        digests, means = acc.gather(digest).tolist(), acc.gather(mean).tolist()
+        if acc.is_main_process:
+            summary = {"step": self.step, "world_size": acc.num_processes, "rank_weight_digests": digests,
+                       "rank_mean_losses": means, "ranks_in_sync": len(set(digests)) == 1}
+            (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            if not summary["ranks_in_sync"]:
+                acc.print(f"warning: ranks ended with different weights {digests}")
+
+
+# -- command line ------------------------------------------------------------------------------------
+
+def _int_list(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(","))
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in text.split(","))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m streamdit train",
+        description="Train StreamDiT with the mixed-scheme flow-matching buffer objective. Runs on one process, "
+                    "or on many with `torchrun --nproc_per_node N -m streamdit.training ...` (DDP: gloo on CPU, "
+                    "nccl on GPU; --batch-size is per process). Writes OUT/checkpoints/step-XXXXXX (resumable), "
+                    "OUT/log.jsonl and OUT/final (EMA weights).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    io = parser.add_argument_group("model and data")
+    io.add_argument("--out", type=Path, required=True, help="output directory")
+    io.add_argument("--config", default="tiny", help="model preset (tiny, paper-4b) or a StreamDiTConfig JSON file; "
+                    "in_channels and text_dim follow the autoencoder and text encoder")
+    io.add_argument("--data", default="synthetic", help="'synthetic' (the built-in shapes domain) or a video folder "
+                    "with metadata.csv (file_name, text)")
+    io.add_argument("--autoencoder", default="patch:8", help="'patch:P' (pixel patches of P x P) or an autoencoder directory")
+    io.add_argument("--text-encoder", type=Path, default=None, help="Hugging Face encoder directory (default: bundled all-MiniLM-L6-v2)")
+    io.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUT (if any)")
+    io.add_argument("--cpu", action="store_true", help="train on CPU even if a GPU is present")
+    opt = parser.add_argument_group("optimisation")
+    opt.add_argument("--steps", type=int, default=d.steps)
+    opt.add_argument("--batch-size", type=int, default=d.batch_size, help="samples per process and step")
+    opt.add_argument("--lr", type=float, default=d.lr)
+    opt.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    opt.add_argument("--betas", type=_float_list, default=d.betas, help="AdamW betas, e.g. 0.9,0.999")
+    opt.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="linear learning-rate warmup")
+    opt.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm, help="gradient clipping")
+    opt.add_argument("--ema-decay", type=float, default=d.ema_decay)
+    opt.add_argument("--mixed-precision", choices=("no", "bf16"), default=d.mixed_precision)
+    opt.add_argument("--seed", type=int, default=d.seed)
+    obj = parser.add_argument_group("objective")
+    obj.add_argument("--chunk-sizes", type=_int_list, default=None,
+                     help="chunk sizes to mix, e.g. 1,2,4,8 (default: every divisor of the buffer)")
+    obj.add_argument("--chunk-weights", type=_float_list, default=None, help="their sampling weights (default: equal)")
+    obj.add_argument("--shift", type=float, default=d.shift, help="time shift (as used by the sampler)")
+    obj.add_argument("--cond-dropout", type=float, default=d.cond_dropout, help="probability of the empty prompt (CFG)")
+    run = parser.add_argument_group("checkpoints and logging")
+    run.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    run.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
+    run.add_argument("--log-every", type=int, default=d.log_every)
+    run.add_argument("--num-workers", type=int, default=d.num_workers, help="data loading processes per rank")
+    return parser
+
+
+def _model_config(spec: str, autoencoder: Autoencoder, text_encoder: TextEncoder) -> StreamDiTConfig:
+    base = StreamDiTConfig.preset(spec) if not spec.endswith(".json") else \
+        StreamDiTConfig.from_dict(json.loads(Path(spec).read_text()))
+    return StreamDiTConfig.from_dict({**base.to_dict(), "in_channels": autoencoder.latent_channels,
+                                      "text_dim": text_encoder.dim})
+
+
+def _autoencoder(spec: str, device: torch.device) -> Autoencoder:
+    if spec.startswith("patch:"):
+        return PatchAutoencoder(int(spec.split(":", 1)[1]))
+    return load_autoencoder(spec, device=device)
+
+
+def _data(spec: str, num_frames: int, size: tuple[int, int]) -> Callable[[int], Iterable[Sample]]:
+    if spec == "synthetic":
+        if size[0] != size[1]:
+            raise ValueError(f"the synthetic domain renders square videos; the model's size is {size}")
+        from streamdit import data
+
+        return partial(data.stream, num_frames=num_frames, resolution=size[0])
+    from streamdit.video_folder import VideoFolder
+
+    folder = VideoFolder(spec, num_frames, size)
+    return folder.stream
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = TrainConfig(
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        betas=tuple(args.betas), warmup_steps=args.warmup_steps, max_grad_norm=args.max_grad_norm,
+        ema_decay=args.ema_decay, mixed_precision=args.mixed_precision, chunk_sizes=args.chunk_sizes,
+        chunk_weights=args.chunk_weights, shift=args.shift, cond_dropout=args.cond_dropout,
+        checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints, seed=args.seed,
+        log_every=args.log_every, num_workers=args.num_workers)
+    accelerator = make_accelerator(config, cpu=args.cpu)
+    autoencoder = _autoencoder(args.autoencoder, accelerator.device)
+    text_encoder = CachedTextEncoder(TransformerTextEncoder(args.text_encoder, device=accelerator.device))
+    model_config = _model_config(args.config, autoencoder, text_encoder)
+    frames = model_config.buffer_frames * autoencoder.temporal_compression
+    size = (model_config.latent_height * autoencoder.spatial_compression,
+            model_config.latent_width * autoencoder.spatial_compression)
+    data = _data(args.data, frames, size)
+    torch.manual_seed(config.seed)  # identical initial weights on every rank
+    model = StreamDiT(model_config)
+    accelerator.print(f"StreamDiT {model.num_parameters() / 1e6:.2f}M parameters, {frames} frames of "
+                      f"{size[1]}x{size[0]} per clip, {accelerator.num_processes} process(es) on {accelerator.device}")
+    trainer = Trainer(model, autoencoder, text_encoder, data, config, args.out, accelerator=accelerator)
+    trainer.train(resume=args.resume)
+    accelerator.print(f"wrote {args.out / 'final'} (EMA weights) after {trainer.step} steps")
+    accelerator.end_training()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

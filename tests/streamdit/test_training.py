@@ -1,0 +1,192 @@
+"""The flow-matching buffer objective and the accelerate Trainer (CPU, tiny models)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+from accelerate.state import AcceleratorState
+
+from streamdit.autoencoder import PatchAutoencoder, video_to_tensor
+from streamdit.model import StreamDiT, StreamDiTConfig
+from streamdit.text import TextEmbedding
+from streamdit.training import (TrainConfig, Trainer, drop_text, flow_matching_loss, latest_checkpoint, main,
+                                weights_digest)
+
+CAPTION = "a red square moving right"
+OVERFIT_STEPS = 400
+OVERFIT_THRESHOLD = 0.3  # eval velocity MSE; untrained: ~1.95, a model that ignores x_t cannot go below ~1
+
+
+@pytest.fixture(autouse=True)
+def one_thread_fresh_accelerator():
+    """One thread (the CPU is shared: oversubscribed threads make tiny models 10x slower) and a fresh
+    accelerate state per test (its mixed-precision setting is process-global)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def tiny_config(text_dim: int, ae: PatchAutoencoder, pixels: int = 8) -> StreamDiTConfig:
+    return StreamDiTConfig(in_channels=ae.latent_channels, buffer_frames=4, latent_height=pixels // ae.patch_size,
+                           latent_width=pixels // ae.patch_size, hidden_size=64, depth=2, num_heads=2,
+                           window_size=(4, 8, 8), text_dim=text_dim)
+
+
+def moving_square(pixels: int = 8, frames: int = 4) -> torch.Tensor:
+    """A red square moving one pixel right per frame on black: uint8 (T, H, W, 3)."""
+    video = torch.zeros(frames, pixels, pixels, 3, dtype=torch.uint8)
+    for i in range(frames):
+        video[i, pixels // 4:pixels // 2, i:i + pixels // 2] = torch.tensor([220, 40, 40], dtype=torch.uint8)
+    return video
+
+
+# -- the objective -------------------------------------------------------------------------------------
+
+def test_flow_matching_loss_is_the_velocity_mse_of_a_hand_built_case(text_encoder) -> None:
+    ae = PatchAutoencoder(2)
+    torch.manual_seed(0)
+    model = StreamDiT(tiny_config(text_encoder.dim, ae))
+    text = text_encoder.encode([CAPTION, "a blue circle"])
+    x0 = torch.full((2, 12, 4, 4, 4), 0.5)
+    eps = torch.full_like(x0, -1.5)
+    t = torch.tensor([[0.0, 0.25, 0.5, 1.0], [1.0, 0.75, 0.5, 0.0]])
+    # an untrained StreamDiT predicts exactly zero (zero-initialised output layer): loss = mean (eps - x0)^2 = 4
+    assert flow_matching_loss(model, x0, text, t, eps).item() == pytest.approx(4.0, abs=1e-6)
+
+    for p in model.parameters():  # give every weight a value so the prediction depends on x_t and t
+        p.data.normal_(0, 0.1)
+    x0, eps = torch.randn(2, 12, 4, 4, 4), torch.randn(2, 12, 4, 4, 4)
+    x_t = torch.empty_like(x0)
+    for n in range(2):
+        for f in range(4):  # frame f of sample n is noised to its own time t[n, f]
+            x_t[n, :, f] = (1 - t[n, f]) * x0[n, :, f] + t[n, f] * eps[n, :, f]
+    assert torch.equal(x_t[0, :, 0], x0[0, :, 0]) and torch.equal(x_t[0, :, 3], eps[0, :, 3])
+    with torch.no_grad():
+        expected = ((model(x_t, t, text.tokens, text.mask) - (eps - x0)) ** 2).mean()
+        assert flow_matching_loss(model, x0, text, t, eps).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_cond_dropout_swaps_in_the_null_embedding_at_the_configured_rate(text_encoder) -> None:
+    null = text_encoder.encode([""])
+    text = text_encoder.encode([CAPTION]).repeat(4000)
+    out = drop_text(text, null, 0.1, generator=torch.Generator().manual_seed(0))
+    is_null = (out.tokens == null.tokens).all(dim=(1, 2)) & (out.mask == null.mask).all(dim=1)
+    is_text = (out.tokens == text.tokens).all(dim=(1, 2)) & (out.mask == text.mask).all(dim=1)
+    assert bool((is_null ^ is_text).all())  # every row is exactly one of the two
+    assert 0.085 < is_null.float().mean().item() < 0.115  # 0.1 +- 3 standard deviations of 4000 draws
+    assert torch.equal(drop_text(text, null, 0.0).tokens, text.tokens)
+    assert torch.equal(drop_text(text, null, 1.0).tokens, null.tokens.expand_as(text.tokens))
+
+
+# -- the trainer ---------------------------------------------------------------------------------------
+
+def eval_loss(model: StreamDiT, x0: torch.Tensor, text: TextEmbedding) -> float:
+    """Velocity MSE on a fixed batch of 32 noise draws and per-frame times."""
+    g = torch.Generator().manual_seed(1)
+    x0 = x0.expand(32, -1, -1, -1, -1)
+    noise, t = torch.randn(x0.shape, generator=g), torch.rand(32, x0.shape[2], generator=g)
+    with torch.no_grad():
+        return flow_matching_loss(model, x0, text.repeat(32), t, noise).item()
+
+
+@pytest.mark.slow
+def test_trainer_overfits_one_short_video(text_encoder, tmp_path) -> None:
+    ae = PatchAutoencoder(2)
+    video = moving_square()
+    torch.manual_seed(0)
+    model = StreamDiT(tiny_config(text_encoder.dim, ae))
+    x0, text = ae.encode(video_to_tensor(video[None])), text_encoder.encode([CAPTION])
+    before = eval_loss(model, x0, text)
+    config = TrainConfig(steps=OVERFIT_STEPS, batch_size=8, lr=3e-3, warmup_steps=10, cond_dropout=0.0,
+                         ema_decay=0.99, log_every=25, checkpoint_every=10_000)
+    trainer = Trainer(model, ae, text_encoder, itertools.repeat((video, CAPTION)), config, tmp_path)
+    ema = trainer.train()
+    after, after_ema = eval_loss(trainer.unwrapped, x0, text), eval_loss(ema, x0, text)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    curve = " ".join(f"{r['step']}:{r['loss']:.3f}" for r in log)
+    print(f"eval loss {before:.3f} -> {after:.3f} (EMA {after_ema:.3f}); {log[-1]['steps_per_s']:.1f} steps/s; {curve}")
+    assert after < OVERFIT_THRESHOLD and after_ema < OVERFIT_THRESHOLD, curve
+    assert [r["step"] for r in log] == list(range(25, OVERFIT_STEPS + 1, 25))
+    final = StreamDiT.from_pretrained(tmp_path / "final")  # OUT/final holds the EMA weights
+    assert eval_loss(final, x0, text) == pytest.approx(after_ema, rel=1e-6)
+
+
+def run(tmp_path, steps: int, text_encoder, resume: bool = False, **overrides) -> Trainer:
+    ae = PatchAutoencoder(2)
+    torch.manual_seed(0)
+    model = StreamDiT(tiny_config(text_encoder.dim, ae))
+    videos = [(moving_square(), CAPTION), (moving_square().flip(2), "a red square moving left")]
+    config = TrainConfig(**{**dict(steps=steps, batch_size=2, lr=1e-3, warmup_steps=2, ema_decay=0.9,
+                                   checkpoint_every=2, keep_checkpoints=2, log_every=1), **overrides})
+    trainer = Trainer(model, ae, text_encoder, itertools.cycle(videos), config, tmp_path)
+    trainer.train(resume=resume)
+    return trainer
+
+
+def test_checkpoint_and_resume_reproduce_an_uninterrupted_run(text_encoder, tmp_path) -> None:
+    straight = run(tmp_path / "a", 6, text_encoder)
+    assert [p.name for p in sorted((tmp_path / "a" / "checkpoints").iterdir())] == ["step-000004", "step-000006"]
+
+    run(tmp_path / "b", 3, text_encoder)  # stops after step 3 (checkpoints at 2 and 3) ...
+    assert latest_checkpoint(tmp_path / "b").name == "step-000003"
+    with pytest.raises(FileExistsError):
+        run(tmp_path / "b", 6, text_encoder)  # ... refuses to overwrite without resume ...
+    resumed = run(tmp_path / "b", 6, text_encoder, resume=True)  # ... and continues to step 6
+    assert resumed.step == 6
+    for a, b in zip(straight.unwrapped.state_dict().values(), resumed.unwrapped.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(straight.ema.shadow_params, resumed.ema.shadow_params):
+        assert torch.equal(a, b)
+    assert straight.ema.optimization_step == resumed.ema.optimization_step == 6
+    opt_a, opt_b = straight.optimizer.state_dict()["state"], resumed.optimizer.state_dict()["state"]
+    for key in opt_a:
+        assert torch.equal(opt_a[key]["exp_avg_sq"], opt_b[key]["exp_avg_sq"])
+    assert straight.scheduler.get_last_lr() == resumed.scheduler.get_last_lr()
+    logged = [json.loads(line)["step"] for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert logged == [1, 2, 3, 4, 5, 6]
+    ae = PatchAutoencoder(2)
+    other = StreamDiT(StreamDiTConfig(**{**tiny_config(text_encoder.dim, ae).to_dict(), "depth": 1}))
+    with pytest.raises(ValueError, match="differs"):  # a different model cannot resume these checkpoints
+        Trainer(other, ae, text_encoder, [], TrainConfig(steps=8), tmp_path / "b").train(resume=True)
+
+
+def test_bf16_mixed_precision_trains_on_cpu(text_encoder, tmp_path) -> None:
+    ae = PatchAutoencoder(2)
+    torch.manual_seed(0)
+    model = StreamDiT(tiny_config(text_encoder.dim, ae))
+    before = weights_digest(model)
+    seen = []
+    model.blocks[0].attn.qkv.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    config = TrainConfig(steps=2, batch_size=2, lr=1e-3, warmup_steps=0, mixed_precision="bf16", log_every=1)
+    trainer = Trainer(model, ae, text_encoder, itertools.repeat((moving_square(), CAPTION)), config, tmp_path)
+    trainer.train()
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert seen and set(seen) == {torch.bfloat16}  # the forward really ran in bf16
+    assert all(np.isfinite(r["loss"]) for r in log) and len(log) == 2
+    assert weights_digest(trainer.unwrapped) != before
+    assert all(p.dtype == torch.float32 for p in trainer.unwrapped.parameters())  # master weights stay fp32
+
+
+def test_trainer_rejects_clips_of_the_wrong_shape(text_encoder, tmp_path) -> None:
+    ae = PatchAutoencoder(2)
+    model = StreamDiT(tiny_config(text_encoder.dim, ae))
+    data = itertools.repeat((moving_square(pixels=16), CAPTION))
+    trainer = Trainer(model, ae, text_encoder, data, TrainConfig(steps=1, batch_size=1), tmp_path)
+    with pytest.raises(ValueError, match=r"\(4, 8, 8, 3\)"):
+        trainer.train()
+
+
+def test_cli_help_lists_the_options(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--config", "--data", "--out", "--steps", "--batch-size", "--lr", "--mixed-precision",
+                   "--chunk-sizes", "--resume", "--autoencoder", "--text-encoder", "--seed"):
+        assert option in text
