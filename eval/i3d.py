@@ -1,14 +1,15 @@
-"""I3D (Inception-v1 inflated to 3D, Kinetics-400) for FVD features.
+"""I3D (Inception-v1 inflated to 3D, Kinetics-400) for FVD features: the 400 logits before the softmax,
+averaged over time, of 16 consecutive frames (StyleGAN-V `src/metrics/frechet_video_distance.py`).
 
-The network reproduces piergiaj/pytorch-i3d (as vendored by cd-fvd), with the same parameter names, so
-the published state dict `i3d_pretrained_400.pt` loads into it unchanged; it is also TorchScript-able.
-StyleGAN-V's TorchScript detector `i3d_torchscript.pt` loads as is and is called as cd-fvd called it,
-`detector(x, rescale=False, resize=False, return_features=True)`.
-
-Preprocessing (StyleGAN-V `metrics/frechet_video_distance.py`, cd-fvd `preprocess_i3d`, and the original
-TF FVD): 16 consecutive frames from the start of each video, every frame resized to 224x224 (bilinear,
-align_corners=False, no antialiasing, aspect ratio not kept), values mapped from [0, 255] to [-1, 1];
-the features are the 400 Kinetics logits averaged over time (before the softmax).
+Two published weight files load, and they give different numbers (report which one you used):
+- StyleGAN-V's TorchScript `i3d_torchscript.pt` (the TF-Hub I3D of the original TF FVD; its weights differ
+  from pytorch-i3d's) is called exactly as StyleGAN-V calls it: uint8 clips (B, 3, T, H, W) and
+  `rescale=True, resize=True, return_features=True`, so the detector maps [0, 255] to [-1, 1] and resizes
+  to 224x224 itself.
+- pytorch-i3d's state dict `i3d_pretrained_400.pt` (TATS, cd-fvd) loads into `InceptionI3d` below, which
+  has pytorch-i3d's parameter names; its input is prepared as cd-fvd's `preprocess_i3d` does: every frame
+  resized to 224x224 (bilinear, align_corners=False, no antialiasing, aspect ratio not kept), values mapped
+  from [0, 255] to [-1, 1].
 """
 
 from __future__ import annotations
@@ -165,10 +166,10 @@ class I3D:
             batch = torch.stack([torch.as_tensor(np.asarray(v)) for v in videos[i:i + self.batch_size]])
             if batch.shape[1] < I3D_MIN_FRAMES:
                 raise ValueError(f"I3D needs at least {I3D_MIN_FRAMES} frames per clip, got {batch.shape[1]}")
-            x = preprocess_i3d(batch).to(self.device)
             if self.torchscript:
-                y = self.network(x, rescale=False, resize=False, return_features=True)
+                clips = batch.permute(0, 4, 1, 2, 3).contiguous().to(self.device)
+                y = self.network(clips, rescale=True, resize=True, return_features=True)
             else:
-                y = self.network(x)
+                y = self.network(preprocess_i3d(batch).to(self.device))
             out.append(y.float().cpu().numpy())
         return np.concatenate(out)

@@ -24,7 +24,7 @@ def cdfvd_network() -> torch.nn.Module:
     network = CdfvdInceptionI3d(400, in_channels=3).eval()
     for module in network.modules():
         if isinstance(module, torch.nn.BatchNorm3d):
-            module.running_var.uniform_(0.02, 0.05)
+            module.running_var.uniform_(0.08, 0.12)
     return network
 
 
@@ -80,15 +80,19 @@ def test_fvd_metric_class_and_function_plumbing_random_weights(state_dict_file, 
 
 
 class StyleGANVStyleDetector(torch.nn.Module):
-    """The call signature of StyleGAN-V's `i3d_torchscript.pt`, around our network, to script and save."""
+    """Stands in for StyleGAN-V's `i3d_torchscript.pt`: the same call (uint8 clips (B, 3, T, H, W) with
+    rescale/resize done inside), our random network behind it, scripted and saved like the original."""
 
     def __init__(self, network: torch.nn.Module):
         super().__init__()
         self.network = network
 
-    def forward(self, x: torch.Tensor, rescale: bool = True, resize: bool = True, return_features: bool = False) -> torch.Tensor:
-        assert not rescale and not resize and return_features
-        return self.network(x)
+    def forward(self, x: torch.Tensor, rescale: bool = False, resize: bool = False, return_features: bool = False) -> torch.Tensor:
+        assert x.dtype == torch.uint8 and x.shape[1] == 3 and rescale and resize and return_features
+        b, c, t, h, w = x.shape
+        frames = x.transpose(1, 2).reshape(b * t, c, h, w).float()
+        frames = torch.nn.functional.interpolate(frames, size=(224, 224), mode="bilinear", align_corners=False)
+        return self.network(2.0 * frames.reshape(b, t, c, 224, 224).transpose(1, 2) / 255.0 - 1.0)
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")  # StyleGAN-V's detector format is TorchScript
@@ -99,7 +103,7 @@ def test_torchscript_detector_plumbing_random_weights(tmp_path, state_dict_file,
     model = I3D.load(path, batch_size=2)
     assert model.torchscript
     real, _ = clips
-    np.testing.assert_allclose(model.encode_videos(real), our_features[:2], rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(model.encode_videos(real), our_features[:2], rtol=1e-4, atol=1e-6 * np.abs(our_features).max())
 
 
 def test_cli_fvd_with_cache_plumbing_random_weights(tmp_path, state_dict_file, our_features, clips, capsys):
