@@ -123,13 +123,14 @@ def free_port() -> int:
 
 
 def start_server(study: str | Path, db: str | Path, port: int, log: str | Path | None = None,
-                 timeout: float = 30.0) -> subprocess.Popen:
+                 timeout: float = 30.0, vote_sync: str = "full") -> subprocess.Popen:
     """Start ``python -m human_eval serve`` on 127.0.0.1:port and wait until it answers."""
     out = open(log, "ab") if log else subprocess.DEVNULL
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
         proc = subprocess.Popen([sys.executable, "-m", "human_eval", "serve", "--study", str(study), "--db", str(db),
-                                 "--host", "127.0.0.1", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
+                                 "--host", "127.0.0.1", "--port", str(port), "--vote-sync", vote_sync],
+                                stdout=out, stderr=subprocess.STDOUT,
                                 env=env, cwd=Path(__file__).resolve().parent.parent)
     finally:
         if log:

@@ -236,10 +236,10 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
 
 
 def serve(study_dir: str | Path, db: str | Path, host: str = "127.0.0.1", port: int = 8000,
-          seed: int | None = None) -> None:
+          seed: int | None = None, vote_sync: str = "full") -> None:
     """Load the study, open the database and serve until interrupted."""
     study = load_study(study_dir)
-    store = Store(db)
+    store = Store(db, vote_sync)
     app = create_app(study, store, seed=seed)
     print(f"serving {len(study.pairs)} pairs from {study.root} on http://{host}:{port}/?token=TOKEN "
           f"(admin: /admin?secret=SECRET)", flush=True)

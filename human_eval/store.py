@@ -3,9 +3,12 @@
 The database runs in WAL mode with ``synchronous=FULL``: a vote is committed in its own transaction,
 fsynced, before the server answers. Assignments are committed with ``synchronous=NORMAL`` (no fsync of
 their own; they survive a killed process, and the WAL is written in order, so the fsync of the next
-vote makes them durable too: a stored vote never lacks its assignment). Writes go through one
-connection; lookups use a second one, so they do not wait for a write's fsync. Votes are never updated or deleted (triggers refuse it); a
-changed answer is a new row and the latest row per annotator and pair counts. ``client_vote_id`` is
+vote makes them durable too: a stored vote never lacks its assignment). ``vote_sync="normal"``
+drops the per-vote fsync as well, for disks whose fsync is too slow (see ``Store``). Writes go through
+one connection; lookups use a second one, so they do not wait for a write's fsync.
+
+Votes are never updated or deleted (triggers refuse it); a changed answer is a new row and the latest
+row per annotator and pair counts. ``client_vote_id`` is
 unique per annotator, so a resubmitted vote is stored once.
 
 Tokens are random 192-bit strings; only their SHA-256 digests are stored. A presented token is
@@ -98,7 +101,12 @@ def hash_token(token: str) -> str:
 class Store:
     """One connection to the study database; safe to share between threads (calls are serialised)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, vote_sync: str = "full"):
+        """``vote_sync="normal"`` commits votes without their own fsync: still safe against a killed
+        server (WAL), not against power loss or an OS crash; for disks whose fsync is too slow."""
+        if vote_sync not in ("full", "normal"):
+            raise StoreError(f"vote_sync must be 'full' or 'normal', not {vote_sync!r}")
+        self._vote_durable = vote_sync == "full"
         path = Path(path)
         if path.is_dir():
             raise StoreError(f"{path} is a directory, not a database file")
@@ -218,7 +226,7 @@ class Store:
         """
         payload = json.dumps(answers, sort_keys=True)
         try:
-            with self._transaction() as db:
+            with self._transaction(durable=self._vote_durable) as db:
                 db.execute("INSERT INTO votes (annotator_id, assignment_id, client_vote_id, answers, created_at) "
                            "VALUES (?, ?, ?, ?, ?)",
                            (annotator_id, assignment_id, client_vote_id, payload, created_at or time.time()))

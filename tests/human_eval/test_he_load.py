@@ -74,11 +74,12 @@ def test_loopback_only():
         run_load("http://192.0.2.1:8000", ["t"], seconds=1, max_votes=1)
 
 
-def test_kill_9_mid_load_loses_no_acked_vote(big_study, tmp_path):
+@pytest.mark.parametrize("vote_sync", ["full", "normal"])
+def test_kill_9_mid_load_loses_no_acked_vote(big_study, tmp_path, vote_sync):
     db = tmp_path / "votes.sqlite"
     tokens = _tokens(db, 16)
     port = free_port()
-    server = start_server(big_study, db, port, log=tmp_path / "server.log")
+    server = start_server(big_study, db, port, log=tmp_path / "server.log", vote_sync=vote_sync)
     result = LoadResult()
 
     def load():

@@ -81,6 +81,8 @@ def test_bad_database_paths_are_clear_errors(tmp_path):
         Store(tmp_path)
     with pytest.raises(StoreError, match="does not exist"):
         Store(tmp_path / "missing" / "v.sqlite")
+    with pytest.raises(StoreError, match="vote_sync must be"):
+        Store(tmp_path / "v.sqlite", vote_sync="off")
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="not a usable SQLite database"):
