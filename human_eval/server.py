@@ -210,12 +210,12 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
     async def admin_page(request: Request) -> Response:
         if not _admin_allowed(request):
             return HTMLResponse(page.DENIED_HTML, status_code=401)
-        return HTMLResponse(admin.render(admin.progress(store)))
+        return HTMLResponse(admin.render(await asyncio.to_thread(admin.progress, store)))
 
     async def admin_json(request: Request) -> Response:
         if not _admin_allowed(request):
             return _error(401, "missing or unknown admin secret")
-        return JSONResponse(admin.progress(store))
+        return JSONResponse(await asyncio.to_thread(admin.progress, store))
 
     async def health(request: Request) -> Response:
         return JSONResponse({"ok": True})

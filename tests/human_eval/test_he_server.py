@@ -172,6 +172,7 @@ def test_admin_view_needs_its_own_secret_and_escapes(running, study_dir):
     c = running.client
     assert c.get("/admin", params={"secret": running.tokens[0]}).status_code == 401
     assert c.get("/api/admin/progress").status_code == 401
+    assert c.get("/api/admin/progress", params={"secret": running.admin}).json()["votes"] == 0
     item = _next(c, running.tokens[0])
     _vote(c, running.tokens[0], item["item_id"])
     report = c.get("/api/admin/progress", params={"secret": running.admin}).json()
