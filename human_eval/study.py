@@ -185,6 +185,8 @@ def read_pairs(path: Path) -> list[Pair]:
         empty = [c for c in PAIR_COLUMNS if not row[c]]
         if empty:
             raise StudyError(f"{path} line {line}: empty {empty}")
+        if "tie" in (row["system_a"], row["system_b"]):
+            raise StudyError(f"{path} line {line}: 'tie' cannot be a system name (it is an answer)")
         if row["system_a"] == row["system_b"]:
             raise StudyError(f"{path} line {line}: system_a and system_b are both {row['system_a']!r}")
         if len(row["prompt"]) > MAX_PROMPT_CHARS:

@@ -56,6 +56,7 @@ def test_symlink_escaping_the_study_is_refused(study_dir, tmp_path):
     ("prompt,system_a,video_a,system_b,video_b\nx,a,v.mp4,b\n", "wrong number of fields"),
     ("prompt,system_a,video_a,system_b,video_b\nx,a,v.mp4,a,w.mp4\n", "both 'a'"),
     ("prompt,system_a,video_a,system_b,video_b\n,a,v.mp4,b,w.mp4\n", "empty"),
+    ("prompt,system_a,video_a,system_b,video_b\nx,tie,v.mp4,b,w.mp4\n", "cannot be a system name"),
     ("prompt,system_a,video_a,system_b,video_b,gold\nx,a,v.mp4,b,w.mp4,maybe\n", "gold must be"),
     ("pair_id,prompt,system_a,video_a,system_b,video_b\nq,x,a,v.mp4,b,w.mp4\nq,y,a,v.mp4,b,w.mp4\n", "duplicate pair_id"),
     ("prompt,system_a,video_a,system_b,video_b\n", "no pairs"),
