@@ -11,7 +11,7 @@ from demo.handlers import Limits
 from demo.models import ModelBank, discover, resolve_device
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="StreamDiT Gradio demo: real-time streaming text-to-video.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
@@ -22,17 +22,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-streams", type=int, default=None,
                         help="streams generated at once, others wait in the queue (default: 1 on CPU, 2 on CUDA)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="longest stream, in seconds of video")
-    return parser.parse_args(argv)
+    parser.add_argument("--segment-seconds", type=float, default=1.0,
+                        help="video per streamed segment: shorter starts sooner, longer stalls less (default 1)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    device = resolve_device(args.device)
-    models = ModelBank(discover(args.model), device)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        device = resolve_device(args.device)
+        models = ModelBank(discover(args.model), device)
+    except (ValueError, FileNotFoundError) as exc:
+        parser.error(str(exc))
     pipe = models.get()
     pipe.generate("warm-up", pipe.frames_per_chunk)  # first-call costs are paid before the first visitor
     max_streams = args.max_streams or (2 if device.startswith("cuda") else 1)
-    demo = build_demo(models, Limits(max_seconds=args.max_seconds, max_streams=max_streams))
+    limits = Limits(max_seconds=args.max_seconds, segment_seconds=args.segment_seconds, max_streams=max_streams)
+    demo = build_demo(models, limits)
     print(f"StreamDiT demo: {models.labels[0]} on {device}, {pipe.resolution[1]}x{pipe.resolution[0]} "
           f"at {pipe.sampler.fps} fps", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,

@@ -1,12 +1,14 @@
 """Generated frames as short H.264 MPEG-TS segments for ``gr.Video(streaming=True)``, joined to mp4 on demand.
 
-Why segments: Gradio 6 plays a streamed ``gr.Video`` through HLS (hls.js), so each yield adds one
-segment to a live playlist. Encoding 16 frames at 128x128 with libx264 (preset ``ultrafast``, tune
-``zerolatency``, no B-frames) took 6-18 ms here, against ~9 ms per frame for a JPEG ``gr.Image``
-update (~145 ms per second of video) plus one server round trip per frame; the browser then plays the
-segments at the true frame rate instead of whenever an image update lands. Each segment starts with an
-IDR frame and carries continuous timestamps, so the segments kept for download join into one mp4 by
-remuxing, without re-encoding.
+Gradio 6 plays a streamed ``gr.Video`` through HLS (hls.js): each yield adds one segment to a live
+playlist. Measured on the shared 2-core CPU machine (tiny model, 128x128 at 16 fps, headless Chromium,
+other jobs running): a 16-frame segment encodes in ~8.5 ms (libx264 ``ultrafast`` / ``zerolatency``);
+with 1 s segments the browser showed the first frame 1.6-3.4 s after Start and then played at 13-16
+decoded frames/s; with 0.5 s segments 1.5-2.0 s, but it stalled more often. Per-frame ``gr.Image``
+updates (JPEG, 0.12 ms a frame to encode) showed a first frame after 0.9-1.3 s but only 5.5-9.7
+frames/s arrived: one server round trip per frame is the bottleneck. Hence segments, 1 s by default
+(``--segment-seconds``). Each segment starts with an IDR frame and carries continuous timestamps, so
+the segments join into one mp4 by remuxing, without re-encoding.
 """
 
 from __future__ import annotations

@@ -118,6 +118,7 @@ def test_bad_inputs_give_errors_and_the_app_keeps_serving(client: Client, tmp_pa
         (dict(prompt=PROMPT_A, source="upload", video=handle_file(str(broken))), "Cannot read the uploaded video"),
         (dict(prompt=PROMPT_A, source="upload", video=handle_file(str(tiny))), "8x8 pixels"),
         (dict(prompt=PROMPT_A, source="upload"), "Choose a video file"),
+        (dict(prompt=PROMPT_A, source="webcam"), "No webcam frames arrive"),  # after waiting 5 s for one
         (dict(prompt=PROMPT_A, strength=0.0), "less than minimum value"),
     ]
     for inputs, message in cases:

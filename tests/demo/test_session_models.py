@@ -65,3 +65,15 @@ def test_untrained_fallback_is_announced_in_the_page(text_encoder) -> None:
     assert any(isinstance(t, str) and "Untrained model: train or bundle one" in t for t in texts)
     names = {d.get("api_name") for d in demo.config["dependencies"]}
     assert {"generate", "set_prompt", "stop", "download"} <= names
+
+
+def test_cli_rejects_a_missing_model_dir_and_unavailable_cuda(tmp_path: Path, capsys) -> None:
+    from demo.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", str(tmp_path)])
+    assert exit_info.value.code == 2 and "not a StreamDiT pipeline directory" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            main(["--device", "cuda"])
+        assert "no CUDA device" in capsys.readouterr().err
