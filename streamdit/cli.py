@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -130,9 +131,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+SUBPROGRAMS = {
+    "train": "train a StreamDiT model with mixed-scheme flow matching",
+    "distill": "distil a teacher into a one-step-per-chunk student",
+    "train-autoencoder": "train the small video autoencoder on the synthetic domain",
+}
+SUBPROGRAM_MODULES = {"train": "training", "distill": "distillation", "train-autoencoder": "autoencoder_training"}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m streamdit", description=__doc__.split("\n")[0] +
-                                     " Real-time streaming text-to-video (StreamDiT).")
+    parser = argparse.ArgumentParser(prog="python -m streamdit",
+                                     description="StreamDiT: real-time streaming text-to-video generation.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="stream a video from a prompt into an mp4 file",
@@ -159,18 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(bench)
     bench.set_defaults(func=cmd_bench)
 
-    train = sub.add_parser("train", help="train a StreamDiT model (mixed-scheme flow matching); see train --help",
-                           add_help=False)
-    train.set_defaults(func=None)
+    for name, text in SUBPROGRAMS.items():
+        sub.add_parser(name, help=f"{text}; see `{name} --help`", add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "train":
-        from streamdit.training import main as train_main
-
-        return train_main(argv[1:])
+    if argv and argv[0] in SUBPROGRAMS:
+        module = importlib.import_module(f"streamdit.{SUBPROGRAM_MODULES[argv[0]]}")
+        return module.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -15,6 +15,7 @@ Output directory::
     OUT/log.jsonl                    step, loss (mean over ranks), lr, grad norm, steps/s
     OUT/checkpoints/step-000500/     accelerate state: model, optimizer, scheduler, EMA, step, RNG
     OUT/final/                       EMA weights (StreamDiT.save_pretrained)
+    OUT/pipeline/                    a StreamDiTPipeline directory (EMA weights, autoencoder, sampler settings)
     OUT/summary.json                 per-rank weight digests and mean losses (DDP sanity check)
 """
 
@@ -44,6 +45,7 @@ from tqdm.auto import tqdm
 
 from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, video_to_tensor
 from streamdit.model import StreamDiT, StreamDiTConfig
+from streamdit.pipeline import SamplerConfig, StreamDiTPipeline
 from streamdit.schedule import MixedSchemeSampler
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder
 
@@ -210,15 +212,19 @@ class Trainer:
 
     # -- one step ------------------------------------------------------------------------------------
 
+    def compute_loss(self, latents: torch.Tensor, text: TextEmbedding) -> torch.Tensor:
+        """The objective on clean latents and their captions: mixed-scheme flow matching with text dropout."""
+        text = drop_text(text, self.null_text, self.config.cond_dropout)
+        _, t = self.sampler.sample(latents.shape[0])
+        return flow_matching_loss(self.model, latents, text, t.to(latents.device))
+
     def train_step(self, videos: torch.Tensor, captions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimiser step on uint8 videos ``(N, T, H, W, 3)``; returns ``(loss, grad_norm)``."""
         acc, cfg = self.accelerator, self.config
         with torch.no_grad():
             latents = self.autoencoder.encode(video_to_tensor(videos.to(acc.device))).float()
             text = self.text_encoder.encode(list(captions)).to(acc.device)
-        text = drop_text(text, self.null_text, cfg.cond_dropout)
-        _, t = self.sampler.sample(len(captions))
-        loss = flow_matching_loss(self.model, latents, text, t.to(acc.device))
+        loss = self.compute_loss(latents, text)
         acc.backward(loss)
         grad_norm = acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
@@ -392,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
     run.add_argument("--log-every", type=int, default=d.log_every)
     run.add_argument("--num-workers", type=int, default=d.num_workers, help="data loading processes per rank")
+    sample = parser.add_argument_group("sampling settings written to OUT/pipeline/pipeline.json")
+    sample.add_argument("--sample-chunk-size", type=int, default=2, help="chunk size c of the streaming scheme")
+    sample.add_argument("--sample-micro-steps", type=int, default=4, help="micro-steps s per chunk (teacher)")
+    sample.add_argument("--sample-guidance", type=float, default=4.0, help="classifier-free guidance scale")
+    sample.add_argument("--fps", type=int, default=16, help="frame rate of the generated video")
     return parser
 
 
@@ -408,7 +419,8 @@ def _autoencoder(spec: str, device: torch.device) -> Autoencoder:
     return load_autoencoder(spec, device=device)
 
 
-def _data(spec: str, num_frames: int, size: tuple[int, int]) -> Callable[[int], Iterable[Sample]]:
+def training_data(spec: str, num_frames: int, size: tuple[int, int]) -> Callable[[int], Iterable[Sample]]:
+    """``seed -> endless (video, caption) stream`` for 'synthetic' or a video folder with metadata.csv."""
     if spec == "synthetic":
         if size[0] != size[1]:
             raise ValueError(f"the synthetic domain renders square videos; the model's size is {size}")
@@ -437,14 +449,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     frames = model_config.buffer_frames * autoencoder.temporal_compression
     size = (model_config.latent_height * autoencoder.spatial_compression,
             model_config.latent_width * autoencoder.spatial_compression)
-    data = _data(args.data, frames, size)
+    data = training_data(args.data, frames, size)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = StreamDiT(model_config)
     accelerator.print(f"StreamDiT {model.num_parameters() / 1e6:.2f}M parameters, {frames} frames of "
                       f"{size[1]}x{size[0]} per clip, {accelerator.num_processes} process(es) on {accelerator.device}")
+    sampler = SamplerConfig(chunk_size=args.sample_chunk_size, micro_steps=args.sample_micro_steps, shift=args.shift,
+                            guidance=args.sample_guidance, fps=args.fps,
+                            text_encoder=str(args.text_encoder) if args.text_encoder else None)
+    sampler.scheme(model_config.buffer_frames)  # fail before training if c does not divide the buffer
     trainer = Trainer(model, autoencoder, text_encoder, data, config, args.out, accelerator=accelerator)
-    trainer.train(resume=args.resume)
-    accelerator.print(f"wrote {args.out / 'final'} (EMA weights) after {trainer.step} steps")
+    ema = trainer.train(resume=args.resume)
+    if accelerator.is_main_process:
+        StreamDiTPipeline(ema, text_encoder, autoencoder, sampler).save_pretrained(args.out / "pipeline")
+    accelerator.print(f"wrote {args.out / 'final'} (EMA weights) and {args.out / 'pipeline'} after {trainer.step} steps")
     accelerator.end_training()
     return 0
 

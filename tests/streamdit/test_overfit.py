@@ -13,8 +13,8 @@ from streamdit.autoencoder import PatchAutoencoder, video_to_tensor
 from streamdit.schedule import MixedSchemeSampler
 from streamdit.training import flow_matching_loss
 
-LOSS_THRESHOLD = 0.1  # velocity MSE (stochastic targets keep it above 0); an untrained model starts near 1.5
-PSNR_THRESHOLD_DB = 22.0  # noise-like output of an untrained model scores about 8 dB
+LOSS_THRESHOLD = 0.05  # velocity MSE; an untrained model starts near 1.5 (measured: 0.018 after 600 steps)
+PSNR_THRESHOLD_DB = 22.0  # measured 24-35 dB per frame; an untrained model's output scores about 8 dB
 
 
 def scene(size: int = 32) -> np.ndarray:
@@ -45,6 +45,7 @@ def test_tiny_model_overfits_one_video_and_the_sampler_regenerates_it(text_encod
     text = text_encoder.encode([caption] * 8)
     times = MixedSchemeSampler(4, [1, 2, 4], shift=1.0)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=600, pct_start=0.1)
     losses = []
     for step in range(600):
         _, t = times.sample(8)
@@ -52,6 +53,7 @@ def test_tiny_model_overfits_one_video_and_the_sampler_regenerates_it(text_encod
         opt.zero_grad()
         loss.backward()
         opt.step()
+        schedule.step()
         losses.append(loss.item())
     final = float(np.mean(losses[-20:]))
     assert final < LOSS_THRESHOLD, f"loss {losses[0]:.3f} -> {final:.4f}"
