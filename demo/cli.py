@@ -33,12 +33,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         device = resolve_device(args.device)
         models = ModelBank(discover(args.model), device)
+        limits = Limits(max_seconds=args.max_seconds, segment_seconds=args.segment_seconds,
+                        max_streams=args.max_streams or (2 if device.startswith("cuda") else 1))
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
     pipe = models.get()
     pipe.generate("warm-up", pipe.frames_per_chunk)  # first-call costs are paid before the first visitor
-    max_streams = args.max_streams or (2 if device.startswith("cuda") else 1)
-    limits = Limits(max_seconds=args.max_seconds, segment_seconds=args.segment_seconds, max_streams=max_streams)
     demo = build_demo(models, limits)
     print(f"StreamDiT demo: {models.labels[0]} on {device}, {pipe.resolution[1]}x{pipe.resolution[0]} "
           f"at {pipe.sampler.fps} fps", flush=True)

@@ -28,13 +28,9 @@ class Limits:
     segment_seconds: float = 1.0
     max_streams: int = 1
 
-
-def format_stats(stream: VideoStream, pipe: StreamDiTPipeline, first_frame_s: float | None, state: str) -> str:
-    """One line of live figures for the page (Markdown)."""
-    stats = stream.stats
-    first = f"{first_frame_s:.2f} s" if first_frame_s is not None else "…"
-    return (f"**{state}** · chunk **{stats.chunks}** · {stats.frames / pipe.sampler.fps:.1f} s of video · "
-            f"**{stats.fps:.1f}** fps generated · first frame after **{first}** · device **{pipe.device}**")
+    def __post_init__(self) -> None:
+        if self.max_seconds <= 0 or self.segment_seconds <= 0 or self.max_streams < 1:
+            raise ValueError(f"limits must be positive, got {self}")
 
 
 class Handlers:
@@ -43,8 +39,8 @@ class Handlers:
     def __init__(self, models: ModelBank, store: SessionStore, limits: Limits) -> None:
         self.models, self.store, self.limits = models, store, limits
 
-    def _session(self, request: gr.Request | None) -> Session:
-        return self.store.get(request.session_hash if request is not None and request.session_hash else "anonymous")
+    def _session(self, request: gr.Request) -> Session:
+        return self.store.get(request.session_hash)
 
     def generate(self, prompt: str, seed: float = 0, guidance: float = 0.0, model: str | None = None,
                  source: str = "text", video: str | None = None, strength: float = 0.7,
@@ -59,26 +55,35 @@ class Handlers:
             raise gr.Error(str(exc)) from exc
         seconds = min(float(seconds or self.limits.max_seconds), self.limits.max_seconds)
         max_chunks = max(1, math.ceil(seconds * pipe.sampler.fps / pipe.frames_per_chunk))
-        folder, stop = session.begin(text)
+        folder, stop = session.begin()
         try:
             frames_in = self._input_frames(source, video, pipe, session, stop)
             stream = pipe.stream(text, seed=int(seed), guidance=float(guidance) or None, video=frames_in,
                                  strength=float(strength), max_chunks=max_chunks)
-            writer = SegmentWriter(folder, pipe.sampler.fps, max(1, round(self.limits.segment_seconds * pipe.sampler.fps)))
+            segment_frames = max(1, round(self.limits.segment_seconds * pipe.sampler.fps))
+            writer = SegmentWriter(folder, pipe.sampler.fps, segment_frames)
             session.attach(stream, writer)
             first_frame_s = None
             for chunk in stream:
                 segment = writer.add(chunk)
                 if segment is not None:
                     first_frame_s = first_frame_s or time.perf_counter() - started
-                    yield str(segment), format_stats(stream, pipe, first_frame_s, "Streaming")
+                    yield str(segment), self._stats(stream, pipe, first_frame_s, "Streaming")
             segment = writer.flush()
             state = "Stopped" if stop.is_set() else "Finished"
-            yield (str(segment) if segment is not None else gr.skip()), format_stats(stream, pipe, first_frame_s, state)
+            yield (str(segment) if segment is not None else gr.skip()), self._stats(stream, pipe, first_frame_s, state)
         except ValueError as exc:  # InputError included: bad upload, webcam frame of an unusable size, ...
             raise gr.Error(str(exc)) from exc
         finally:
             session.finish()
+
+    def _stats(self, stream: VideoStream, pipe: StreamDiTPipeline, first_frame_s: float | None, state: str) -> str:
+        """One line of live figures for the page (Markdown)."""
+        stats = stream.stats
+        first = f"{first_frame_s:.2f} s" if first_frame_s is not None else "…"
+        return (f"**{state}** · chunk **{stats.chunks}** · {stats.frames / pipe.sampler.fps:.1f} s of video · "
+                f"**{stats.fps:.1f}** fps generated · first frame after **{first}** · device **{pipe.device}** · "
+                f"streams **{self.store.streaming()}**/{self.limits.max_streams}")
 
     def _input_frames(self, source: str, video: str | None, pipe: StreamDiTPipeline, session: Session,
                       stop: threading.Event) -> Iterator[np.ndarray] | None:
@@ -105,13 +110,12 @@ class Handlers:
             return f"Live prompt: “{text}”"
         return "Not streaming: press Start to use this prompt."
 
-    def stop(self, request: gr.Request = None) -> str:
+    def stop(self, request: gr.Request = None) -> object:
         """End this session's stream; its generator then sends its last segment and ends."""
         session = self._session(request)
+        running = session.stream is not None and not session.stream.stopped
         session.stop()
-        if session.stream is None:
-            return "Idle: press Start."
-        return format_stats(session.stream, session.stream.pipe, session.stream.stats.first_chunk_s, "Stopped")
+        return "**Stopped**" if running else gr.skip()
 
     def download(self, request: gr.Request = None) -> str:
         """The whole stream so far as an mp4 file."""

@@ -23,7 +23,6 @@ class Session:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.webcam = WebcamFeed()
-        self.prompt = ""
         self.stream: VideoStream | None = None
         self.writer: SegmentWriter | None = None
         self.stop_event = threading.Event()
@@ -32,13 +31,12 @@ class Session:
         self._active = 0
         self._lock = threading.Lock()
 
-    def begin(self, prompt: str) -> tuple[Path, threading.Event]:
+    def begin(self) -> tuple[Path, threading.Event]:
         """Stop any previous run; a fresh segment folder and stop flag for the next one."""
         with self._lock:
             self._end_locked()
             self._runs += 1
             self._active += 1
-            self.prompt = prompt
             self.stream = self.writer = None
             self.stop_event = threading.Event()
             return self.directory / f"run-{self._runs:04d}", self.stop_event
@@ -68,7 +66,6 @@ class Session:
     def set_prompt(self, prompt: str) -> bool:
         """Switch the running stream to ``prompt`` (next model evaluation); False when nothing runs."""
         with self._lock:
-            self.prompt = prompt
             stream = self.stream
         if stream is None or stream.stopped:
             return False
@@ -122,6 +119,12 @@ class SessionStore:
             session = self._sessions.pop(session_hash, None)
         if session is not None:
             session.close()
+
+    def streaming(self) -> int:
+        """How many sessions have a stream generating now."""
+        with self._lock:
+            sessions = list(self._sessions.values())
+        return sum(s.stream is not None and not s.stream.stopped for s in sessions)
 
     def __len__(self) -> int:
         return len(self._sessions)

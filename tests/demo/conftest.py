@@ -49,7 +49,8 @@ def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """URL of ``app.py --model <model_dir> --device cpu --max-streams 1`` running on 127.0.0.1."""
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "app.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost"}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
+           "NO_PROXY": "127.0.0.1,localhost"}
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), "--model", str(model_dir),

@@ -47,9 +47,9 @@ def test_sessions_are_separate_and_clean_up(tmp_path: Path, text_encoder) -> Non
     a, b = store.get("tab-a"), store.get("../tab-b")
     assert a is store.get("tab-a") and a is not b and b.directory.parent == tmp_path
     assert not a.set_prompt("a blue square moving up")  # nothing runs yet
-    folder, stop = a.begin("a red circle moving left")
+    folder, stop = a.begin()
     folder.mkdir(parents=True)
-    stream = pipe.stream(a.prompt)
+    stream = pipe.stream("a red circle moving left")
     a.attach(stream, writer=None)
     assert a.set_prompt("a blue square moving up") and stream.prompt == "a blue square moving up"
     assert not b.set_prompt("a green diamond")  # the other tab is unaffected
