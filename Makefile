@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: install demo test bench system-deps clean
+.PHONY: install demo test bench train-bundled system-deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(STAMP) system-deps
 
 bench: $(STAMP)
 	$(PY) -m streamdit bench $(ARGS)
+
+## retrains the bundled autoencoder, teacher, single-scheme ablation and student (CPU: hours)
+train-bundled: $(STAMP)
+	PY=$(PY) bash scripts/train_bundled.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache

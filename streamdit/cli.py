@@ -6,15 +6,13 @@ import argparse
 import importlib
 import json
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from tqdm import tqdm
 
-from streamdit.pipeline import StreamDiTPipeline
-from streamdit.video_io import Mp4Writer, iter_video_frames
+from streamdit.pipeline import BUNDLED_DIR, StreamDiTPipeline
+from streamdit.video_io import Mp4Writer, iter_video_frames, write_video
 
 
 def _default_device() -> str:
@@ -82,52 +80,55 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Timer:
-    """Accumulates wall time spent inside a wrapped callable (thread-safe enough for += of floats under the GIL)."""
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Generate one video per prompt of the synthetic domain's evaluation set (or a prompts file)."""
+    pipe = load_pipeline(args)
+    if args.prompts:
+        prompts = [line.strip() for line in args.prompts.read_text().splitlines() if line.strip()]
+        if not prompts:
+            raise SystemExit(f"error: {args.prompts} holds no prompts")
+    else:
+        from streamdit import data
 
-    def __init__(self, fn):
-        self.fn, self.seconds = fn, 0.0
-
-    def __call__(self, *args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return self.fn(*args, **kwargs)
-        finally:
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            self.seconds += time.perf_counter() - start
+        prompts = data.eval_prompts(args.split, args.n, seed=args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    fps = pipe.sampler.fps
+    frames = max(1, round(args.seconds * fps))
+    names = []
+    for i, prompt in enumerate(tqdm(prompts, desc="sampling", unit="video")):
+        video = pipe.generate(prompt, num_frames=frames, seed=args.seed + i)
+        name = f"video_{i:04d}.mp4"
+        write_video(args.out / name, video, fps)
+        meta = {"prompt": prompt, "seed": args.seed + i, "fps": fps, "frames": len(video),
+                "chunk_frames": pipe.frames_per_chunk, "model": str(args.model or "bundled")}
+        (args.out / f"{name}.json").write_text(json.dumps(meta) + "\n")
+        names.append(name)
+    (args.out / "prompts.txt").write_text("".join(p + "\n" for p in prompts))
+    print(f"wrote {len(names)} videos of {frames} frames and prompts.txt to {args.out}")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    pipe = load_pipeline(args)
-    model_timer = _Timer(pipe.model.forward)
-    decode_timer = _Timer(pipe.autoencoder.decode)
-    pipe.model.forward = model_timer
-    pipe.autoencoder.decode = decode_timer
-    chunks = max(2, args.chunks)
-    arrivals = []
-    start = time.perf_counter()
-    with pipe.stream(args.prompt, seed=0, guidance=args.guidance, max_chunks=chunks) as stream:
-        frames = 0
-        for chunk in stream:
-            arrivals.append(time.perf_counter() - start)
-            frames += len(chunk)
-    wall = time.perf_counter() - start
-    gaps = np.diff(arrivals)
-    steady_fps = (frames - frames // chunks) / (arrivals[-1] - arrivals[0])
-    scheme = pipe.schedule.scheme
-    print(f"device: {args.device}  resolution: {pipe.resolution[1]}x{pipe.resolution[0]}  "
-          f"scheme: K={scheme.num_chunks} c={scheme.chunk_size} s={scheme.micro_steps}  "
-          f"guidance: {stream.guidance}  threads: {torch.get_num_threads()}")
-    print(f"chunks: {chunks}  frames: {frames}  evaluations: {stream.stats.evaluations}")
-    print(f"time to first frame: {arrivals[0] * 1000:.0f} ms")
-    print(f"per-chunk latency:   mean {gaps.mean() * 1000:.0f} ms  p50 {np.median(gaps) * 1000:.0f} ms  "
-          f"max {gaps.max() * 1000:.0f} ms")
-    print(f"streaming FPS:       {steady_fps:.1f}  (playback rate {pipe.sampler.fps} fps: "
-          f"{steady_fps / pipe.sampler.fps:.2f}x real time)")
-    rest = max(0.0, wall - model_timer.seconds - decode_timer.seconds)
-    print(f"time share:          model {model_timer.seconds / wall:.0%}  autoencoder {decode_timer.seconds / wall:.0%}  "
-          f"rest {rest / wall:.0%}  (decode overlaps denoising, so shares may sum past 100%)")
+    from streamdit.bench import bench_pipeline, format_results
+
+    if args.random_init:
+        named = [(f"random-{args.random_init}", None)]
+    elif args.model:
+        named = [(path.name, path) for path in args.model]
+    else:
+        named = [(name, BUNDLED_DIR / name) for name in ("teacher", "student") if (BUNDLED_DIR / name).is_dir()]
+        if not named:
+            raise SystemExit(f"error: no bundled models in {BUNDLED_DIR}; use --model DIR or --random-init tiny")
+    results, resolution = [], None
+    for name, path in named:
+        if path is None:
+            pipe = StreamDiTPipeline.from_config(args.random_init, device=args.device)
+        else:
+            pipe = StreamDiTPipeline.from_pretrained(path, device=args.device)
+        print(f"benchmarking {name} ...", file=sys.stderr)
+        results.append(bench_pipeline(pipe, name, args.prompt, args.chunks, args.guidance))
+        resolution = pipe.resolution
+    print(format_results(results, args.device, resolution))
     return 0
 
 
@@ -160,12 +161,32 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_arguments(gen)
     gen.set_defaults(func=cmd_generate)
 
+    sample = sub.add_parser("sample", help="generate a folder of videos for evaluation (one per prompt)",
+                            description="Generate one video per prompt into OUT (video_0000.mp4 ..., a .json sidecar "
+                                        "each with the chunk length, and prompts.txt in file order), ready for "
+                                        "`python -m eval adherence|consistency|fvd`.")
+    sample.add_argument("--out", type=Path, required=True, help="output folder")
+    sample.add_argument("--prompts", type=Path, default=None, help="text file, one prompt per line "
+                        "(default: the synthetic domain's evaluation prompts)")
+    sample.add_argument("--split", choices=("train", "heldout"), default="heldout",
+                        help="which attribute combinations the default prompts use (default heldout)")
+    sample.add_argument("-n", type=int, default=48, help="number of default prompts (default 48)")
+    sample.add_argument("--seconds", type=float, default=2.0, help="length of each video (default 2)")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the first video (then +1 per video)")
+    add_model_arguments(sample)
+    sample.set_defaults(func=cmd_sample)
+
     bench = sub.add_parser("bench", help="measure streaming FPS, first-frame latency and time shares",
                            description="Stream a few chunks and print throughput, latency and where the time goes.")
     bench.add_argument("--prompt", default="a red circle moving left on a dark background")
     bench.add_argument("--chunks", type=int, default=12, help="chunks to stream (default 12)")
-    bench.add_argument("--guidance", type=float, default=None, help="override the model's guidance scale")
-    add_model_arguments(bench)
+    bench.add_argument("--guidance", type=float, default=None, help="override the models' guidance scale")
+    bench.add_argument("--model", type=Path, action="append", default=[],
+                       help="pipeline directory to measure (repeatable; the first is the reference of the ratio); "
+                            "default: the bundled teacher and student")
+    bench.add_argument("--random-init", metavar="PRESET", default=None,
+                       help="measure a randomly initialised model of this preset (speed does not depend on weights)")
+    bench.add_argument("--device", default=_default_device(), help="cpu or cuda (default: cuda if available)")
     bench.set_defaults(func=cmd_bench)
 
     for name, text in SUBPROGRAMS.items():

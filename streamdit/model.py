@@ -97,8 +97,9 @@ class StreamDiTConfig:
 
 
 PRESETS: dict[str, dict] = {
-    # 8 latent frames of 16x16x8, 2x2 patches: 8 x 8 x 8 = 512 tokens; ~5M parameters.
-    "tiny": dict(in_channels=8, buffer_frames=8, latent_height=16, latent_width=16, patch_size=(1, 2, 2),
+    # 4 latent frames of 16x16x8 (16 video frames at 128x128 with the bundled autoencoder), 2x2 patches:
+    # 4 x 8 x 8 = 256 tokens, attention over the whole buffer; ~5M parameters.
+    "tiny": dict(in_channels=8, buffer_frames=4, latent_height=16, latent_width=16, patch_size=(1, 2, 2),
                  hidden_size=192, depth=6, num_heads=6, window_size=(4, 8, 8), text_dim=384),
     # The paper's buffer (16 latent frames = 64 video frames at 512p, 8 latent channels, 8x spatial AE),
     # 2x2 patches: 16 x 32 x 32 = 16384 tokens; windows of 8 x 16 x 16 tokens. Width 3072 with 24 heads of

@@ -30,7 +30,8 @@ from streamdit.sampler import EnteringChunk, denoise_stream
 from streamdit.schedule import BufferSchedule, Scheme
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder, validate_prompt
 
-BUNDLED_MODEL_DIR = Path(__file__).parent / "bundled" / "student"
+BUNDLED_DIR = Path(__file__).parent / "bundled"
+BUNDLED_MODEL_DIR = BUNDLED_DIR / "student"
 PIPELINE_CONFIG = "pipeline.json"
 
 

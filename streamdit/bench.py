@@ -1,0 +1,91 @@
+"""Streaming benchmark: FPS, time to first frame, per-chunk latency and where the time goes.
+
+Runs the real threaded stream (denoise, decode and consumer overlap as when serving) and times every
+model evaluation and every autoencoder decode. Several pipelines are measured in one run and compared
+with the first one (the reference), as a ratio.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from streamdit.pipeline import StreamDiTPipeline
+
+
+class _Timed:
+    """Wraps a callable and accumulates the wall time spent inside it."""
+
+    def __init__(self, fn) -> None:
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.seconds += time.perf_counter() - start
+
+
+@dataclass
+class BenchResult:
+    name: str
+    scheme: str
+    guidance: float | None
+    frames: int
+    evaluations: int
+    first_frame_s: float
+    chunk_latency_s: np.ndarray
+    fps: float
+    playback_fps: int
+    model_share: float
+    autoencoder_share: float
+    rest_share: float
+
+
+def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int = 12,
+                   guidance: float | None = None) -> BenchResult:
+    """Stream ``chunks`` chunks and measure; FPS counts the frames after the first chunk."""
+    model_timer, decode_timer = _Timed(pipe.model.forward), _Timed(pipe.autoencoder.decode)
+    pipe.model.forward, pipe.autoencoder.decode = model_timer, decode_timer
+    try:
+        chunks = max(2, chunks)
+        arrivals, frames = [], 0
+        start = time.perf_counter()
+        with pipe.stream(prompt, seed=0, guidance=guidance, max_chunks=chunks) as stream:
+            for chunk in stream:
+                arrivals.append(time.perf_counter() - start)
+                frames += len(chunk)
+        wall = time.perf_counter() - start
+    finally:
+        del pipe.model.forward, pipe.autoencoder.decode  # back to the class methods
+    per_chunk = frames // len(arrivals)
+    scheme = pipe.schedule.scheme
+    return BenchResult(
+        name=name, scheme=f"K={scheme.num_chunks} c={scheme.chunk_size} s={scheme.micro_steps}",
+        guidance=stream.guidance or None, frames=frames, evaluations=stream.stats.evaluations,
+        first_frame_s=arrivals[0], chunk_latency_s=np.diff(arrivals),
+        fps=(frames - per_chunk) / (arrivals[-1] - arrivals[0]), playback_fps=pipe.sampler.fps,
+        model_share=model_timer.seconds / wall, autoencoder_share=decode_timer.seconds / wall,
+        rest_share=max(0.0, wall - model_timer.seconds - decode_timer.seconds) / wall)
+
+
+def format_results(results: list[BenchResult], device: str, resolution: tuple[int, int]) -> str:
+    """A table of the results, each compared with the first."""
+    lines = [f"device: {device}  threads: {torch.get_num_threads()}  resolution: {resolution[1]}x{resolution[0]}",
+             f"{'model':<14} {'scheme':<14} {'cfg':>4} {'FPS':>7} {'vs ref':>7} {'real-time':>9} {'first frame':>12} "
+             f"{'chunk p50':>10} {'chunk max':>10} {'model':>6} {'AE':>5} {'rest':>5}"]
+    ref = results[0]
+    for r in results:
+        lines.append(
+            f"{r.name:<14} {r.scheme:<14} {r.guidance or 0:>4g} {r.fps:>7.1f} {r.fps / ref.fps:>6.2f}x "
+            f"{r.fps / r.playback_fps:>8.2f}x {r.first_frame_s * 1000:>9.0f} ms {np.median(r.chunk_latency_s) * 1000:>7.0f} ms "
+            f"{r.chunk_latency_s.max() * 1000:>7.0f} ms {r.model_share:>6.0%} {r.autoencoder_share:>5.0%} {r.rest_share:>5.0%}")
+    lines.append("FPS: streamed frames per second after the first chunk; vs ref: ratio to the first row; shares of "
+                 "wall time (decoding overlaps denoising, so they may sum past 100%)")
+    return "\n".join(lines)
