@@ -208,23 +208,27 @@ class VideoStream(Iterator[np.ndarray]):
                 pass
 
 
+def check_compatible(config: StreamDiTConfig, autoencoder: Autoencoder, text_encoder: TextEncoder) -> None:
+    """Raise if the autoencoder's latents or the text encoder's width do not fit the model."""
+    if autoencoder.latent_channels != config.in_channels:
+        raise ValueError(f"autoencoder gives {autoencoder.latent_channels} latent channels, "
+                         f"the model expects {config.in_channels}")
+    if text_encoder.dim != config.text_dim:
+        raise ValueError(f"text encoder width {text_encoder.dim} != model text_dim {config.text_dim}")
+
+
 class StreamDiTPipeline:
     """Model + text encoder + autoencoder + sampler settings; ``stream()`` is the entry point."""
 
     def __init__(self, model: StreamDiT, text_encoder: TextEncoder, autoencoder: Autoencoder,
                  sampler: SamplerConfig, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
-        cfg = model.config
-        if autoencoder.latent_channels != cfg.in_channels:
-            raise ValueError(f"autoencoder gives {autoencoder.latent_channels} latent channels, "
-                             f"the model expects {cfg.in_channels}")
-        if text_encoder.dim != cfg.text_dim:
-            raise ValueError(f"text encoder width {text_encoder.dim} != model text_dim {cfg.text_dim}")
+        check_compatible(model.config, autoencoder, text_encoder)
         self.device, self.dtype = torch.device(device), dtype
         self.model = model.to(self.device, dtype).eval()
         self.text_encoder = text_encoder if isinstance(text_encoder, CachedTextEncoder) else CachedTextEncoder(text_encoder)
         self.autoencoder = autoencoder
         self.sampler = sampler
-        self.schedule = BufferSchedule(sampler.scheme(cfg.buffer_frames), sampler.shift)
+        self.schedule = BufferSchedule(sampler.scheme(model.config.buffer_frames), sampler.shift)
 
     # -- geometry --------------------------------------------------------------------------------
 

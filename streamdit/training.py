@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, video_to_tensor
 from streamdit.model import StreamDiT, StreamDiTConfig
-from streamdit.pipeline import SamplerConfig, StreamDiTPipeline
+from streamdit.pipeline import SamplerConfig, StreamDiTPipeline, check_compatible
 from streamdit.schedule import MixedSchemeSampler
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder
 
@@ -177,11 +177,7 @@ class Trainer:
                  data: Iterable[Sample] | Callable[[int], Iterable[Sample]], config: TrainConfig,
                  out_dir: str | Path, accelerator: Accelerator | None = None) -> None:
         mc = model.config
-        if autoencoder.latent_channels != mc.in_channels:
-            raise ValueError(f"autoencoder gives {autoencoder.latent_channels} latent channels, "
-                             f"the model expects {mc.in_channels}")
-        if text_encoder.dim != mc.text_dim:
-            raise ValueError(f"text encoder width {text_encoder.dim} != model text_dim {mc.text_dim}")
+        check_compatible(mc, autoencoder, text_encoder)
         self.config, self.out_dir = config, Path(out_dir)
         self.accelerator = acc = accelerator or make_accelerator(config)
         self.autoencoder, self.text_encoder, self.data = autoencoder, text_encoder, data
