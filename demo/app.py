@@ -54,8 +54,8 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                     model = gr.Dropdown(models.labels, value=models.labels[0], label="Sampler setting (model)",
                                         info="distilled student: few steps per chunk; teacher: many", interactive=True)
                     seed = gr.Number(0, label="Seed", precision=0, minimum=0)
-                    guidance = gr.Slider(0.0, 10.0, value=pipe.sampler.guidance or 0.0, step=0.5,
-                                         label="Guidance", info="0: the model's own setting (none for a distilled student)")
+                    guidance = gr.Slider(0.0, 10.0, value=pipe.sampler.guidance or 0.0, step=0.5, label="Guidance",
+                                         info="0: the model's own setting (none for a distilled student)")
                     seconds = gr.Slider(1, limits.max_seconds, value=limits.max_seconds, step=1,
                                         label="Length (seconds of video)")
                 with gr.Accordion("Video-to-video", open=False):
