@@ -6,6 +6,7 @@ import itertools
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from streamdit import SamplerConfig, StreamDiT, StreamDiTConfig, StreamDiTPipeline
@@ -32,7 +33,16 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * math.log10(255.0 ** 2 / mse)
 
 
-def test_tiny_model_overfits_one_video_and_the_sampler_regenerates_it(text_encoder) -> None:
+@pytest.fixture
+def one_thread():
+    """Training many tiny steps: one thread avoids the 10x slowdown of oversubscribed cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_tiny_model_overfits_one_video_and_the_sampler_regenerates_it(text_encoder, one_thread) -> None:
     torch.manual_seed(0)
     video = scene()
     ae = PatchAutoencoder(4)
