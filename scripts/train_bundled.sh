@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the bundled models end to end on the synthetic shapes domain:
-#   teacher (mixed schemes) + single-scheme ablation, trained side by side -> distilled student,
+#   teacher (chunk sizes 1, 2, 4 mixed) + single-scheme ablation (c = 2 only, the sampling scheme), trained
+#   side by side -> distilled student. Sampling: buffer of 4 frames, c = 2 (K = 2), teacher s = 8 with
+#   guidance 4 (16 steps per frame), student s = 1 without guidance (2 evaluations per frame),
 # then copies the pipelines into streamdit/bundled/. Step counts can be overridden from the environment.
 # The autoencoder is pixel space (8x8 patches): the small learned video autoencoder
 # (python -m streamdit train-autoencoder) lost the objects' colours after 1500 steps (see the model card).
@@ -17,11 +19,11 @@ mkdir -p "$OUT"
 train() {  # name chunk-sizes; one torch thread each: the two runs share the machine's cores
   OMP_NUM_THREADS=1 $PY -m streamdit train --config tiny --autoencoder patch:8 --data synthetic --chunk-sizes "$2" \
     --out "$OUT/$1" --steps "$TEACHER_STEPS" --batch-size 8 --lr 3e-4 --warmup-steps 200 --ema-decay 0.999 \
-    --checkpoint-every 250 --num-workers 1 --sample-chunk-size 1 --sample-micro-steps 4 --sample-guidance 4 \
+    --checkpoint-every 250 --num-workers 1 --sample-chunk-size 2 --sample-micro-steps 8 --sample-guidance 4 \
     --resume
 }
 train teacher 1,2,4 > "$OUT/teacher.log" 2>&1 &
-train single-scheme 1 > "$OUT/single-scheme.log" 2>&1 &
+train single-scheme 2 > "$OUT/single-scheme.log" 2>&1 &
 wait
 
 $PY -m streamdit distill --teacher "$OUT/teacher/pipeline" --out "$OUT/student" --steps "$STUDENT_STEPS" \
