@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: install demo test bench train-bundled system-deps clean
+.PHONY: install demo test bench train-bundled evaluate-bundled system-deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: $(STAMP)
 ## retrains the bundled autoencoder, teacher, single-scheme ablation and student (CPU: hours)
 train-bundled: $(STAMP)
 	PY=$(PY) bash scripts/train_bundled.sh
+
+## samples and scores the bundled models (adherence, flicker, seams) and benchmarks them
+evaluate-bundled: $(STAMP)
+	PY=$(PY) bash scripts/evaluate_bundled.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache

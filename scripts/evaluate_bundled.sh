@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Evaluates the bundled pipelines on the synthetic domain: videos for held-out and training attribute
+# combinations (python -m streamdit sample), prompt adherence by the analytic detector, temporal flicker
+# and seam score (python -m eval), one side-by-side report, and the streaming benchmark.
+# Usage: bash scripts/evaluate_bundled.sh  (N_TEACHER / N_STUDENT prompts per split, SECONDS per video)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+OUT=${OUT:-runs/bundled/eval}
+N_TEACHER=${N_TEACHER:-24}
+N_STUDENT=${N_STUDENT:-48}
+SECONDS_PER_VIDEO=${SECONDS_PER_VIDEO:-1.5}
+export HF_HUB_OFFLINE=1
+mkdir -p "$OUT"
+results=()
+for name in teacher single-scheme student; do
+  n=$N_TEACHER; [ "$name" = student ] && n=$N_STUDENT
+  for split in heldout train; do
+    dir="$OUT/videos/$name-$split"
+    [ -f "$dir/prompts.txt" ] || $PY -m streamdit sample --model "streamdit/bundled/$name" --out "$dir" \
+      --split "$split" -n "$n" --seconds "$SECONDS_PER_VIDEO"
+    $PY -m eval adherence "$dir" --prompts "$dir/prompts.txt" --name "$name-$split" --no-progress \
+      --out "$OUT/$name-$split-adherence.json"
+    $PY -m eval consistency "$dir" --metrics flicker,seam --name "$name-$split" --no-progress \
+      --out "$OUT/$name-$split-consistency.json"
+    results+=("$OUT/$name-$split-adherence.json" "$OUT/$name-$split-consistency.json")
+  done
+done
+$PY -m eval report "${results[@]}" --out "$OUT/report"
+$PY -m streamdit bench --model streamdit/bundled/teacher --model streamdit/bundled/student | tee "$OUT/bench.txt"
