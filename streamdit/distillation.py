@@ -38,15 +38,14 @@ from streamdit.training import Sample, TrainConfig, Trainer, make_accelerator, t
 def segment_states(teacher: BufferSchedule) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Every (start, end) pair of per-frame teacher grid indices the student crosses in one step.
 
-    Steady state: chunk ``k`` from ``(K-1-k) s`` to ``(K-k) s``. Start-up: the warm-up states at
-    multiples of ``s`` (all chunks advancing together until their steady-state index).
+    Steady state: chunk ``k`` from ``(K-1-k) s`` to ``(K-k) s``. Start-up: the uniform run's segments,
+    every frame from ``m`` to ``m + s`` for ``m = 0, s, ..., (K-2) s``.
     """
-    s = teacher.scheme.micro_steps
-    states = [(teacher.steady_indices(0)[0], teacher.steady_indices(0)[0] + s)]
+    s, frames = teacher.scheme.micro_steps, teacher.scheme.buffer_frames
+    steady = teacher.steady_indices(0)[0]
+    states = [(steady, steady + s)]
     for m in range(0, teacher.warmup_steps, s):
-        start = teacher.warmup_indices(m)[0]
-        end = teacher.warmup_indices(m + s - 1)[1]
-        states.append((start, end))
+        states.append((torch.full((frames,), m), torch.full((frames,), m + s)))
     return states
 
 

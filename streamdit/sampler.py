@@ -50,7 +50,7 @@ def denoise_stream(velocity: VelocityFn, schedule: BufferSchedule,
                    next_chunk: Callable[[], EnteringChunk | None]) -> Iterator[EmittedChunk]:
     """Yield clean chunks from the front of the buffer, one per ``s`` evaluations, until the source ends.
 
-    Start-up: see :mod:`streamdit.schedule` (every chunk advances with the others until it reaches
+    Start-up: see :mod:`streamdit.schedule` (a uniform run, each chunk captured when the run reaches
     its steady-state grid index). When ``next_chunk`` returns ``None`` (a finite input video ran out),
     the chunks still in the buffer are flushed by feeding pure noise behind them; those noise chunks
     are never emitted.
@@ -65,8 +65,13 @@ def denoise_stream(velocity: VelocityFn, schedule: BufferSchedule,
     tags = [e.tag for e in entering]
     live = [True] * K  # False for flush padding
 
+    start, c_slices = x.clone(), [slice(k * c, (k + 1) * c) for k in range(K)]
     for m in range(schedule.warmup_steps):
-        x = euler_step(velocity, x, *schedule.step_times(*schedule.warmup_indices(m), floor))
+        uniform = torch.full_like(floor, m)
+        x = euler_step(velocity, x, *schedule.step_times(uniform, uniform + 1, floor))
+        for k in schedule.warmup_captures(m + 1):
+            start[:, :, c_slices[k]] = x[:, :, c_slices[k]]
+    x = start
 
     while True:
         for j in range(sched.micro_steps):

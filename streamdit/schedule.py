@@ -6,13 +6,11 @@ frames (chunk 0 is the front: oldest, cleanest). Each chunk is denoised for ``s`
 the buffer moves, so every frame crosses the ``T = K * s`` steps of one global time grid
 ``t_0 = 1 > t_1 > ... > t_T = 0``. At micro-step ``j`` chunk ``k`` sits at grid index ``(K - 1 - k) * s + j``.
 
-Start-up (the paper caches the latents of one uniform-chunk generation; ours is the same run with
-the cached chunks left in the buffer): the stream starts from a buffer of fresh chunks, and in
-``(K - 1) * s`` warm-up evaluations every chunk advances one grid step together with the others until
-it reaches its steady-state index ``(K - 1 - k) * s``, where it waits (time step zero) as context for
-the chunks in front. The front chunk advances at every warm-up step, the back chunk never. The buffer
-then is exactly in its steady state, every frame has passed each grid index once, and the first chunk
-is emitted after ``T`` evaluations in all, never after an extra full run.
+Start-up follows the paper: one *uniform* run over the whole first buffer (every frame at the same
+grid index, the ``K = 1`` scheme, which mixed training covers) takes ``(K - 1) * s`` steps from noise,
+and chunk ``k`` is captured from it when the run reaches chunk ``k``'s steady-state index
+``(K - 1 - k) * s``. The captured chunks form a buffer exactly in its steady state; every frame's own
+trajectory passes each grid index once, and the first chunk is emitted after ``T`` evaluations.
 """
 
 from __future__ import annotations
@@ -92,13 +90,10 @@ class BufferSchedule:
         """Evaluations of the start-up: ``(K - 1) * s``."""
         return (self.scheme.num_chunks - 1) * self.scheme.micro_steps
 
-    def warmup_indices(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-frame grid indices before and after warm-up evaluation ``step``: all frames advance
-        together, each stopping at its steady-state index."""
-        if not 0 <= step < self.warmup_steps:
-            raise ValueError(f"warm-up step must be in [0, {self.warmup_steps}), got {step}")
-        target = self.frame_indices(0)
-        return target.clamp(max=step), target.clamp(max=step + 1)
+    def warmup_captures(self, step: int) -> list[int]:
+        """Chunks whose steady-state start is the uniform run's state after ``step`` evaluations."""
+        start = self.chunk_indices(0)
+        return [k for k in range(self.scheme.num_chunks) if int(start[k]) == step]
 
     def steady_indices(self, micro_step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-frame grid indices before and after micro-step ``j`` of the steady state."""
