@@ -46,6 +46,7 @@ class StreamDiTConfig:
     text_dim: int = 384
     qk_norm: bool = True
     rope_theta: float = 10000.0
+    prediction: str = "velocity"  # what the network outputs: "velocity" (eps - x0) or "sample" (x0)
 
     def __post_init__(self) -> None:
         self.patch_size = tuple(self.patch_size)
@@ -54,6 +55,8 @@ class StreamDiTConfig:
         for size, p, name in zip(dims, self.patch_size, ("buffer_frames", "latent_height", "latent_width")):
             if size % p:
                 raise ValueError(f"{name}={size} is not divisible by patch size {p}")
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"hidden_size={self.hidden_size} is not divisible by num_heads={self.num_heads}")
         if self.head_dim % 2 or self.head_dim < 6:
@@ -96,11 +99,16 @@ class StreamDiTConfig:
         return cls(**data)
 
 
+PREDICTIONS = ("velocity", "sample")
+SAMPLE_PREDICTION_MIN_TIME = 0.05  # JiT's clamp of t when turning a predicted x0 into a velocity
+
 PRESETS: dict[str, dict] = {
-    # 4 latent frames of 16x16x8 (16 video frames at 128x128 with the bundled autoencoder), 2x2 patches:
-    # 4 x 8 x 8 = 256 tokens, attention over the whole buffer; ~5M parameters.
+    # 4 frames of 16x16 latents, 2x2 patches: 4 x 8 x 8 = 256 tokens, attention over the whole buffer; ~5M
+    # parameters. It predicts x0 ("sample"): with pixel-space patches (8x8x3 per latent pixel) a token holds
+    # 768 values, more than the width, and a velocity (noise) prediction cannot pass that through, while
+    # clean frames of the domain are low-dimensional (JiT, Li & He 2025).
     "tiny": dict(in_channels=8, buffer_frames=4, latent_height=16, latent_width=16, patch_size=(1, 2, 2),
-                 hidden_size=192, depth=6, num_heads=6, window_size=(4, 8, 8), text_dim=384),
+                 hidden_size=192, depth=6, num_heads=6, window_size=(4, 8, 8), text_dim=384, prediction="sample"),
     # The paper's buffer (16 latent frames = 64 video frames at 512p, 8 latent channels, 8x spatial AE),
     # 2x2 patches: 16 x 32 x 32 = 16384 tokens; windows of 8 x 16 x 16 tokens. Width 3072 with 24 heads of
     # 128 and 19 blocks give ~4.0B parameters (the paper's "4B"); text width 4096 (a T5-XXL-sized encoder).
@@ -291,7 +299,11 @@ class FinalLayer(nn.Module):
 
 
 class StreamDiT(nn.Module):
-    """Predicts the flow velocity ``eps - x_0`` of a buffer of latent frames at per-frame noise levels."""
+    """Predicts the flow velocity ``eps - x_0`` of a buffer of latent frames at per-frame noise levels.
+
+    With ``prediction="sample"`` the network outputs ``x_0`` and the forward pass returns the velocity
+    ``(x_t - x_0) / max(t, 0.05)`` (x-prediction with a velocity loss, as in JiT), so samplers, losses
+    and distillation see one interface."""
 
     def __init__(self, config: StreamDiTConfig) -> None:
         super().__init__()
@@ -357,7 +369,10 @@ class StreamDiT(nn.Module):
         c = self.frame_conditioning(t, pooled)
         for block in self.blocks:
             tokens = block(tokens, c, text_tokens, text_mask, self.rope)
-        return self.unpatchify(self.final_layer(tokens, c))
+        out = self.unpatchify(self.final_layer(tokens, c))
+        if cfg.prediction == "sample":  # the network gives x0; return the velocity (x_t - x0) / t
+            return (x - out) / t.clamp_min(SAMPLE_PREDICTION_MIN_TIME).to(x.dtype)[:, None, :, None, None]
+        return out
 
     # -- save / load -------------------------------------------------------------------------------
 

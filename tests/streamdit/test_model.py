@@ -148,3 +148,17 @@ def test_tiny_preset_forward_with_classifier_free_batch() -> None:
     with torch.no_grad():
         out = model(x, t, text, mask)
     assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_sample_prediction_returns_the_velocity_of_the_predicted_clean_frames() -> None:
+    cfg = StreamDiTConfig(**{**SMALL, "prediction": "sample"})
+    model = randomize(StreamDiT(cfg)).eval()
+    x, t, text, mask = inputs(cfg)
+    t = t.clamp_min(0.1)
+    with torch.no_grad():
+        v = model(x, t, text, mask)
+        model.config.prediction = "velocity"
+        x0 = model(x, t, text, mask)  # the same network read as a direct output
+    torch.testing.assert_close(v, (x - x0) / t[:, None, :, None, None])
+    with pytest.raises(ValueError, match="prediction"):
+        StreamDiTConfig(**{**SMALL, "prediction": "noise"})
