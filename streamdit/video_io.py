@@ -48,10 +48,10 @@ class Mp4Writer:
         self.close()
 
 
-def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps: int) -> Path:
+def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps: int, crf: int = 20) -> Path:
     """Write a whole video, or an iterable of chunks, to ``path``."""
     chunks = [frames] if isinstance(frames, np.ndarray) else frames
-    with Mp4Writer(path, fps) as writer:
+    with Mp4Writer(path, fps, crf) as writer:
         for chunk in chunks:
             writer.write(chunk)
     return Path(path)

@@ -10,13 +10,12 @@ from .dataset import (SyntheticVideoDataset, eval_prompts, evaluation_set, long_
 from .detector import Detection, detect, detect_background, prompt_adherence
 from .domain import (BACKGROUNDS, COLORS, DIRECTIONS, HELDOUT_TRIPLES, SHAPES, TRAIN_TRIPLES, Attributes,
                      ObjectSpec, VideoSpec, sample_spec, triple_split)
-from .export import read_video, write_mp4, write_sample
+from .export import write_sample
 from .render import render
 
 __all__ = [
     "Attributes", "BACKGROUNDS", "COLORS", "DIRECTIONS", "Detection", "HELDOUT_TRIPLES", "ObjectSpec",
     "SHAPES", "SyntheticVideoDataset", "TRAIN_TRIPLES", "VideoSpec", "caption", "caption_vocabulary", "detect", "detect_background",
     "eval_prompts", "evaluation_set", "long_video", "parse_background", "parse_caption", "prompt_adherence",
-    "read_video", "render", "render_segments", "sample_long", "sample_spec", "stream", "triple_split",
-    "write_mp4", "write_sample",
+    "render", "render_segments", "sample_long", "sample_spec", "stream", "triple_split", "write_sample",
 ]

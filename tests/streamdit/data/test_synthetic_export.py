@@ -2,7 +2,8 @@
 
 import csv
 
-from streamdit.data import parse_caption, prompt_adherence, read_video, write_sample
+from streamdit.data import parse_caption, prompt_adherence, write_sample
+from streamdit.video_io import read_video
 
 
 def test_write_sample_round_trips_through_mp4(tmp_path):
@@ -13,7 +14,7 @@ def test_write_sample_round_trips_through_mp4(tmp_path):
     assert [p.name for p in paths] == [r["file"] for r in rows] == [f"sample_{i:03d}.mp4" for i in range(4)]
     assert prompts == [r["prompt"] for r in rows]
     for path, row in zip(paths, rows):
-        video = read_video(path)
+        video, _ = read_video(path)
         assert video.shape == (12, 128, 128, 3)
         [obj] = parse_caption(row["prompt"])
         assert (obj.color, obj.shape, obj.direction) == (row["colors"], row["shapes"], row["directions"])
