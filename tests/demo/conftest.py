@@ -23,11 +23,13 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     A freshly initialised model has zero-initialised adaLN-Zero gates and output layer, so its video
     does not depend on the prompt at all; filling the zero tensors with small random values keeps it
-    untrained but makes the prompt matter, which the live prompt-change test needs.
+    untrained but makes the prompt matter, which the live prompt-change test needs. It predicts velocity:
+    such a near-zero velocity keeps a video-to-video input visible (the webcam test looks for it), while
+    an untrained x0-predicting model would output grey.
     """
     from streamdit import StreamDiTPipeline
 
-    pipe = StreamDiTPipeline.from_config("tiny", device="cpu")
+    pipe = StreamDiTPipeline.from_config("tiny", device="cpu", prediction="velocity")
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for param in pipe.model.parameters():
