@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from .captions import caption
-from .domain import (BACKGROUNDS, COLORS, DIRECTIONS, SHAPES, VideoSpec, sample_objects, sample_spec,
+from .domain import (BACKGROUNDS, VideoSpec, sample_objects, sample_spec,
                      sample_triples, split_triples)
 from .render import render
 
