@@ -1,0 +1,51 @@
+"""`python -m streamdit sample` and the streaming benchmark on a small random pipeline (plumbing)."""
+
+from __future__ import annotations
+
+import json
+
+import av
+import pytest
+
+from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit.autoencoder import PatchAutoencoder
+from streamdit.bench import bench_pipeline, format_results
+from streamdit.cli import main
+
+SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1, 1), hidden_size=32, depth=1,
+             num_heads=2, window_size=(4, 4, 4))
+
+
+@pytest.fixture(scope="module")
+def pipe_dir(tmp_path_factory, text_encoder):
+    pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(8), text_encoder=text_encoder,
+                                         sampler=SamplerConfig(chunk_size=2, micro_steps=2), **SMALL)
+    directory = tmp_path_factory.mktemp("pipe")
+    pipe.save_pretrained(directory)
+    return directory
+
+
+def test_sample_writes_videos_sidecars_and_prompts_plumbing_random_weights(pipe_dir, tmp_path) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red circle moving left\n\na blue square moving up\n")
+    out = tmp_path / "videos"
+    assert main(["sample", "--model", str(pipe_dir), "--prompts", str(prompts), "--out", str(out),
+                 "--seconds", "0.5", "--device", "cpu"]) == 0
+    assert (out / "prompts.txt").read_text().splitlines() == ["a red circle moving left", "a blue square moving up"]
+    for i in range(2):
+        with av.open(str(out / f"video_{i:04d}.mp4")) as container:
+            assert sum(1 for _ in container.decode(video=0)) == 8
+        meta = json.loads((out / f"video_{i:04d}.mp4.json").read_text())
+        assert meta["chunk_frames"] == 2 and meta["seed"] == i
+
+
+def test_bench_reports_every_pipeline_against_the_first_plumbing_random_weights(pipe_dir, text_encoder) -> None:
+    results = []
+    for name in ("a", "b"):
+        pipe = StreamDiTPipeline.from_pretrained(pipe_dir, text_encoder=text_encoder)
+        results.append(bench_pipeline(pipe, name, "a red circle", chunks=4))
+        assert "forward" not in vars(pipe.model)  # the timing wrapper is removed again
+    assert results[0].frames == 8 and results[0].evaluations >= 2 + 3 * 2
+    assert results[0].fps > 0 and 0 <= results[0].model_share <= 1.5
+    table = format_results(results, "cpu", (32, 32))
+    assert "1.00x" in table and table.count("K=2 c=2 s=2") == 2
