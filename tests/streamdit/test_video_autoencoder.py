@@ -58,3 +58,20 @@ def test_training_reduces_the_loss_and_normalises_latents() -> None:
     with torch.no_grad():
         z = ae.encode(heldout)
     assert abs(z.mean().item()) < 1e-4 and abs(z.std().item() - 1) < 1e-3
+
+
+def test_reconstruction_loss_weights_saturated_pixels() -> None:
+    from streamdit.autoencoder_training import pixel_weights, reconstruction_loss
+
+    video = torch.zeros(1, 3, 4, 2, 2)  # grey
+    video[0, :, :, 0, 0] = torch.tensor([1.0, -1.0, -1.0])[:, None]  # one pure red pixel per frame
+    weights = pixel_weights(video, 10.0)
+    assert weights[0, 0, 0, 0, 0] == 11.0 and weights[0, 0, 0, 1, 1] == 1.0
+    recon = video + 0.1
+    plain = torch.nn.functional.l1_loss(recon, video) + torch.nn.functional.mse_loss(recon, video)
+    torch.testing.assert_close(reconstruction_loss(recon, video, 0.0), plain)
+    off_object = video.clone()
+    off_object[0, :, :, 1, 1] += 0.5
+    on_object = video.clone()
+    on_object[0, :, :, 0, 0] += 0.5
+    assert reconstruction_loss(on_object, video, 10.0) > 5 * reconstruction_loss(off_object, video, 10.0)
