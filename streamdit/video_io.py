@@ -57,8 +57,8 @@ def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps
     return Path(path)
 
 
-def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Decode a video file frame by frame as uint8 ``(H, W, 3)``; unreadable files raise ``ValueError``."""
+def _open_video(path: str | Path) -> av.container.InputContainer:
+    """Open a video file for decoding; a missing file, unreadable file or no video stream is an error."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"video not found: {path}")
@@ -66,21 +66,31 @@ def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:
         raise ValueError(f"cannot read video {path}: {exc}") from exc
-    with container:
-        if not container.streams.video:
-            raise ValueError(f"{path} has no video stream")
-        try:
-            for frame in container.decode(video=0):
-                yield frame.to_ndarray(format="rgb24")
-        except av.error.FFmpegError as exc:
-            raise ValueError(f"cannot decode video {path}: {exc}") from exc
+    if not container.streams.video:
+        container.close()
+        raise ValueError(f"{path} has no video stream")
+    return container
+
+
+def _decode(container: av.container.InputContainer, path: str | Path) -> Iterator[np.ndarray]:
+    try:
+        for frame in container.decode(video=0):
+            yield frame.to_ndarray(format="rgb24")
+    except av.error.FFmpegError as exc:
+        raise ValueError(f"cannot decode video {path}: {exc}") from exc
+
+
+def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
+    """Decode a video file frame by frame as uint8 ``(H, W, 3)``; unreadable files raise ``ValueError``."""
+    with _open_video(path) as container:
+        yield from _decode(container, path)
 
 
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
-    """All frames of a video ``(T, H, W, 3)`` uint8 and its frame rate."""
-    frames = list(iter_video_frames(path))
+    """All frames of a video ``(T, H, W, 3)`` uint8 and its frame rate (one pass over the file)."""
+    with _open_video(path) as container:
+        rate = container.streams.video[0].average_rate
+        frames = list(_decode(container, path))
     if not frames:
         raise ValueError(f"{path} contains no frames")
-    with av.open(str(path)) as container:
-        rate = container.streams.video[0].average_rate
     return np.stack(frames), float(rate or 0) or 16.0
