@@ -360,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train StreamDiT with the mixed-scheme flow-matching buffer objective. Runs on one process, "
                     "or on many with `torchrun --nproc_per_node N -m streamdit.training ...` (DDP: gloo on CPU, "
                     "nccl on GPU; --batch-size is per process). Writes OUT/checkpoints/step-XXXXXX (resumable), "
-                    "OUT/log.jsonl and OUT/final (EMA weights).",
+                    "OUT/log.jsonl, OUT/final (EMA weights) and OUT/pipeline (a pipeline directory for generate, "
+                    "bench and the demo).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     io = parser.add_argument_group("model and data")
     io.add_argument("--out", type=Path, required=True, help="output directory")
