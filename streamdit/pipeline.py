@@ -26,18 +26,24 @@ import torch.nn.functional as F
 
 from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, tensor_to_video, video_to_tensor
 from streamdit.model import StreamDiT, StreamDiTConfig
-from streamdit.sampler import EnteringChunk, denoise_stream
+from streamdit.sampler import EnteringChunk, denoise_autoregressive, denoise_stream
 from streamdit.schedule import BufferSchedule, Scheme
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder, validate_prompt
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 BUNDLED_MODEL_DIR = BUNDLED_DIR / "student"
 PIPELINE_CONFIG = "pipeline.json"
+SAMPLER_MODES = {"buffer": denoise_stream, "chunk-autoregressive": denoise_autoregressive}
 
 
 @dataclass
 class SamplerConfig:
-    """How a model is sampled: the scheme ``(K, c, s)``, time shift, default guidance and frame rate."""
+    """How a model is sampled: the scheme ``(K, c, s)``, time shift, default guidance and frame rate.
+
+    ``mode`` is ``"buffer"`` (StreamDiT's moving buffer) or ``"chunk-autoregressive"`` (the baseline of
+    :func:`~streamdit.sampler.denoise_autoregressive`: chunks of ``c`` frames, each denoised over all
+    ``K * s`` steps behind clean frames).
+    """
 
     chunk_size: int = 2
     micro_steps: int = 1
@@ -45,6 +51,11 @@ class SamplerConfig:
     guidance: float | None = None
     fps: int = 16
     text_encoder: str | None = None  # a local Hugging Face encoder directory; None: bundled MiniLM
+    mode: str = "buffer"
+
+    def __post_init__(self) -> None:
+        if self.mode not in SAMPLER_MODES:
+            raise ValueError(f"sampler mode must be one of {sorted(SAMPLER_MODES)}, got {self.mode!r}")
 
     def scheme(self, buffer_frames: int) -> Scheme:
         return Scheme.for_buffer(buffer_frames, self.chunk_size, self.micro_steps)
@@ -194,7 +205,8 @@ class VideoStream(Iterator[np.ndarray]):
     def _produce(self) -> None:
         try:
             with torch.inference_mode():
-                for i, chunk in enumerate(denoise_stream(self._velocity, self.pipe.schedule, self._next_chunk)):
+                denoise = SAMPLER_MODES[self.pipe.sampler.mode]
+                for i, chunk in enumerate(denoise(self._velocity, self.pipe.schedule, self._next_chunk)):
                     self._put(self._decoder.submit(self.pipe.decode_chunk, chunk.latents))
                     if self.max_chunks is not None and i + 1 >= self.max_chunks:
                         break
@@ -291,6 +303,8 @@ class StreamDiTPipeline:
         with noise ``strength`` in (0, 1]; the stream then ends with the input. ``max_chunks`` bounds it."""
         if not 0.0 < strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1], got {strength}")
+        if video is not None and self.sampler.mode != "buffer":
+            raise ValueError(f"video-to-video needs the buffer sampler, not {self.sampler.mode!r}")
         return VideoStream(self, prompt, seed, guidance, video, strength, max_chunks)
 
     def generate(self, prompt: str, num_frames: int, seed: int = 0, guidance: float | None = None) -> np.ndarray:

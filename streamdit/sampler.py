@@ -3,6 +3,7 @@
 :func:`denoise_stream` is model-agnostic: it takes a velocity function ``v(x, t)`` with per-frame
 times and a source of new chunks, and yields clean latent chunks forever. The same loop runs the
 teacher (``s`` micro-steps per chunk) and the distilled student (``s = 1``); only the scheme differs.
+:func:`denoise_autoregressive` is the chunk-autoregressive baseline the evaluation compares against.
 """
 
 from __future__ import annotations
@@ -89,3 +90,40 @@ def denoise_stream(velocity: VelocityFn, schedule: BufferSchedule,
         x = torch.cat([x[:, :, c:], new.latents.to(x)], dim=2)
         floor = torch.cat([floor[c:], torch.full((c,), new.floor)])
         tags = tags[1:] + [new.tag]
+
+
+def denoise_autoregressive(velocity: VelocityFn, schedule: BufferSchedule,
+                           next_chunk: Callable[[], EnteringChunk | None]) -> Iterator[EmittedChunk]:
+    """Chunk-autoregressive baseline (no moving buffer): each new chunk of ``c`` frames is denoised from
+    pure noise over the whole grid (``T = K * s`` steps) while the previous ``B - c`` generated frames sit
+    clean (``t = 0``, never changed) in front of it, then emitted. ``T`` evaluations per chunk: ``K`` times
+    the streaming sampler's cost, the same number of steps per frame.
+
+    Start-up: the first buffer is denoised uniformly (the ``K = 1`` scheme) and all its ``K`` chunks are
+    emitted. Text-to-video only (every entering chunk must be pure noise, ``floor = 0``); the loop ends
+    when ``next_chunk`` returns ``None``.
+    """
+    sched, grid = schedule.scheme, schedule.grid
+    B, c, T = sched.buffer_frames, sched.chunk_size, sched.total_steps
+    entering = [next_chunk() for _ in range(sched.num_chunks)]
+    if any(e is None for e in entering):
+        raise ValueError(f"the input must provide at least {sched.num_chunks} chunks to fill the buffer")
+    if any(e.floor for e in entering):
+        raise ValueError("the chunk-autoregressive sampler generates from text only (no video-to-video)")
+    x = torch.cat([e.latents for e in entering], dim=2)
+    for i in range(T):
+        x = euler_step(velocity, x, grid[i].repeat(B), grid[i + 1].repeat(B))
+    for k, e in enumerate(entering):
+        yield EmittedChunk(x[:, :, k * c:(k + 1) * c], e.tag)
+
+    clean = torch.zeros(B - c, dtype=grid.dtype)
+    while True:
+        new = next_chunk()
+        if new is None:
+            return
+        if new.floor:
+            raise ValueError("the chunk-autoregressive sampler generates from text only (no video-to-video)")
+        x = torch.cat([x[:, :, c:], new.latents.to(x)], dim=2)
+        for i in range(T):
+            x = euler_step(velocity, x, torch.cat([clean, grid[i].repeat(c)]), torch.cat([clean, grid[i + 1].repeat(c)]))
+        yield EmittedChunk(x[:, :, B - c:], new.tag)

@@ -1,0 +1,95 @@
+"""The chunk-autoregressive baseline sampler (`denoise_autoregressive`) and its pipeline mode."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+import pytest
+import torch
+
+from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit.autoencoder import PatchAutoencoder
+from streamdit.sampler import EnteringChunk, denoise_autoregressive
+from streamdit.schedule import BufferSchedule, Scheme
+
+CLEAN = 5.0  # the data value the oracle velocity points to
+
+
+class Oracle:
+    """Latents (1, 2, B, 1, 1): channel 0 a frame id, channel 1 a value whose exact flow ends at ``CLEAN``.
+
+    The velocity ``(x_t - CLEAN) / t`` (0 where ``t = 0``) makes Euler steps exact, so a frame ends at
+    ``CLEAN`` only if it was stepped with its true time every time; the times each frame saw are kept.
+    """
+
+    def __init__(self, schedule: BufferSchedule, floor: int = 0) -> None:
+        self.schedule, self.floor = schedule, floor
+        self.seen: dict[int, list[float]] = defaultdict(list)
+        self.calls = 0
+        self.next_id = 0
+        self.generator = torch.Generator().manual_seed(0)
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        for f in range(x.shape[2]):
+            self.seen[int(x[0, 0, f, 0, 0])].append(float(t[0, f]))
+        v = torch.zeros_like(x)
+        tt = t[:, None, :, None, None]
+        v[:, 1:] = torch.where(tt > 0, (x[:, 1:] - CLEAN) / tt.clamp_min(1e-12), torch.zeros_like(x[:, 1:]))
+        return v
+
+    def next_chunk(self) -> EnteringChunk:
+        c = self.schedule.scheme.chunk_size
+        x = torch.empty(1, 2, c, 1, 1, dtype=torch.float64)
+        x[0, 0, :, 0, 0] = torch.arange(self.next_id, self.next_id + c, dtype=torch.float64)
+        self.next_id += c
+        x[0, 1, :, 0, 0] = torch.randn(c, generator=self.generator, dtype=torch.float64)
+        return EnteringChunk(x, floor=self.floor, tag=self.next_id // c - 1)
+
+
+@pytest.mark.parametrize("scheme", [Scheme(2, 2, 8), Scheme(4, 1, 1), Scheme(1, 4, 3)], ids=str)
+def test_each_chunk_crosses_the_whole_grid_behind_clean_frames(scheme: Scheme) -> None:
+    schedule = BufferSchedule(scheme, shift=3.0)
+    oracle = Oracle(schedule)
+    K, c, T = scheme.num_chunks, scheme.chunk_size, scheme.total_steps
+    stream = denoise_autoregressive(oracle.velocity, schedule, oracle.next_chunk)
+    emitted = list(itertools.islice(stream, K + 3))
+    assert [e.tag for e in emitted] == list(range(K + 3))
+    assert oracle.calls == T * 4  # start-up: one uniform run; then T evaluations per chunk
+    for e in emitted:
+        torch.testing.assert_close(e.latents[0, 1], torch.full_like(e.latents[0, 1], CLEAN))
+    grid = schedule.grid[:-1].tolist()
+    for frame in range(K * c, (K + 3) * c):  # a chunk after start-up: the whole grid, then clean context
+        noisy = [t for t in oracle.seen[frame] if t > 0]
+        assert noisy == pytest.approx(grid)
+    for frame in range(K * c):  # start-up chunks: one uniform run over the grid
+        assert [t for t in oracle.seen[frame] if t > 0] == pytest.approx(grid)
+    # every evaluation after start-up sees B - c clean frames (t = 0) in front of the new chunk
+    assert all(t == 0.0 for frame in range(c, K * c) for t in oracle.seen[frame][T:])
+
+
+def test_autoregressive_sampler_refuses_video_to_video() -> None:
+    schedule = BufferSchedule(Scheme(2, 2, 1))
+    oracle = Oracle(schedule, floor=1)
+    with pytest.raises(ValueError, match="text only"):
+        next(denoise_autoregressive(oracle.velocity, schedule, oracle.next_chunk))
+
+
+def test_pipeline_chunk_autoregressive_mode_streams_and_round_trips_plumbing_random_weights(text_encoder, tmp_path) -> None:
+    sampler = SamplerConfig(chunk_size=2, micro_steps=2, mode="chunk-autoregressive")
+    pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(8), text_encoder=text_encoder,
+                                         sampler=sampler, buffer_frames=4, latent_height=4, latent_width=4,
+                                         patch_size=(1, 1, 1), hidden_size=32, depth=1, num_heads=2,
+                                         window_size=(4, 4, 4))
+    with pipe.stream("a red circle moving left", seed=0, max_chunks=4) as stream:
+        chunks = list(stream)
+    assert len(chunks) == 4 and all(c.shape == (2, 32, 32, 3) and c.dtype == np.uint8 for c in chunks)
+    assert stream.stats.evaluations == 4 * 3  # T = K * s = 4 evaluations: start-up (2 chunks), then 1 per chunk
+    with pytest.raises(ValueError, match="buffer sampler"):
+        pipe.stream("a red circle", video=np.zeros((8, 32, 32, 3), np.uint8))
+    pipe.save_pretrained(tmp_path)
+    assert StreamDiTPipeline.from_pretrained(tmp_path, text_encoder=text_encoder).sampler.mode == "chunk-autoregressive"
+    with pytest.raises(ValueError, match="sampler mode"):
+        SamplerConfig(mode="fifo")
