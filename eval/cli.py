@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .paper_settings import FULL, QUICK
 from .weights import DEFAULT_CLIP_ARCH, DEFAULT_DINO_ARCH, WEIGHTS, MissingWeightsError
 
 DEFAULT_CACHE = Path.home() / ".cache" / "streamdit" / "eval-features"
@@ -107,6 +108,33 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(error bars: bootstrap CIs) and DIR/summary.csv.")
     p.add_argument("results", type=Path, nargs="+", help="results .json/.csv files")
     p.add_argument("--out", type=Path, required=True, help="output folder")
+
+    p = sub.add_parser("paper", help="the paper's evaluation in one run: systems side by side, intervals, a human-eval study",
+                       description="Generate held-out videos and prompt-change streams with the StreamDiT teacher, the "
+                                   "single-scheme ablation, the distilled student, a FIFO-style baseline (teacher, c = 1, "
+                                   "s = 1) and a chunk-autoregressive baseline (teacher); score FD against the domain's "
+                                   "ground truth, CLIP score (local weights only), detector adherence, flicker, seam score "
+                                   "and adherence across the prompt change, with bootstrap intervals. Writes "
+                                   "OUT/paper_table.md, CSVs, PNG plots and OUT/study/ for `python -m human_eval serve`.")
+    p.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
+    p.add_argument("--quick", action="store_true",
+                   help=f"few prompts and short videos, every step (CPU: minutes): {QUICK.describe()}; "
+                        f"default: {FULL.describe()} (for a GPU)")
+    p.add_argument("-n", "--prompts", type=int, help="held-out prompts per system (overrides the setting)")
+    p.add_argument("--frames", type=int, help="frames per video and per scored window of a stream (overrides)")
+    p.add_argument("--streams", type=int, help="long streams with a prompt change per system (overrides)")
+    for flag, name in (("--teacher", "teacher"), ("--single-scheme", "single-scheme"), ("--student", "student")):
+        p.add_argument(flag, type=Path, help=f"pipeline directory (default: the bundled {name}, streamdit/bundled/{name})")
+    p.add_argument("--fd-features", choices=["auto", "i3d", "autoencoder"], default="auto",
+                   help="FD feature network: i3d (FVD; weights from a local file), autoencoder (the teacher's video "
+                        "autoencoder, offline), auto (default: i3d if its weights are found, else autoencoder)")
+    p.add_argument("--i3d-weights", type=Path, help=_weights_help("i3d"))
+    p.add_argument("--clip-weights", type=Path, help=_weights_help("clip") + " Without them: no CLIP score.")
+    p.add_argument("--weights-dir", type=Path,
+                   help="folder with the weight files (default: $STREAMDIT_EVAL_WEIGHTS or ~/.cache/streamdit/eval-weights)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda if present)")
+    p.add_argument("--seed", type=int, default=0, help="seed of prompts, videos and the bootstrap")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     p = sub.add_parser("bench", help="feature-extraction throughput, batched vs a naive per-video loop",
                        description="Videos/s of I3D and CLIP feature extraction with random weights of the real "
@@ -244,6 +272,25 @@ def cmd_report(args: argparse.Namespace) -> pd.DataFrame:
     return table
 
 
+def cmd_paper(args: argparse.Namespace) -> Path:
+    from dataclasses import replace
+
+    from streamdit.pipeline import BUNDLED_DIR
+
+    from .paper import run_paper
+
+    settings = QUICK if args.quick else FULL
+    overrides = {k: v for k, v in (("prompts", args.prompts), ("frames", args.frames), ("streams", args.streams)) if v}
+    teacher, single, student = (path or BUNDLED_DIR / name for path, name in (
+        (args.teacher, "teacher"), (args.single_scheme, "single-scheme"), (args.student, "student")))
+    table = run_paper(args.out, replace(settings, **overrides), teacher, single, student,
+                      _device(args.device), args.fd_features, args.i3d_weights, args.clip_weights, args.weights_dir,
+                      args.seed, not args.no_progress)
+    print(table.read_text())
+    print(f"wrote {table}, CSVs and plots in {args.out}, human-eval study in {args.out / 'study'}")
+    return table
+
+
 def cmd_bench(args: argparse.Namespace) -> pd.DataFrame:
     from .bench import run_bench
 
@@ -257,7 +304,7 @@ def cmd_bench(args: argparse.Namespace) -> pd.DataFrame:
 
 
 COMMANDS = {"fvd": cmd_fvd, "clip-score": cmd_clip_score, "consistency": cmd_consistency,
-            "adherence": cmd_adherence, "report": cmd_report, "bench": cmd_bench}
+            "adherence": cmd_adherence, "report": cmd_report, "paper": cmd_paper, "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -266,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)
-    except (VideoLoadError, MissingWeightsError, ValueError) as err:
+    except (VideoLoadError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -21,12 +21,16 @@ def _cell(row: pd.Series) -> str:
     return f"{row['value']:.4g} [{row['ci_low']:.4g}, {row['ci_high']:.4g}]"
 
 
-def markdown_table(table: pd.DataFrame) -> str:
+def markdown_table(table: pd.DataFrame, missing: Mapping[str, str] | None = None) -> str:
     """Systems as rows, metrics as columns, "value [ci_low, ci_high]" cells. Written by hand rather than
-    with `DataFrame.to_markdown`, which needs the extra `tabulate` package."""
+    with `DataFrame.to_markdown`, which needs the extra `tabulate` package. `missing` adds a column per
+    metric that could not be computed, every cell saying why (e.g. {"clip_score": "n/a: no CLIP weights"})."""
     cells = table.assign(cell=table.apply(_cell, axis=1)).pivot(index="system", columns="metric", values="cell")
     metrics = list(dict.fromkeys(table["metric"]))
     cells = cells.reindex(index=list(dict.fromkeys(table["system"])), columns=metrics).fillna("")
+    for metric, reason in (missing or {}).items():
+        cells[metric] = reason
+        metrics.append(metric)
     lines = ["| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     lines += [f"| {system} | " + " | ".join(row) + " |" for system, row in cells.iterrows()]
     return "\n".join(lines)

@@ -1,0 +1,263 @@
+"""`python -m eval paper`: the paper's evaluation at our scale, in one run (issue 9).
+
+Systems, all sampled on the same held-out prompts of the synthetic domain with the same seeds:
+- `teacher`: StreamDiT trained with mixed chunk sizes, sampled with its own scheme and guidance;
+- `single-scheme`: the ablation trained on one chunk size only;
+- `student`: the distilled student (s = 1, no guidance);
+- `fifo`: FIFO-Diffusion-style frame-wise diagonal denoising, the teacher's weights sampled with
+  c = 1, s = 1 (DESIGN 1.2);
+- `chunk-ar`: chunk-autoregressive generation with the teacher's weights: each chunk is denoised from
+  noise over all K * s steps behind clean earlier frames (`streamdit.sampler.denoise_autoregressive`);
+- `ground-truth`: the domain's own renders of the same prompts (the detector's ceiling; FD's reference).
+
+Metrics per system: FD against the ground-truth renders (I3D FVD when I3D weights are found, else FD on
+the teacher's video-autoencoder latents, `eval.ae_features`), CLIP score (only with local CLIP weights),
+prompt adherence (the analytic detector: colour, shape and direction all right), temporal flicker, seam
+score (at the system's chunk length), and long streams whose prompt changes half-way
+(`VideoStream.set_prompt`), scored by the detector against the old prompt before the change and the
+new one once the buffer has turned over. Means carry 95% bootstrap intervals (`eval.stats`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from streamdit import StreamDiTPipeline, data
+from streamdit.pipeline import BUNDLED_DIR, PIPELINE_CONFIG
+from streamdit.video_io import write_video
+
+from .adherence import adherence_table
+from .ae_features import AutoencoderFeatures
+from .clip import CLIP, clip_scores
+from .consistency import seam_score, temporal_flicker
+from .frechet import frechet_distance
+from .fvd import FVD_FRAMES, fvd_features
+from .i3d import I3D
+from .paper_report import write_outputs
+from .paper_settings import Settings
+from .results import summary_row
+from .stats import bootstrap_mean
+from .study_export import write_study
+from .weights import DEFAULT_CLIP_ARCH, MissingWeightsError, resolve_weights
+
+GROUND_TRUTH = "ground-truth"
+QUEUE_LAG_CHUNKS = 3  # chunks a stream may have made before a prompt change reaches the model (queue of 2 + 1)
+
+
+@dataclass(frozen=True)
+class System:
+    """A system of the comparison: a pipeline directory sampled with some sampler settings changed."""
+
+    name: str
+    directory: Path
+    sampler: tuple[tuple[str, object], ...] = ()
+    description: str = ""
+
+
+def paper_systems(teacher: Path, single_scheme: Path, student: Path) -> list[System]:
+    """The five systems of the comparison (module docstring)."""
+    return [
+        System("teacher", teacher, (), "StreamDiT, mixed chunk-size training"),
+        System("single-scheme", single_scheme, (), "ablation: one chunk size in training"),
+        System("student", student, (), "distilled student: one step per chunk, no guidance"),
+        System("fifo", teacher, (("chunk_size", 1), ("micro_steps", 1)),
+               "FIFO-style baseline: teacher weights, c = 1, s = 1"),
+        System("chunk-ar", teacher, (("mode", "chunk-autoregressive"),),
+               "chunk-autoregressive baseline: teacher weights, each chunk from noise behind clean frames"),
+    ]
+
+
+def check_model_dirs(systems: list[System]) -> None:
+    """Raise FileNotFoundError naming every missing pipeline directory and how to get one."""
+    missing = sorted({str(s.directory) for s in systems if not (s.directory / PIPELINE_CONFIG).is_file()})
+    if missing:
+        raise FileNotFoundError(
+            f"no StreamDiT pipeline ({PIPELINE_CONFIG}) in: {', '.join(missing)}. Train the bundled models with "
+            f"`make train-bundled` (they go to {BUNDLED_DIR}/teacher, single-scheme, student), or pass "
+            "--teacher / --single-scheme / --student DIR")
+
+
+def load_system(system: System, device: str) -> StreamDiTPipeline:
+    """The system's pipeline, with its sampler settings applied to the loaded one."""
+    pipe = StreamDiTPipeline.from_pretrained(system.directory, device=device)
+    if not system.sampler:
+        return pipe
+    return StreamDiTPipeline(pipe.model, pipe.text_encoder, pipe.autoencoder, replace(pipe.sampler, **dict(system.sampler)),
+                             device=pipe.device, dtype=pipe.dtype)
+
+
+def generate(pipe: StreamDiTPipeline, prompts: list[str], frames: int, seed: int, progress: bool,
+             desc: str) -> tuple[list[np.ndarray], float]:
+    """One video per prompt (seed + i for prompt i) and the frames per second of generation."""
+    start, videos = time.perf_counter(), []
+    for i, prompt in enumerate(tqdm(prompts, desc=desc, unit="video", disable=not progress)):
+        videos.append(pipe.generate(prompt, num_frames=frames, seed=seed + i))
+    return videos, sum(map(len, videos)) / (time.perf_counter() - start)
+
+
+def settle_frames(pipe: StreamDiTPipeline) -> int:
+    """Frames after a requested prompt change that may still show the old prompt: the buffer's length in
+    video frames plus the chunks already queued (the request reaches the model at its next evaluation)."""
+    buffer = pipe.model.config.buffer_frames * pipe.autoencoder.temporal_compression
+    return buffer + QUEUE_LAG_CHUNKS * pipe.frames_per_chunk
+
+
+def stream_with_switch(pipe: StreamDiTPipeline, first: str, second: str, frames: int, seed: int) -> np.ndarray:
+    """A stream of `first` whose prompt changes to `second` after `frames` frames were received; it
+    runs on for `settle_frames` + `frames` frames."""
+    total, got = 2 * frames + settle_frames(pipe), []
+    with pipe.stream(first, seed=seed) as stream:
+        for chunk in stream:
+            got.append(chunk)
+            n = sum(map(len, got))
+            if n - len(chunk) < frames <= n:
+                stream.set_prompt(second)
+            if n >= total:
+                break
+    return np.concatenate(got)[:total]
+
+
+def switch_prompts(n: int, resolution: int, seed: int) -> list[tuple[str, str]]:
+    """`n` (before, after) canonical captions of held-out objects whose object changes (not only the
+    background), from the domain's long videos (`streamdit.data.sample_long`)."""
+    rng, pairs = np.random.default_rng(seed), []
+    while len(pairs) < n:
+        (_, a), (_, b) = data.sample_long(rng, 2, 1, split="heldout", num_objects=1, resolution=resolution)
+        if a.objects[0].attributes != b.objects[0].attributes:
+            pairs.append((data.caption(a), data.caption(b)))
+    return pairs
+
+
+def load_fd_features(kind: str, teacher: StreamDiTPipeline, i3d_weights: Path | None, weights_dir: Path | None,
+                     device: str) -> tuple[object, str, str]:
+    """(feature model, metric name, description): I3D if asked for or found, else the teacher's autoencoder."""
+    if kind == "i3d" or (kind == "auto" and _found("i3d", i3d_weights, weights_dir)):
+        model = I3D.load(i3d_weights, weights_dir, device)
+        return model, "fvd", f"FVD: I3D Kinetics-400 logits ({resolve_weights('i3d', i3d_weights, weights_dir).name})"
+    return (AutoencoderFeatures(teacher.autoencoder, device), "fd_ae",
+            "fd_ae: Fréchet distance on the teacher's video-autoencoder latents (eval/ae_features.py), because no "
+            "I3D weights were found offline; a domain proxy, not comparable with published FVD")
+
+
+def _found(kind: str, path: Path | None, weights_dir: Path | None) -> bool:
+    try:
+        resolve_weights(kind, path, weights_dir)
+    except MissingWeightsError:
+        return False
+    return True
+
+
+def fd_frames(metric: str, frames: int, temporal_compression: int) -> int:
+    """Frames per clip for FD: 16 for FVD, else the most (<= 16) that the autoencoder can encode."""
+    n = min(FVD_FRAMES, frames)
+    if metric == "fvd":
+        if n < 9:
+            raise ValueError(f"FVD needs videos of at least 9 frames, got {frames}")
+        return n
+    return n - n % temporal_compression
+
+
+def video_metrics(system: str, videos: list[np.ndarray], prompts: list[str], chunk_frames: int | None,
+                  paths: list[str]) -> pd.DataFrame:
+    """Per-video detector booleans, flicker and seam score (NaN where a chunk has no inner frame pair)."""
+    table = adherence_table(videos, prompts)
+    table.insert(0, "system", system)
+    table.insert(1, "video", paths)
+    table.insert(2, "prompt", prompts)
+    table["temporal_flicker"] = [temporal_flicker(v) for v in videos]
+    seams = chunk_frames is not None and chunk_frames >= 2 and len(videos[0]) > chunk_frames
+    table["seam_score"] = [seam_score(v, chunk_frames) if seams else np.nan for v in videos]
+    return table
+
+
+def summarise(per_video: pd.DataFrame, switches: pd.DataFrame, fd: dict[str, float], fd_metric: str,
+              fps: dict[str, float], clip: pd.DataFrame | None, seed: int) -> pd.DataFrame:
+    """One (system, metric) row each, in table order, with bootstrap intervals on the means."""
+    rows = []
+    for system, group in per_video.groupby("system", sort=False):
+        if system in fd:
+            rows.append(summary_row(system, fd_metric, fd[system], len(group)))
+        if clip is not None and system in set(clip["system"]):
+            rows.append(summary_row(system, "clip_score", bootstrap_mean(clip.loc[clip["system"] == system, "clip_score"], seed=seed)))
+        rows.append(summary_row(system, "adherence", bootstrap_mean(group["match"].to_numpy(float), seed=seed)))
+        for column in ("temporal_flicker", "seam_score"):
+            values = group[column].dropna().to_numpy(float)
+            if values.size:
+                rows.append(summary_row(system, column, bootstrap_mean(values, seed=seed)))
+        streams = switches[switches["system"] == system]
+        for column in ("switch_before", "switch_after"):
+            if len(streams):
+                rows.append(summary_row(system, column, bootstrap_mean(streams[column].to_numpy(float), seed=seed)))
+        if system in fps:
+            rows.append(summary_row(system, "gen_fps", fps[system]))
+    return pd.DataFrame(rows)
+
+
+def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path, student: Path,
+              device: str = "cpu", fd_kind: str = "auto", i3d_weights: Path | None = None,
+              clip_weights: Path | None = None, weights_dir: Path | None = None, seed: int = 0,
+              progress: bool = True) -> Path:
+    """Generate, score and write everything under `out` (module docstring); returns paper_table.md."""
+    systems = paper_systems(teacher, single_scheme, student)
+    check_model_dirs(systems)
+    study = out / "study"
+    first = load_system(systems[0], device)
+    resolution = first.resolution[0]
+    items = data.evaluation_set("heldout", settings.prompts, seed=seed, resolution=resolution)
+    prompts = [text for _, text in items]
+    truth = [data.render(spec, settings.frames) for spec, _ in items]
+    fd_model, fd_metric, fd_note = load_fd_features(fd_kind, first, i3d_weights, weights_dir, device)
+    n_fd = fd_frames(fd_metric, settings.frames, first.autoencoder.temporal_compression)
+    real = fvd_features(truth, fd_model, n_fd, desc="FD ground truth", progress=progress)
+    try:
+        clip_model = CLIP.load(clip_weights, DEFAULT_CLIP_ARCH, weights_dir, device)
+    except MissingWeightsError:
+        clip_model = None
+    tables, switches, fd, fps, clip_rows, study_videos, notes = [], [], {}, {}, [], {}, []
+    for system in systems:
+        pipe = first if system is systems[0] else load_system(system, device)
+        videos, fps[system.name] = generate(pipe, prompts, settings.frames, seed, progress, system.name)
+        paths = [f"videos/{system.name}/video_{i:04d}.mp4" for i in range(len(videos))]
+        for path, video in zip(paths, videos):
+            write_video(study / path, video, pipe.sampler.fps)
+        study_videos[system.name] = paths
+        tables.append(video_metrics(system.name, videos, prompts, pipe.frames_per_chunk, paths))
+        fd[system.name] = frechet_distance(real, fvd_features(videos, fd_model, n_fd, desc=f"FD {system.name}", progress=progress))
+        if clip_model is not None:
+            scores = clip_scores(videos, prompts, clip_model, progress=progress)
+            clip_rows += [{"system": system.name, "clip_score": s} for s in scores]
+        pairs = switch_prompts(settings.streams, resolution, seed)
+        for i, (before, after) in enumerate(tqdm(pairs, desc=f"{system.name} prompt change", unit="stream", disable=not progress)):
+            video = stream_with_switch(pipe, before, after, settings.frames, seed + i)
+            old = data.prompt_adherence(video[:settings.frames], before)
+            new = data.prompt_adherence(video[-settings.frames:], after)
+            switches.append({"system": system.name, "stream": i, "prompt_before": before, "prompt_after": after,
+                             "switch_before": bool(old["match"]), "switch_after": bool(new["match"]),
+                             "frames": len(video), "settle_frames": settle_frames(pipe)})
+        s = pipe.schedule.scheme
+        notes.append(f"{system.name}: {system.description}; K = {s.num_chunks}, c = {s.chunk_size}, s = {s.micro_steps}, "
+                     f"guidance {pipe.sampler.guidance}, {pipe.frames_per_chunk} frames per chunk, mode {pipe.sampler.mode}")
+    tables.append(video_metrics(GROUND_TRUTH, truth, prompts, None, [""] * len(truth)))
+    write_study(study, prompts, study_videos)
+    per_video = pd.concat(tables, ignore_index=True)
+    summary = summarise(per_video, pd.DataFrame(switches), fd, fd_metric, fps,
+                        pd.DataFrame(clip_rows) if clip_rows else None, seed)
+    missing = {} if clip_model is not None else {"clip_score": "n/a: no CLIP weights"}
+    header = (f"Synthetic shapes domain, {settings.prompts} held-out prompts x {settings.frames} frames at "
+              f"{resolution}x{resolution} per system (seed {seed}), {settings.streams} long streams with a prompt change "
+              f"per system; device {device}.")
+    notes = [fd_note,
+             "adherence: fraction of videos whose colour, shape and direction the analytic detector reads as prompted",
+             "temporal_flicker: mean absolute difference of consecutive frames (0-255); seam_score: frame change across "
+             "chunk boundaries / elsewhere (1 = invisible seams), at each system's chunk length",
+             "switch_before / switch_after: detector match with the old prompt over the first frames and with the new "
+             "prompt over the last frames, after the buffer turned over (paper_switch.csv)",
+             "gen_fps: frames per second of generating the held-out videos on this device (no interval)",
+             *notes, f"human-eval study: {study / 'pairs.csv'} (serve with `python -m human_eval serve --study {study} --db votes.sqlite`)"]
+    return write_outputs(out, summary, per_video, pd.DataFrame(switches), missing, header, notes)

@@ -1,0 +1,92 @@
+"""The written side of `python -m eval paper`: `paper_table.md` (the table, what each column is, the paper's
+claims checked against the intervals), the CSVs and the PNG plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .report import bar_chart, markdown_table  # noqa: E402
+
+HIGHER_IS_BETTER = {"adherence": True, "switch_after": True, "seam_score": False, "fd_ae": False, "fvd": False}
+CLAIMS = (  # (what the paper claims, system, compared with)
+    ("mixed training beats a single scheme", "teacher", "single-scheme"),
+    ("the distilled student keeps the teacher's quality", "student", "teacher"),
+    ("StreamDiT beats FIFO-style frame-wise denoising", "teacher", "fifo"),
+    ("StreamDiT beats chunk-autoregressive generation", "teacher", "chunk-ar"),
+)
+
+
+def compare(table: pd.DataFrame, a: str, b: str, metric: str) -> str | None:
+    """One line comparing systems `a` and `b` on `metric` ("better"/"worse" only when the bootstrap
+    intervals are disjoint), or None if either value is missing."""
+    rows = table.set_index(["system", "metric"])
+    if (a, metric) not in rows.index or (b, metric) not in rows.index:
+        return None
+    ra, rb = rows.loc[(a, metric)], rows.loc[(b, metric)]
+    if np.isnan(ra["value"]) or np.isnan(rb["value"]):
+        return None
+    higher = HIGHER_IS_BETTER[metric]
+    if np.isnan(ra["ci_low"]) or np.isnan(rb["ci_low"]):
+        above, below, how = ra["value"] > rb["value"], ra["value"] < rb["value"], "no interval"
+    else:
+        above, below, how = ra["ci_low"] > rb["ci_high"], ra["ci_high"] < rb["ci_low"], "intervals disjoint"
+    better, worse = (above, below) if higher else (below, above)
+    verdict = (f"{a} better ({how})" if better else f"{a} worse ({how})" if worse
+               else "equal" if ra["value"] == rb["value"] else "no clear difference (intervals overlap)")
+    return f"{metric}: {a} {ra['value']:.4g} vs {b} {rb['value']:.4g}: {verdict}"
+
+
+def claims_section(table: pd.DataFrame) -> str:
+    """The paper's comparative claims, each checked on every metric with a known direction."""
+    lines = []
+    for claim, a, b in CLAIMS:
+        found = [line for m in HIGHER_IS_BETTER if (line := compare(table, a, b, m))]
+        if found:
+            lines.append(f"- **{claim}** ({a} vs {b}):\n" + "\n".join(f"  - {line}" for line in found))
+    return "\n".join(lines)
+
+
+def switch_chart(table: pd.DataFrame, path: Path) -> None:
+    """Detector adherence before and after the prompt change, per system, with bootstrap intervals."""
+    systems = list(dict.fromkeys(table.loc[table["metric"] == "switch_before", "system"]))
+    fig, ax = plt.subplots(figsize=(1.2 * len(systems) + 2, 3.4))
+    width = 0.38
+    for offset, metric in ((-width / 2, "switch_before"), (width / 2, "switch_after")):
+        rows = table[table["metric"] == metric].set_index("system").reindex(systems)
+        values = rows["value"].to_numpy(float)
+        err = np.nan_to_num(np.stack([values - rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float) - values]))
+        ax.bar(np.arange(len(systems)) + offset, values, width, yerr=err, capsize=3, label=metric.replace("_", " "))
+    ax.set_xticks(range(len(systems)), systems, rotation=30, ha="right")
+    ax.set_ylabel("detector match (old prompt before, new after)")
+    ax.set_ylim(0, 1.05)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_outputs(out: Path, summary: pd.DataFrame, per_video: pd.DataFrame, switches: pd.DataFrame,
+                  missing: Mapping[str, str], header: str, notes: Sequence[str]) -> Path:
+    """Write `out/paper_table.md`, `paper_summary.csv`, `paper_per_video.csv`, `paper_switch.csv`,
+    `paper_metrics.png` and `paper_switch.png`; returns the table's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    summary.to_csv(out / "paper_summary.csv", index=False)
+    per_video.to_csv(out / "paper_per_video.csv", index=False)
+    switches.to_csv(out / "paper_switch.csv", index=False)
+    bar_chart(summary.dropna(subset=["value"]), out / "paper_metrics.png")
+    switch_chart(summary, out / "paper_switch.png")
+    text = (f"# Paper-style evaluation\n\n{header}\n\n" + markdown_table(summary, missing)
+            + "\n\nCells: mean [95% bootstrap CI over videos or streams]; FD has no interval (a distance between sets).\n\n"
+            + "\n".join(f"- {note}" for note in notes)
+            + "\n\n## The paper's claims at this scale\n\n" + (claims_section(summary) or "(nothing to compare)")
+            + "\n\n![metrics](paper_metrics.png)\n\n![prompt change](paper_switch.png)\n")
+    (out / "paper_table.md").write_text(text)
+    return out / "paper_table.md"

@@ -1,0 +1,22 @@
+"""How much `python -m eval paper` generates (kept apart so the CLI's help does not import streamdit)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """`prompts` held-out prompts per system, videos of `frames` frames, and `streams` long streams per
+    system (`frames` frames scored before the prompt change and `frames` after it settles)."""
+
+    prompts: int
+    frames: int
+    streams: int
+
+    def describe(self) -> str:
+        return f"{self.prompts} prompts x {self.frames} frames, {self.streams} prompt-change streams per system"
+
+
+QUICK = Settings(prompts=6, frames=24, streams=2)  # every step, minutes on a 2-core CPU
+FULL = Settings(prompts=48, frames=48, streams=12)  # 48 prompts: each held-out triple on each background

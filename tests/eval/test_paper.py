@@ -1,0 +1,127 @@
+"""`python -m eval paper` end to end on small random pipelines (plumbing), and its comparison logic."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from eval.ae_features import AutoencoderFeatures
+from eval.cli import main
+from eval.frechet import frechet_distance
+from eval.paper_report import compare
+from eval.results import COLUMNS
+from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
+
+SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1, 1), hidden_size=32, depth=1,
+             num_heads=2, window_size=(4, 4, 4))
+SYSTEMS = ["teacher", "single-scheme", "student", "fifo", "chunk-ar"]
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory, text_encoder) -> dict[str, str]:
+    """Teacher, ablation and student directories: tiny random DiTs on a random 4x-time video autoencoder."""
+    dirs = {}
+    for i, (name, sampler) in enumerate((("teacher", SamplerConfig(chunk_size=2, micro_steps=2, guidance=2.0)),
+                                         ("single-scheme", SamplerConfig(chunk_size=2, micro_steps=2, guidance=2.0)),
+                                         ("student", SamplerConfig(chunk_size=2, micro_steps=1)))):
+        autoencoder = VideoAutoencoder(VideoAutoencoderConfig(widths=(8, 16))).eval()
+        pipe = StreamDiTPipeline.from_config("tiny", autoencoder=autoencoder, text_encoder=text_encoder, sampler=sampler,
+                                             seed=i, **SMALL)
+        g = torch.Generator().manual_seed(i)  # randomise the zero-initialised gates: outputs depend on inputs
+        with torch.no_grad():
+            for param in pipe.model.parameters():
+                param.add_(torch.randn(param.shape, generator=g) * 0.05)
+        directory = tmp_path_factory.mktemp(name)
+        pipe.save_pretrained(directory)
+        dirs[name] = str(directory)
+    return dirs
+
+
+def test_paper_quick_path_writes_table_csvs_plots_and_study_plumbing_random_weights(model_dirs, tmp_path) -> None:
+    from human_eval.study import load_study
+
+    out = tmp_path / "results"
+    argv = ["paper", "--quick", "--prompts", "2", "--frames", "16", "--streams", "2", "--out", str(out),
+            "--teacher", model_dirs["teacher"], "--single-scheme", model_dirs["single-scheme"],
+            "--student", model_dirs["student"], "--device", "cpu", "--weights-dir", str(tmp_path / "no-weights"),
+            "--no-progress"]
+    assert main(argv) == 0
+
+    table = (out / "paper_table.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    header = rows[0]
+    assert len(rows) == 2 + 6 and {line.count("|") for line in rows} == {header.count("|")}
+    assert [r.split("|")[1].strip() for r in rows[2:]] == SYSTEMS + ["ground-truth"]
+    for column in ("fd_ae", "adherence", "temporal_flicker", "seam_score", "switch_before", "switch_after", "clip_score"):
+        assert f" {column} |" in header
+    assert table.count("n/a: no CLIP weights") == 6 and "no I3D weights were found offline" in table
+    assert "mixed training beats a single scheme" in table and "paper_metrics.png" in table
+
+    summary = pd.read_csv(out / "paper_summary.csv")
+    assert list(summary.columns) == COLUMNS
+    for system in SYSTEMS:
+        metrics = set(summary.loc[summary["system"] == system, "metric"])
+        assert {"fd_ae", "adherence", "temporal_flicker", "seam_score", "switch_before", "switch_after", "gen_fps"} <= metrics
+    means = summary[summary["metric"].isin(["adherence", "switch_before", "switch_after", "seam_score"])]
+    assert (means["ci_low"] <= means["value"] + 1e-9).all() and (means["value"] <= means["ci_high"] + 1e-9).all()
+    assert (summary.loc[summary["metric"] == "fd_ae", "value"] >= 0).all()
+    per_video = pd.read_csv(out / "paper_per_video.csv")
+    assert len(per_video) == 2 * 6 and per_video.groupby("system").size().eq(2).all()
+    flicker = per_video.groupby("system", sort=False)["temporal_flicker"].apply(tuple)
+    assert len(set(flicker)) == 6  # each system (the baselines: each sampler) made different videos
+    switches = pd.read_csv(out / "paper_switch.csv")
+    assert len(switches) == 2 * 5 and (switches["prompt_before"] != switches["prompt_after"]).all()
+    for png in ("paper_metrics.png", "paper_switch.png"):
+        with Image.open(out / png) as image:
+            assert image.format == "PNG" and min(image.size) > 100
+
+    study = load_study(out / "study")  # what `python -m human_eval serve --study` loads
+    assert len(study.pairs) == 2 * 10
+    assert {p.system_a for p in study.pairs} | {p.system_b for p in study.pairs} == set(SYSTEMS)
+    assert "motion_completeness" in study.question_ids
+    for pair in study.pairs[:3]:
+        with av.open(str(study.video_path(pair.video_a))) as container:
+            assert sum(1 for _ in container.decode(video=0)) == 16
+
+
+def test_missing_model_directory_is_a_clear_error(model_dirs, tmp_path, capsys) -> None:
+    argv = ["paper", "--quick", "--out", str(tmp_path), "--teacher", model_dirs["teacher"],
+            "--single-scheme", str(tmp_path / "nowhere"), "--student", model_dirs["student"]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "make train-bundled" in err and "--single-scheme" in err
+
+
+def test_compare_calls_a_difference_only_when_intervals_are_disjoint() -> None:
+    table = pd.DataFrame([
+        {"system": "a", "metric": "adherence", "value": 0.8, "ci_low": 0.7, "ci_high": 0.9, "n": 10},
+        {"system": "b", "metric": "adherence", "value": 0.4, "ci_low": 0.3, "ci_high": 0.5, "n": 10},
+        {"system": "c", "metric": "adherence", "value": 0.6, "ci_low": 0.45, "ci_high": 0.75, "n": 10},
+        {"system": "a", "metric": "seam_score", "value": 1.1, "ci_low": 1.0, "ci_high": 1.2, "n": 10},
+        {"system": "b", "metric": "seam_score", "value": 2.0, "ci_low": 1.8, "ci_high": 2.2, "n": 10},
+        {"system": "a", "metric": "fd_ae", "value": 3.0, "ci_low": np.nan, "ci_high": np.nan, "n": 10},
+        {"system": "b", "metric": "fd_ae", "value": 5.0, "ci_low": np.nan, "ci_high": np.nan, "n": 10},
+    ])
+    assert compare(table, "a", "b", "adherence") == "adherence: a 0.8 vs b 0.4: a better (intervals disjoint)"
+    assert compare(table, "b", "a", "adherence").endswith("b worse (intervals disjoint)")
+    assert compare(table, "a", "c", "adherence").endswith("no clear difference (intervals overlap)")
+    assert compare(table, "a", "b", "seam_score").endswith("a better (intervals disjoint)")  # lower is better
+    assert compare(table, "b", "a", "fd_ae").endswith("b worse (no interval)")
+    assert compare(table, "a", "a", "fd_ae").endswith("equal")
+    assert compare(table, "c", "a", "seam_score") is None
+
+
+def test_autoencoder_features_place_and_motion_give_zero_distance_to_themselves() -> None:
+    ae = VideoAutoencoder(VideoAutoencoderConfig(widths=(8, 16))).eval()
+    rng = np.random.default_rng(0)
+    videos = [rng.integers(0, 256, (8, 32, 32, 3), dtype=np.uint8) for _ in range(3)]
+    feats = AutoencoderFeatures(ae, batch_size=2).encode_videos(videos)
+    assert feats.shape == (3, 5 * 8) and np.isfinite(feats).all()
+    assert frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-6)
+    still = AutoencoderFeatures(ae).encode_videos([np.repeat(videos[0][:1], 8, axis=0)])
+    assert np.allclose(still[0, 4 * 8:], 0.0)  # a still video has no latent motion
