@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: install demo test bench train-bundled evaluate-bundled system-deps clean
+.PHONY: install demo test bench train-bundled evaluate-bundled paper-table system-deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,6 +34,11 @@ train-bundled: $(STAMP)
 ## samples and scores the bundled models (adherence, flicker, seams) and benchmarks them
 evaluate-bundled: $(STAMP)
 	PY=$(PY) bash scripts/evaluate_bundled.sh
+
+## the paper-style evaluation of the bundled models: results/paper_table.md, CSVs, plots, results/study/
+## (CPU: ARGS="--quick", minutes; the default full setting is meant for a GPU)
+paper-table: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m eval paper $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
