@@ -123,6 +123,21 @@ def stream_with_switch(pipe: StreamDiTPipeline, first: str, second: str, frames:
     return np.concatenate(got)[:total]
 
 
+def switch_scores(system: str, pipe: StreamDiTPipeline, pairs: list[tuple[str, str]], frames: int, seed: int,
+                  progress: bool) -> list[dict]:
+    """One row per prompt-change stream: detector match with the old prompt over the first `frames`
+    frames and with the new prompt over the last `frames` (after `settle_frames`)."""
+    rows = []
+    for i, (before, after) in enumerate(tqdm(pairs, desc=f"{system} prompt change", unit="stream", disable=not progress)):
+        video = stream_with_switch(pipe, before, after, frames, seed + i)
+        old = data.prompt_adherence(video[:frames], before)
+        new = data.prompt_adherence(video[-frames:], after)
+        rows.append({"system": system, "stream": i, "prompt_before": before, "prompt_after": after,
+                     "switch_before": bool(old["match"]), "switch_after": bool(new["match"]),
+                     "frames": len(video), "settle_frames": settle_frames(pipe)})
+    return rows
+
+
 def switch_prompts(n: int, resolution: int, seed: int) -> list[tuple[str, str]]:
     """`n` (before, after) canonical captions of held-out objects whose object changes (not only the
     background), from the domain's long videos (`streamdit.data.sample_long`)."""
@@ -136,18 +151,20 @@ def switch_prompts(n: int, resolution: int, seed: int) -> list[tuple[str, str]]:
 
 def load_fd_features(kind: str, teacher: StreamDiTPipeline, i3d_weights: Path | None, weights_dir: Path | None,
                      device: str) -> tuple[object, str, str]:
-    """(feature model, metric name, description): I3D if asked for or found, else the teacher's autoencoder."""
-    if kind == "i3d" or (kind == "auto" and _found("i3d", i3d_weights, weights_dir)):
+    """(feature model, metric name, description): I3D if asked for, given or found, else the teacher's
+    autoencoder (`eval.ae_features`)."""
+    if kind == "i3d" or (kind == "auto" and (i3d_weights is not None or _found("i3d", weights_dir))):
         model = I3D.load(i3d_weights, weights_dir, device)
         return model, "fvd", f"FVD: I3D Kinetics-400 logits ({resolve_weights('i3d', i3d_weights, weights_dir).name})"
     return (AutoencoderFeatures(teacher.autoencoder, device), "fd_ae",
-            "fd_ae: Fréchet distance on the teacher's video-autoencoder latents (eval/ae_features.py), because no "
-            "I3D weights were found offline; a domain proxy, not comparable with published FVD")
+            "fd_ae: Fréchet distance on the teacher's video-autoencoder latents (eval/ae_features.py), the offline "
+            "stand-in when no I3D weights are found: a domain proxy, not comparable with published FVD")
 
 
-def _found(kind: str, path: Path | None, weights_dir: Path | None) -> bool:
+def _found(kind: str, weights_dir: Path | None) -> bool:
+    """Whether a weights file of `kind` is in the weights folder."""
     try:
-        resolve_weights(kind, path, weights_dir)
+        resolve_weights(kind, None, weights_dir)
     except MissingWeightsError:
         return False
     return True
@@ -215,10 +232,9 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
     fd_model, fd_metric, fd_note = load_fd_features(fd_kind, first, i3d_weights, weights_dir, device)
     n_fd = fd_frames(fd_metric, settings.frames, first.autoencoder.temporal_compression)
     real = fvd_features(truth, fd_model, n_fd, desc="FD ground truth", progress=progress)
-    try:
-        clip_model = CLIP.load(clip_weights, DEFAULT_CLIP_ARCH, weights_dir, device)
-    except MissingWeightsError:
-        clip_model = None
+    use_clip = clip_weights is not None or _found("clip", weights_dir)  # a path given must exist
+    clip_model = CLIP.load(clip_weights, DEFAULT_CLIP_ARCH, weights_dir, device) if use_clip else None
+    pairs = switch_prompts(settings.streams, resolution, seed)
     tables, switches, fd, fps, clip_rows, study_videos, notes = [], [], {}, {}, [], {}, []
     for system in systems:
         pipe = first if system is systems[0] else load_system(system, device)
@@ -232,14 +248,7 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
         if clip_model is not None:
             scores = clip_scores(videos, prompts, clip_model, progress=progress)
             clip_rows += [{"system": system.name, "clip_score": s} for s in scores]
-        pairs = switch_prompts(settings.streams, resolution, seed)
-        for i, (before, after) in enumerate(tqdm(pairs, desc=f"{system.name} prompt change", unit="stream", disable=not progress)):
-            video = stream_with_switch(pipe, before, after, settings.frames, seed + i)
-            old = data.prompt_adherence(video[:settings.frames], before)
-            new = data.prompt_adherence(video[-settings.frames:], after)
-            switches.append({"system": system.name, "stream": i, "prompt_before": before, "prompt_after": after,
-                             "switch_before": bool(old["match"]), "switch_after": bool(new["match"]),
-                             "frames": len(video), "settle_frames": settle_frames(pipe)})
+        switches += switch_scores(system.name, pipe, pairs, settings.frames, seed, progress)
         s = pipe.schedule.scheme
         notes.append(f"{system.name}: {system.description}; K = {s.num_chunks}, c = {s.chunk_size}, s = {s.micro_steps}, "
                      f"guidance {pipe.sampler.guidance}, {pipe.frames_per_chunk} frames per chunk, mode {pipe.sampler.mode}")

@@ -18,5 +18,5 @@ class Settings:
         return f"{self.prompts} prompts x {self.frames} frames, {self.streams} prompt-change streams per system"
 
 
-QUICK = Settings(prompts=6, frames=24, streams=2)  # every step, minutes on a 2-core CPU
+QUICK = Settings(prompts=12, frames=32, streams=4)  # every step; 12 prompts: each held-out triple once; minutes on 2 CPU cores
 FULL = Settings(prompts=48, frames=48, streams=12)  # 48 prompts: each held-out triple on each background

@@ -59,7 +59,7 @@ def test_paper_quick_path_writes_table_csvs_plots_and_study_plumbing_random_weig
     assert [r.split("|")[1].strip() for r in rows[2:]] == SYSTEMS + ["ground-truth"]
     for column in ("fd_ae", "adherence", "temporal_flicker", "seam_score", "switch_before", "switch_after", "clip_score"):
         assert f" {column} |" in header
-    assert table.count("n/a: no CLIP weights") == 6 and "no I3D weights were found offline" in table
+    assert table.count("n/a: no CLIP weights") == 6 and "when no I3D weights are found" in table
     assert "mixed training beats a single scheme" in table and "paper_metrics.png" in table
 
     summary = pd.read_csv(out / "paper_summary.csv")
@@ -95,6 +95,14 @@ def test_missing_model_directory_is_a_clear_error(model_dirs, tmp_path, capsys) 
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "nowhere" in err and "make train-bundled" in err and "--single-scheme" in err
+
+
+def test_fvd_asked_for_without_i3d_weights_is_a_clear_error(model_dirs, tmp_path, capsys) -> None:
+    argv = ["paper", "--quick", "--out", str(tmp_path / "out"), "--teacher", model_dirs["teacher"],
+            "--single-scheme", model_dirs["single-scheme"], "--student", model_dirs["student"],
+            "--fd-features", "i3d", "--weights-dir", str(tmp_path / "no-weights"), "--device", "cpu"]
+    assert main(argv) == 2
+    assert "i3d_torchscript.pt" in capsys.readouterr().err
 
 
 def test_compare_calls_a_difference_only_when_intervals_are_disjoint() -> None:
