@@ -47,6 +47,14 @@ from .study_export import write_study
 from .weights import DEFAULT_CLIP_ARCH, MissingWeightsError, resolve_weights
 
 GROUND_TRUTH = "ground-truth"
+METRIC_NOTES = (
+    "adherence: fraction of videos whose colour, shape and direction the analytic detector reads as prompted",
+    ("temporal_flicker: mean absolute difference of consecutive frames (0-255); seam_score: frame change across "
+     "chunk boundaries / elsewhere (1 = invisible seams), at each system's chunk length"),
+    ("switch_before / switch_after: detector match with the old prompt over the first frames and with the new "
+     "prompt over the last frames, after the buffer turned over (paper_switch.csv)"),
+    "gen_fps: frames per second of generating the held-out videos on this device (no interval)",
+)
 QUEUE_LAG_CHUNKS = 3  # chunks a stream may have made before a prompt change reaches the model (queue of 2 + 1)
 
 
@@ -157,8 +165,8 @@ def load_fd_features(kind: str, teacher: StreamDiTPipeline, i3d_weights: Path | 
         model = I3D.load(i3d_weights, weights_dir, device)
         return model, "fvd", f"FVD: I3D Kinetics-400 logits ({resolve_weights('i3d', i3d_weights, weights_dir).name})"
     return (AutoencoderFeatures(teacher.autoencoder, device), "fd_ae",
-            "fd_ae: Fréchet distance on the teacher's video-autoencoder latents (eval/ae_features.py), the offline "
-            "stand-in when no I3D weights are found: a domain proxy, not comparable with published FVD")
+            ("fd_ae: Fréchet distance on the teacher's video-autoencoder latents (eval/ae_features.py), the offline "
+             "stand-in when no I3D weights are found: a domain proxy, not comparable with published FVD"))
 
 
 def _found(kind: str, weights_dir: Path | None) -> bool:
@@ -261,12 +269,6 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
     header = (f"Synthetic shapes domain, {settings.prompts} held-out prompts x {settings.frames} frames at "
               f"{resolution}x{resolution} per system (seed {seed}), {settings.streams} long streams with a prompt change "
               f"per system; device {device}.")
-    notes = [fd_note,
-             "adherence: fraction of videos whose colour, shape and direction the analytic detector reads as prompted",
-             "temporal_flicker: mean absolute difference of consecutive frames (0-255); seam_score: frame change across "
-             "chunk boundaries / elsewhere (1 = invisible seams), at each system's chunk length",
-             "switch_before / switch_after: detector match with the old prompt over the first frames and with the new "
-             "prompt over the last frames, after the buffer turned over (paper_switch.csv)",
-             "gen_fps: frames per second of generating the held-out videos on this device (no interval)",
-             *notes, f"human-eval study: {study / 'pairs.csv'} (serve with `python -m human_eval serve --study {study} --db votes.sqlite`)"]
+    notes = [fd_note, *METRIC_NOTES, *notes,
+             f"human-eval study: {study / 'pairs.csv'} (`python -m human_eval serve --study {study} --db votes.sqlite`)"]
     return write_outputs(out, summary, per_video, pd.DataFrame(switches), missing, header, notes)
