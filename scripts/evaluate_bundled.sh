@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-runs/bundled/eval}
-N_TEACHER=${N_TEACHER:-12}
+N_TEACHER=${N_TEACHER:-48}
 N_STUDENT=${N_STUDENT:-48}
 SECONDS_PER_VIDEO=${SECONDS_PER_VIDEO:-1.5}
 export HF_HUB_OFFLINE=1

@@ -42,5 +42,6 @@ mkdir -p streamdit/bundled
 for name in teacher single-scheme student; do
   rm -rf "streamdit/bundled/$name"
   cp -r "$OUT/$name/pipeline" "streamdit/bundled/$name"
+  $PY scripts/store_fp16.py "streamdit/bundled/$name"/*/model.safetensors  # shipped weights: fp16, under 25 MB a file
 done
 echo "bundled pipelines written to streamdit/bundled/{teacher,single-scheme,student}"
