@@ -22,6 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-streams", type=int, default=None,
                         help="streams generated at once, others wait in the queue (default: 1 on CPU, 2 on CUDA)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="longest stream, in seconds of video")
+    parser.add_argument("--lead-seconds", type=float, default=2.0,
+                        help="how far generation may run ahead of playback, in seconds of video (default 2): "
+                             "keeps a live prompt change within a few seconds of the screen")
     parser.add_argument("--segment-seconds", type=float, default=1.0,
                         help="video per streamed segment: shorter starts sooner, longer stalls less (default 1)")
     return parser
@@ -33,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         device = resolve_device(args.device)
         models = ModelBank(discover(args.model), device)
-        limits = Limits(max_seconds=args.max_seconds, segment_seconds=args.segment_seconds,
+        limits = Limits(max_seconds=args.max_seconds, segment_seconds=args.segment_seconds, lead_seconds=args.lead_seconds,
                         max_streams=args.max_streams or (2 if device.startswith("cuda") else 1))
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))

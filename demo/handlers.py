@@ -22,14 +22,17 @@ SOURCES = (("Text only", "text"), ("Uploaded video", "upload"), ("Webcam", "webc
 
 @dataclass(frozen=True)
 class Limits:
-    """Serving limits: longest stream (seconds of video), segment length, parallel streams."""
+    """Serving limits: longest stream (seconds of video), segment length, parallel streams, and how far
+    (seconds of video) generation may run ahead of playback: a model faster than real time would
+    otherwise finish the whole stream at once, and a prompt change could no longer reach the screen."""
 
     max_seconds: float = 60.0
     segment_seconds: float = 1.0
     max_streams: int = 1
+    lead_seconds: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.max_seconds <= 0 or self.segment_seconds <= 0 or self.max_streams < 1:
+        if self.max_seconds <= 0 or self.segment_seconds <= 0 or self.max_streams < 1 or self.lead_seconds <= 0:
             raise ValueError(f"limits must be positive, got {self}")
 
 
@@ -69,6 +72,9 @@ class Handlers:
                 if segment is not None:
                     first_frame_s = first_frame_s or time.perf_counter() - started
                     yield str(segment), self._stats(stream, pipe, first_frame_s, "Streaming")
+                    # pace to playback: wait (stoppably) while the video made runs more than lead_seconds ahead
+                    played = time.perf_counter() - started - first_frame_s
+                    stop.wait(max(0.0, stream.stats.frames / pipe.sampler.fps - played - self.limits.lead_seconds))
             segment = writer.flush()
             state = "Stopped" if stop.is_set() else "Finished"
             yield (str(segment) if segment is not None else gr.skip()), self._stats(stream, pipe, first_frame_s, state)

@@ -15,6 +15,9 @@ import torch
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_SECONDS = 30
+# Serve this pipeline directory instead of the random one, e.g. to measure the bundled student in the
+# browser: STREAMDIT_DEMO_TEST_MODEL=streamdit/bundled/student pytest -s tests/demo/test_browser.py
+MODEL_ENV = "STREAMDIT_DEMO_TEST_MODEL"
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +32,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     from streamdit import StreamDiTPipeline
 
+    if os.environ.get(MODEL_ENV):
+        return Path(os.environ[MODEL_ENV]).resolve()
     pipe = StreamDiTPipeline.from_config("tiny", device="cpu", prediction="velocity")
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
