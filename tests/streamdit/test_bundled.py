@@ -1,0 +1,46 @@
+"""The shipped models in streamdit/bundled/: sizes, defaults, and one student clip read back by the detector."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from streamdit import StreamDiTPipeline
+from streamdit.data import eval_prompts, prompt_adherence
+from streamdit.pipeline import BUNDLED_DIR, BUNDLED_MODEL_DIR
+
+SHIPPED = ("teacher", "single-scheme", "student")
+MB = 1e6
+
+
+def test_bundled_pipelines_ship_with_cards_and_weights_under_the_size_limits() -> None:
+    files = [f for name in SHIPPED for f in (BUNDLED_DIR / name).rglob("*.safetensors")]
+    assert {f.relative_to(BUNDLED_DIR).parts[0] for f in files} == set(SHIPPED)
+    assert all(f.stat().st_size < 25 * MB for f in files), {f.name: f.stat().st_size for f in files}
+    assert sum(f.stat().st_size for f in files) < 50 * MB
+    for name in SHIPPED:
+        assert "## Training" in (BUNDLED_DIR / name / "README.md").read_text()
+
+
+def test_default_pipeline_is_the_one_step_student() -> None:
+    assert BUNDLED_MODEL_DIR == BUNDLED_DIR / "student"
+    sampler = json.loads((BUNDLED_MODEL_DIR / "pipeline.json").read_text())
+    assert sampler["micro_steps"] == 1 and sampler["guidance"] is None
+
+
+@pytest.fixture(scope="module")
+def student(text_encoder) -> StreamDiTPipeline:
+    return StreamDiTPipeline.from_pretrained(text_encoder=text_encoder)
+
+
+@pytest.mark.parametrize("split", ["heldout", "train"])
+def test_shipped_student_draws_the_prompted_colour(student, split) -> None:
+    # The shipped student gets the colour right in ~70-80% of evaluation videos, but colour, shape and
+    # direction together only in ~10% (streamdit/bundled/student/README.md): the seeded clip is held to
+    # what the model does reliably. Raise this to result["match"] once the model card shows >= 85%.
+    prompt = eval_prompts(split, n=1)[0]  # the first prompt of the evaluation set, seed 0 as `sample` uses
+    video = student.generate(prompt, num_frames=24, seed=0)
+    assert video.shape == (24, 128, 128, 3)
+    result = prompt_adherence(video, prompt)
+    assert result["color"], (prompt, result)
