@@ -3,8 +3,8 @@
 #   video autoencoder (4x time, 8x space, 8 channels) -> teacher (chunk sizes 1, 2, 4 mixed) and the
 #   single-scheme ablation (c = 2 only, the sampling scheme), trained side by side on its latents with the
 #   same budget -> distilled student. Sampling: buffer of 4 latent frames (16 video frames), c = 2 (K = 2),
-#   teacher s = 8 with guidance 4 (16 steps per chunk), student s = 1 without guidance (2 evaluations per
-#   chunk of 8 video frames); then copies the pipelines into streamdit/bundled/.
+#   teacher s = 8 with guidance 4 (16 steps per frame), student s = 1 without guidance (2 evaluations per
+#   frame, one per emitted chunk of 8 video frames); then copies the pipelines into streamdit/bundled/.
 # Why latents and not pixel patches: a DiT trained for 2000 steps on 8x8 pixel patches (x0 prediction) drew
 # the backgrounds but no objects (detector adherence ~0); the autoencoder, whose loss weights the saturated
 # (object) pixels 10x, gives the objects a large share of the latents and cuts the tokens per second of
