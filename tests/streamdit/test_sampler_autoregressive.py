@@ -3,56 +3,22 @@
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 
 import numpy as np
 import pytest
 import torch
+from flow_oracle import CLEAN, Tracker  # on the path via tests/streamdit/conftest.py
 
 from streamdit import SamplerConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder
-from streamdit.sampler import EnteringChunk, denoise_autoregressive
+from streamdit.sampler import denoise_autoregressive
 from streamdit.schedule import BufferSchedule, Scheme
-
-CLEAN = 5.0  # the data value the oracle velocity points to
-
-
-class Oracle:
-    """Latents (1, 2, B, 1, 1): channel 0 a frame id, channel 1 a value whose exact flow ends at ``CLEAN``.
-
-    The velocity ``(x_t - CLEAN) / t`` (0 where ``t = 0``) makes Euler steps exact, so a frame ends at
-    ``CLEAN`` only if it was stepped with its true time every time; the times each frame saw are kept.
-    """
-
-    def __init__(self, schedule: BufferSchedule, floor: int = 0) -> None:
-        self.schedule, self.floor = schedule, floor
-        self.seen: dict[int, list[float]] = defaultdict(list)
-        self.calls = 0
-        self.next_id = 0
-        self.generator = torch.Generator().manual_seed(0)
-
-    def velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        for f in range(x.shape[2]):
-            self.seen[int(x[0, 0, f, 0, 0])].append(float(t[0, f]))
-        v = torch.zeros_like(x)
-        tt = t[:, None, :, None, None]
-        v[:, 1:] = torch.where(tt > 0, (x[:, 1:] - CLEAN) / tt.clamp_min(1e-12), torch.zeros_like(x[:, 1:]))
-        return v
-
-    def next_chunk(self) -> EnteringChunk:
-        c = self.schedule.scheme.chunk_size
-        x = torch.empty(1, 2, c, 1, 1, dtype=torch.float64)
-        x[0, 0, :, 0, 0] = torch.arange(self.next_id, self.next_id + c, dtype=torch.float64)
-        self.next_id += c
-        x[0, 1, :, 0, 0] = torch.randn(c, generator=self.generator, dtype=torch.float64)
-        return EnteringChunk(x, floor=self.floor, tag=self.next_id // c - 1)
 
 
 @pytest.mark.parametrize("scheme", [Scheme(2, 2, 8), Scheme(4, 1, 1), Scheme(1, 4, 3)], ids=str)
 def test_each_chunk_crosses_the_whole_grid_behind_clean_frames(scheme: Scheme) -> None:
     schedule = BufferSchedule(scheme, shift=3.0)
-    oracle = Oracle(schedule)
+    oracle = Tracker(schedule)
     K, c, T = scheme.num_chunks, scheme.chunk_size, scheme.total_steps
     stream = denoise_autoregressive(oracle.velocity, schedule, oracle.next_chunk)
     emitted = list(itertools.islice(stream, K + 3))
@@ -72,7 +38,7 @@ def test_each_chunk_crosses_the_whole_grid_behind_clean_frames(scheme: Scheme) -
 
 def test_autoregressive_sampler_refuses_video_to_video() -> None:
     schedule = BufferSchedule(Scheme(2, 2, 1))
-    oracle = Oracle(schedule, floor=1)
+    oracle = Tracker(schedule, floor=1)
     with pytest.raises(ValueError, match="text only"):
         next(denoise_autoregressive(oracle.velocity, schedule, oracle.next_chunk))
 

@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 
 import pytest
 import torch
+from flow_oracle import CLEAN, Tracker  # on the path via tests/streamdit/conftest.py
 
 from streamdit.sampler import EnteringChunk, denoise_stream
-from streamdit.schedule import BufferSchedule, MixedSchemeSampler, Scheme, shift_time, time_grid
+from streamdit.schedule import (
+    BufferSchedule,
+    MixedSchemeSampler,
+    Scheme,
+    shift_time,
+    time_grid,
+)
 
 SCHEMES = [Scheme(4, 2, 1), Scheme(4, 2, 3), Scheme(8, 1, 1), Scheme(1, 8, 4), Scheme(2, 4, 2), Scheme(3, 1, 5)]
-CLEAN = 5.0  # the data value the oracle velocity points to
-
-
-class Tracker:
-    """Latents (1, 2, B, 1, 1): channel 0 carries a frame id (velocity 0 keeps it), channel 1 a value.
-
-    The velocity is the exact flow for data ``CLEAN``: ``v = (x_t - x_0) / t``. Euler steps along it are
-    exact, so a frame comes out equal to ``CLEAN`` only if it was stepped with its true time at every
-    evaluation. Every time a frame is seen is recorded per id.
-    """
-
-    def __init__(self, schedule: BufferSchedule, floor: int = 0) -> None:
-        self.schedule, self.floor = schedule, floor
-        self.seen: dict[int, list[float]] = defaultdict(list)
-        self.next_id = 0
-        self.generator = torch.Generator().manual_seed(0)
-
-    def velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        for f in range(x.shape[2]):
-            self.seen[int(x[0, 0, f, 0, 0])].append(float(t[0, f]))
-        v = torch.zeros_like(x)
-        v[:, 1] = (x[:, 1] - CLEAN) / t[:, None, :, None, None]
-        return v
-
-    def next_chunk(self) -> EnteringChunk:
-        c = self.schedule.scheme.chunk_size
-        x = torch.empty(1, 2, c, 1, 1, dtype=torch.float64)
-        x[0, 0, :, 0, 0] = torch.arange(self.next_id, self.next_id + c, dtype=torch.float64)
-        self.next_id += c
-        t = float(self.schedule.grid[self.floor])
-        eps = torch.randn(c, generator=self.generator, dtype=torch.float64)
-        x[0, 1, :, 0, 0] = (1 - t) * CLEAN + t * eps
-        return EnteringChunk(x, floor=self.floor)
 
 
 def run(schedule: BufferSchedule, chunks: int, floor: int = 0) -> tuple[Tracker, list[torch.Tensor]]:

@@ -1,0 +1,6 @@
+"""Make the shared test helpers of this folder importable (pytest runs with --import-mode=importlib)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))  # the test modules import flow_oracle

@@ -1,0 +1,48 @@
+"""An exact-velocity oracle for driving the samplers' loops in tests (schedule and chunk-autoregressive)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+
+from streamdit.sampler import EnteringChunk
+from streamdit.schedule import BufferSchedule
+
+CLEAN = 5.0  # the data value the oracle velocity points to
+
+
+class Tracker:
+    """Latents (1, 2, B, 1, 1): channel 0 carries a frame id (velocity 0 keeps it), channel 1 a value.
+
+    The velocity is the exact flow for data ``CLEAN``: ``v = (x_t - x_0) / t`` (0 where ``t = 0``). Euler
+    steps along it are exact, so a frame comes out equal to ``CLEAN`` only if it was stepped with its true
+    time at every evaluation. Every time a frame is seen is recorded per id; ``calls`` counts evaluations.
+    Entering chunks are noised to ``grid[floor]`` and tagged with their index.
+    """
+
+    def __init__(self, schedule: BufferSchedule, floor: int = 0) -> None:
+        self.schedule, self.floor = schedule, floor
+        self.seen: dict[int, list[float]] = defaultdict(list)
+        self.calls = 0
+        self.next_id = 0
+        self.generator = torch.Generator().manual_seed(0)
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        for f in range(x.shape[2]):
+            self.seen[int(x[0, 0, f, 0, 0])].append(float(t[0, f]))
+        v = torch.zeros_like(x)
+        tt = t[:, None, :, None, None]
+        v[:, 1:] = torch.where(tt > 0, (x[:, 1:] - CLEAN) / tt.clamp_min(1e-12), torch.zeros_like(x[:, 1:]))
+        return v
+
+    def next_chunk(self) -> EnteringChunk:
+        c = self.schedule.scheme.chunk_size
+        x = torch.empty(1, 2, c, 1, 1, dtype=torch.float64)
+        x[0, 0, :, 0, 0] = torch.arange(self.next_id, self.next_id + c, dtype=torch.float64)
+        self.next_id += c
+        t = float(self.schedule.grid[self.floor])
+        eps = torch.randn(c, generator=self.generator, dtype=torch.float64)
+        x[0, 1, :, 0, 0] = (1 - t) * CLEAN + t * eps
+        return EnteringChunk(x, floor=self.floor, tag=self.next_id // c - 1)
