@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from diffusers.optimization import get_constant_schedule_with_warmup
+from transformers import get_wsd_schedule
 from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 from tqdm.auto import tqdm
@@ -88,6 +89,7 @@ class TrainConfig:
     weight_decay: float = 0.0  # DiT trains with none
     betas: tuple[float, float] = (0.9, 0.999)
     warmup_steps: int = 500
+    cooldown_steps: int = 0  # linear decay to 0 over the last steps (warmup-stable-decay); 0: constant
     max_grad_norm: float = 1.0
     ema_decay: float = 0.9999  # upper bound; diffusers' EMAModel ramps it as (1 + n) / (10 + n)
     mixed_precision: str = "no"  # "no" | "bf16"
@@ -109,6 +111,16 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.cooldown_steps <= self.steps - self.warmup_steps:
+            raise ValueError(f"cooldown_steps must be in [0, steps - warmup_steps] = [0, {self.steps - self.warmup_steps}], "
+                             f"got {self.cooldown_steps}")
+
+    def lr_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+        """Linear warmup, then constant, then (if ``cooldown_steps``) a linear decay to zero at ``steps``."""
+        if not self.cooldown_steps:
+            return get_constant_schedule_with_warmup(optimizer, self.warmup_steps)
+        return get_wsd_schedule(optimizer, self.warmup_steps, self.cooldown_steps, num_training_steps=self.steps,
+                                decay_type="linear")
 
 
 def make_accelerator(config: TrainConfig, cpu: bool = False) -> Accelerator:
@@ -190,7 +202,7 @@ class Trainer:
         model = model.to(acc.device).train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=tuple(config.betas),
                                       weight_decay=config.weight_decay)
-        self.scheduler = get_constant_schedule_with_warmup(optimizer, config.warmup_steps)
+        self.scheduler = config.lr_scheduler(optimizer)
         self.model, self.optimizer = acc.prepare(model, optimizer)
         self.ema = EMAModel(self.unwrapped.parameters(), decay=config.ema_decay, foreach=True)  # after DDP's broadcast
         self.progress = _Progress()
@@ -380,6 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--weight-decay", type=float, default=d.weight_decay)
     opt.add_argument("--betas", type=_float_list, default=d.betas, help="AdamW betas, e.g. 0.9,0.999")
     opt.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="linear learning-rate warmup")
+    opt.add_argument("--cooldown-steps", type=int, default=d.cooldown_steps,
+                     help="linear learning-rate decay to 0 over the last N steps (0: constant after warmup); "
+                          "a resumed run may add or move it")
     opt.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm, help="gradient clipping")
     opt.add_argument("--ema-decay", type=float, default=d.ema_decay)
     opt.add_argument("--mixed-precision", choices=("no", "bf16"), default=d.mixed_precision)
@@ -398,6 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample = parser.add_argument_group("sampling settings written to OUT/pipeline/pipeline.json")
     sample.add_argument("--sample-chunk-size", type=int, default=2, help="chunk size c of the streaming scheme")
     sample.add_argument("--sample-micro-steps", type=int, default=4, help="micro-steps s per chunk (teacher)")
+    sample.add_argument("--sample-shift", type=float, default=None,
+                        help="time shift of the sampling grid (default: --shift); > 1 spends more steps at high noise")
     sample.add_argument("--sample-guidance", type=float, default=4.0, help="classifier-free guidance scale")
     sample.add_argument("--fps", type=int, default=16, help="frame rate of the generated video")
     return parser
@@ -434,7 +451,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = TrainConfig(
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        betas=tuple(args.betas), warmup_steps=args.warmup_steps, max_grad_norm=args.max_grad_norm,
+        betas=tuple(args.betas), warmup_steps=args.warmup_steps,
+        cooldown_steps=args.cooldown_steps, max_grad_norm=args.max_grad_norm,
         ema_decay=args.ema_decay, mixed_precision=args.mixed_precision, chunk_sizes=args.chunk_sizes,
         chunk_weights=args.chunk_weights, shift=args.shift, cond_dropout=args.cond_dropout,
         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints, seed=args.seed,
@@ -451,7 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = StreamDiT(model_config)
     accelerator.print(f"StreamDiT {model.num_parameters() / 1e6:.2f}M parameters, {frames} frames of "
                       f"{size[1]}x{size[0]} per clip, {accelerator.num_processes} process(es) on {accelerator.device}")
-    sampler = SamplerConfig(chunk_size=args.sample_chunk_size, micro_steps=args.sample_micro_steps, shift=args.shift,
+    sampler = SamplerConfig(chunk_size=args.sample_chunk_size, micro_steps=args.sample_micro_steps,
+                            shift=args.shift if args.sample_shift is None else args.sample_shift,
                             guidance=args.sample_guidance, fps=args.fps,
                             text_encoder=str(args.text_encoder) if args.text_encoder else None)
     sampler.scheme(model_config.buffer_frames)  # fail before training if c does not divide the buffer

@@ -173,6 +173,41 @@ def test_bf16_mixed_precision_trains_on_cpu(text_encoder, tmp_path) -> None:
     assert all(p.dtype == torch.float32 for p in trainer.unwrapped.parameters())  # master weights stay fp32
 
 
+def _learning_rates(scheduler: torch.optim.lr_scheduler.LRScheduler, steps: int) -> list[float]:
+    rates = []
+    for _ in range(steps):
+        scheduler.optimizer.step()
+        scheduler.step()
+        rates.append(scheduler.get_last_lr()[0])
+    return rates
+
+
+def test_cooldown_decays_the_learning_rate_linearly_to_zero_at_the_last_step() -> None:
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = TrainConfig(steps=100, warmup_steps=10, cooldown_steps=20).lr_scheduler(optimizer)
+    rates = _learning_rates(scheduler, 100)  # rates[i]: the rate of step i + 1
+    assert rates[4] == pytest.approx(0.5) and rates[9] == rates[50] == rates[79] == pytest.approx(1.0)
+    assert rates[89] == pytest.approx(0.5) and rates[99] == pytest.approx(0.0)
+    constant = TrainConfig(steps=100, warmup_steps=10).lr_scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0))
+    assert _learning_rates(constant, 100)[99] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="cooldown_steps"):
+        TrainConfig(steps=100, warmup_steps=10, cooldown_steps=95)
+
+
+def test_a_resumed_run_can_add_a_cooldown_at_the_position_it_reached() -> None:
+    """Scheduler state from a constant-rate run loads into a cooldown schedule and continues from its step."""
+    first = TrainConfig(steps=100, warmup_steps=10)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = first.lr_scheduler(optimizer)
+    _learning_rates(scheduler, 60)
+    state = scheduler.state_dict()
+    resumed = TrainConfig(steps=120, warmup_steps=10, cooldown_steps=40)
+    scheduler = resumed.lr_scheduler(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0))
+    scheduler.load_state_dict(state)
+    rates = _learning_rates(scheduler, 60)  # steps 61 .. 120
+    assert rates[19] == pytest.approx(1.0) and rates[39] == pytest.approx(0.5) and rates[59] == pytest.approx(0.0)
+
+
 def test_trainer_rejects_clips_of_the_wrong_shape(text_encoder, tmp_path) -> None:
     ae = PatchAutoencoder(2)
     model = StreamDiT(tiny_config(text_encoder.dim, ae))
@@ -188,5 +223,5 @@ def test_cli_help_lists_the_options(capsys) -> None:
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     for option in ("--config", "--data", "--out", "--steps", "--batch-size", "--lr", "--mixed-precision",
-                   "--chunk-sizes", "--resume", "--autoencoder", "--text-encoder", "--seed"):
+                   "--chunk-sizes", "--resume", "--cooldown-steps", "--sample-shift", "--autoencoder", "--text-encoder", "--seed"):
         assert option in text
