@@ -2,6 +2,8 @@
 # Evaluates the bundled pipelines on the synthetic domain: videos for held-out and training attribute
 # combinations (python -m streamdit sample), prompt adherence by the analytic detector, temporal flicker
 # and seam score (python -m eval), one side-by-side report, and the streaming benchmark.
+# The mixed-vs-single-scheme ablation compares single-scheme with the teacher at the same step count
+# (REFERENCE_TEACHER, written by train_bundled.sh), not with the longer-trained shipped teacher.
 # Usage: bash scripts/evaluate_bundled.sh  (N_TEACHER / N_STUDENT prompts per split, SECONDS per video)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,14 +12,18 @@ OUT=${OUT:-runs/bundled/eval}
 N_TEACHER=${N_TEACHER:-48}
 N_STUDENT=${N_STUDENT:-48}
 SECONDS_PER_VIDEO=${SECONDS_PER_VIDEO:-1.5}
+REFERENCE_TEACHER=${REFERENCE_TEACHER:-runs/bundled/teacher-5000}
 export HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
 results=()
-for name in teacher single-scheme student; do
+models=(teacher single-scheme student)
+[ -d "$REFERENCE_TEACHER" ] && models+=("$REFERENCE_TEACHER")
+for model in "${models[@]}"; do
+  name=$(basename "$model"); path=$model; [ -d "$path" ] || path="streamdit/bundled/$model"
   n=$N_TEACHER; [ "$name" = student ] && n=$N_STUDENT
   for split in heldout train; do
     dir="$OUT/videos/$name-$split"
-    [ -f "$dir/prompts.txt" ] || $PY -m streamdit sample --model "streamdit/bundled/$name" --out "$dir" \
+    [ -f "$dir/prompts.txt" ] || $PY -m streamdit sample --model "$path" --out "$dir" \
       --split "$split" -n "$n" --seconds "$SECONDS_PER_VIDEO"
     $PY -m eval adherence "$dir" --prompts "$dir/prompts.txt" --name "$name-$split" --no-progress \
       --out "$OUT/$name-$split-adherence.json"

@@ -22,12 +22,22 @@ sys.path.insert(0, str(ROOT))  # a script in scripts/: make the repository's pac
 from streamdit.autoencoder import load_autoencoder  # noqa: E402
 
 
+def training_minutes(log: list[dict]) -> float:
+    """Wall time summed over the log's records, each interval at its record's rate; a resumed run's log
+    goes back to its checkpoint's step, and the steps it repeats are not counted twice."""
+    seconds, step = 0.0, 0
+    for record in log:
+        if record["step"] > step:
+            seconds += (record["step"] - step) / record["steps_per_s"]
+        step = max(step, record["step"])
+    return seconds / 60
+
+
 def training_summary(run: Path) -> dict:
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
     last = log[-10:]
     return {"steps": log[-1]["step"], "final_loss": sum(r["loss"] for r in last) / len(last),
-            "minutes": log[-1]["step"] / log[-1]["steps_per_s"] / 60,
-            "config": json.loads((run / "train_config.json").read_text())}
+            "minutes": training_minutes(log), "config": json.loads((run / "train_config.json").read_text())}
 
 
 def autoencoder_line(pipeline_dir: Path, run: Path | None) -> str:
@@ -80,6 +90,7 @@ def main() -> None:
     bench = "\n".join(line for line in bench_file.read_text().splitlines() if not line.startswith("benchmarking")) \
         if bench_file.is_file() else "(not measured)"
     stored = {str(t.dtype).removeprefix("torch.") for t in load_file(str(weights)).values()}
+    cooldown = f"linear decay to 0 over the last {train['cooldown_steps']} steps, " if train.get("cooldown_steps") else ""
     schemes = f"chunk sizes mixed: {train['chunk_sizes']}" if train.get("chunk_sizes") else "distillation"
     card = f"""# StreamDiT bundled model: {args.name}
 
@@ -100,7 +111,7 @@ own code. Load it with `StreamDiTPipeline.from_pretrained("streamdit/bundled/{ar
 {args.command}
 ```
 - {summary['steps']} steps, batch {train['batch_size']}, AdamW lr {train['lr']}, warmup {train['warmup_steps']},
-  EMA {train['ema_decay']}, {schemes}.
+  {cooldown}EMA {train['ema_decay']}, {schemes}.
 - Final loss (mean of the last 10 logged values): {summary['final_loss']:.4f}.
 - Wall time: about {summary['minutes']:.0f} minutes on {platform.machine()} CPU, 2 cores shared with other
   jobs, torch {torch.__version__}.

@@ -2,37 +2,47 @@
 # Reproduces the bundled models end to end on the synthetic shapes domain:
 #   video autoencoder (4x time, 8x space, 8 channels) -> teacher (chunk sizes 1, 2, 4 mixed) and the
 #   single-scheme ablation (c = 2 only, the sampling scheme), trained side by side on its latents with the
-#   same budget -> distilled student. Sampling: buffer of 4 latent frames (16 video frames), c = 2 (K = 2),
-#   teacher s = 8 with guidance 4 (16 steps per frame), student s = 1 without guidance (2 evaluations per
-#   frame, one per emitted chunk of 8 video frames); then copies the pipelines into streamdit/bundled/.
+#   same budget (ABLATION_STEPS; the teacher's pipeline at that step is kept as teacher-ABLATION_STEPS, the
+#   ablation's reference) -> the teacher goes on alone to TEACHER_STEPS, its learning rate decaying
+#   linearly to 0 over the last COOLDOWN_STEPS -> distilled student. Sampling: buffer of 4 latent frames
+#   (16 video frames), c = 2 (K = 2), time shift 4, teacher s = 8 with guidance 4 (16 steps per frame),
+#   student s = 1 without guidance (2 evaluations per frame, one per emitted chunk of 8 video frames);
+#   then copies the pipelines into streamdit/bundled/.
 # Why latents and not pixel patches: a DiT trained for 2000 steps on 8x8 pixel patches (x0 prediction) drew
 # the backgrounds but no objects (detector adherence ~0); the autoencoder, whose loss weights the saturated
 # (object) pixels 10x, gives the objects a large share of the latents and cuts the tokens per second of
-# video 4x. Step counts can be overridden from the environment.
+# video 4x. Why sampling shift 4: with the uniform grid (shift 1) half of the teacher's videos at step
+# 9250 showed no object at all (12 held-out prompts: colour 7/12); shift 4 spends more of the steps at
+# high noise, where the layout is decided (colour 24/24, match 10/24 vs 3/12 at shift 1; 8 and 16 were worse).
+# Step counts can be overridden from the environment.
 # Usage: bash scripts/train_bundled.sh  (or: make train-bundled)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-runs/bundled}
 AE_STEPS=${AE_STEPS:-4000}
-TEACHER_STEPS=${TEACHER_STEPS:-5000}
-STUDENT_STEPS=${STUDENT_STEPS:-500}
+ABLATION_STEPS=${ABLATION_STEPS:-5000}
+TEACHER_STEPS=${TEACHER_STEPS:-20500}
+COOLDOWN_STEPS=${COOLDOWN_STEPS:-4000}
+STUDENT_STEPS=${STUDENT_STEPS:-1000}
 export HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
 
 [ -f "$OUT/autoencoder/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder" \
   --steps "$AE_STEPS" --batch-size 8 --lr 1e-3 > "$OUT/autoencoder.log" 2>&1
 
-train() {  # name chunk-sizes; one torch thread each: the two runs share the machine's cores
-  OMP_NUM_THREADS=1 $PY -m streamdit train --config tiny-latent --autoencoder "$OUT/autoencoder" --data synthetic \
-    --chunk-sizes "$2" \
-    --out "$OUT/$1" --steps "$TEACHER_STEPS" --batch-size 8 --lr 5e-4 --warmup-steps 200 --ema-decay 0.999 \
+train() {  # name chunk-sizes steps [more options]; resumes from the run's checkpoints
+  $PY -m streamdit train --config tiny-latent --autoencoder "$OUT/autoencoder" --data synthetic \
+    --chunk-sizes "$2" --out "$OUT/$1" --steps "$3" --batch-size 8 --lr 5e-4 --warmup-steps 200 --ema-decay 0.999 \
     --checkpoint-every 250 --num-workers 1 --sample-chunk-size 2 --sample-micro-steps 8 --sample-guidance 4 \
-    --resume
+    --sample-shift 4 --resume "${@:4}"
 }
-train teacher 1,2,4 > "$OUT/teacher.log" 2>&1 &
-train single-scheme 2 > "$OUT/single-scheme.log" 2>&1 &
+# Same budget, side by side, one torch thread each (the two runs share the machine's cores).
+OMP_NUM_THREADS=1 train teacher 1,2,4 "$ABLATION_STEPS" > "$OUT/teacher.log" 2>&1 &
+OMP_NUM_THREADS=1 train single-scheme 2 "$ABLATION_STEPS" > "$OUT/single-scheme.log" 2>&1 &
 wait
+[ -d "$OUT/teacher-$ABLATION_STEPS" ] || cp -r "$OUT/teacher/pipeline" "$OUT/teacher-$ABLATION_STEPS"
+OMP_NUM_THREADS=2 train teacher 1,2,4 "$TEACHER_STEPS" --cooldown-steps "$COOLDOWN_STEPS" >> "$OUT/teacher.log" 2>&1
 
 $PY -m streamdit distill --teacher "$OUT/teacher/pipeline" --out "$OUT/student" --steps "$STUDENT_STEPS" \
   --batch-size 4 --lr 1e-4 --warmup-steps 20 --ema-decay 0.99 --checkpoint-every 100 --num-workers 1 --resume \
