@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--streams", type=int, help="long streams with a prompt change per system (overrides)")
     for flag, name in (("--teacher", "teacher"), ("--single-scheme", "single-scheme"), ("--student", "student")):
         p.add_argument(flag, type=Path, help=f"pipeline directory (default: the bundled {name}, streamdit/bundled/{name})")
+    p.add_argument("--same-budget-teacher", type=Path,
+                   help="pipeline directory of the teacher at the single-scheme ablation's step count, compared as a sixth "
+                        "system (teacher-same-budget) when the shipped teacher trained longer than the ablation")
     p.add_argument("--fd-features", choices=["auto", "i3d", "autoencoder"], default="auto",
                    help="FD feature network: i3d (FVD; weights from a local file), autoencoder (the teacher's video "
                         "autoencoder, offline), auto (default: i3d if its weights are found, else autoencoder)")
@@ -285,7 +288,7 @@ def cmd_paper(args: argparse.Namespace) -> Path:
         (args.teacher, "teacher"), (args.single_scheme, "single-scheme"), (args.student, "student")))
     table = run_paper(args.out, replace(settings, **overrides), teacher, single, student,
                       _device(args.device), args.fd_features, args.i3d_weights, args.clip_weights, args.weights_dir,
-                      args.seed, not args.no_progress)
+                      args.seed, not args.no_progress, args.same_budget_teacher)
     print(table.read_text())
     print(f"wrote {table}, CSVs and plots in {args.out}, human-eval study in {args.out / 'study'}")
     return table

@@ -8,6 +8,8 @@ Systems, all sampled on the same held-out prompts of the synthetic domain with t
   c = 1, s = 1 (DESIGN 1.2);
 - `chunk-ar`: chunk-autoregressive generation with the teacher's weights: each chunk is denoised from
   noise over all K * s steps behind clean earlier frames (`streamdit.sampler.denoise_autoregressive`);
+- `teacher-same-budget` (only with `--same-budget-teacher`): the teacher at the ablation's step count, so that
+  mixed vs single-scheme training is also compared at equal budget when the shipped teacher trained longer;
 - `ground-truth`: the domain's own renders of the same prompts (the detector's ceiling; FD's reference).
 
 Metrics per system: FD against the ground-truth renders (I3D FVD when I3D weights are found, else FD on
@@ -68,8 +70,12 @@ class System:
     description: str = ""
 
 
-def paper_systems(teacher: Path, single_scheme: Path, student: Path) -> list[System]:
-    """The five systems of the comparison (module docstring)."""
+def paper_systems(teacher: Path, single_scheme: Path, student: Path,
+                  same_budget_teacher: Path | None = None) -> list[System]:
+    """The five systems of the comparison (module docstring), and the teacher at the ablation's budget if given."""
+    same_budget = [] if same_budget_teacher is None else [
+        System("teacher-same-budget", same_budget_teacher, (),
+               "StreamDiT, mixed chunk-size training, as many steps as single-scheme (the ablation's reference)")]
     return [
         System("teacher", teacher, (), "StreamDiT, mixed chunk-size training"),
         System("single-scheme", single_scheme, (), "ablation: one chunk size in training"),
@@ -78,6 +84,7 @@ def paper_systems(teacher: Path, single_scheme: Path, student: Path) -> list[Sys
                "FIFO-style baseline: teacher weights, c = 1, s = 1"),
         System("chunk-ar", teacher, (("mode", "chunk-autoregressive"),),
                "chunk-autoregressive baseline: teacher weights, each chunk from noise behind clean frames"),
+        *same_budget,
     ]
 
 
@@ -227,9 +234,9 @@ def summarise(per_video: pd.DataFrame, switches: pd.DataFrame, fd: dict[str, flo
 def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path, student: Path,
               device: str = "cpu", fd_kind: str = "auto", i3d_weights: Path | None = None,
               clip_weights: Path | None = None, weights_dir: Path | None = None, seed: int = 0,
-              progress: bool = True) -> Path:
+              progress: bool = True, same_budget_teacher: Path | None = None) -> Path:
     """Generate, score and write everything under `out` (module docstring); returns paper_table.md."""
-    systems = paper_systems(teacher, single_scheme, student)
+    systems = paper_systems(teacher, single_scheme, student, same_budget_teacher)
     check_model_dirs(systems)
     study = out / "study"
     first = load_system(systems[0], device)

@@ -18,6 +18,7 @@ from .report import bar_chart, markdown_table  # noqa: E402
 HIGHER_IS_BETTER = {"adherence": True, "switch_after": True, "seam_score": False, "fd_ae": False, "fvd": False}
 CLAIMS = (  # (what the paper claims, system, compared with)
     ("mixed training beats a single scheme", "teacher", "single-scheme"),
+    ("mixed training beats a single scheme at the same budget", "teacher-same-budget", "single-scheme"),
     ("the distilled student keeps the teacher's quality", "student", "teacher"),
     ("StreamDiT beats FIFO-style frame-wise denoising", "teacher", "fifo"),
     ("StreamDiT beats chunk-autoregressive generation", "teacher", "chunk-ar"),

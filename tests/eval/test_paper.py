@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import av
 import numpy as np
 import pandas as pd
@@ -12,7 +14,8 @@ from PIL import Image
 from eval.ae_features import AutoencoderFeatures
 from eval.cli import main
 from eval.frechet import frechet_distance
-from eval.paper_report import compare
+from eval.paper import paper_systems
+from eval.paper_report import claims_section, compare
 from eval.results import COLUMNS
 from streamdit import SamplerConfig, StreamDiTPipeline
 from streamdit.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
@@ -122,6 +125,21 @@ def test_compare_calls_a_difference_only_when_intervals_are_disjoint() -> None:
     assert compare(table, "b", "a", "fd_ae").endswith("b worse (no interval)")
     assert compare(table, "a", "a", "fd_ae").endswith("equal")
     assert compare(table, "c", "a", "seam_score") is None
+
+
+def test_a_same_budget_teacher_is_a_sixth_system_and_the_ablation_claim_uses_it() -> None:
+    systems = paper_systems(Path("teacher"), Path("single"), Path("student"), same_budget_teacher=Path("teacher-5000"))
+    assert [s.name for s in systems] == SYSTEMS + ["teacher-same-budget"]
+    assert systems[-1].directory == Path("teacher-5000") and not systems[-1].sampler
+    assert [s.name for s in paper_systems(Path("teacher"), Path("single"), Path("student"))] == SYSTEMS
+    table = pd.DataFrame([
+        {"system": "teacher-same-budget", "metric": "seam_score", "value": 2.0, "ci_low": 1.5, "ci_high": 2.5, "n": 9},
+        {"system": "single-scheme", "metric": "seam_score", "value": 9.0, "ci_low": 8.0, "ci_high": 10.0, "n": 9},
+    ])
+    claims = claims_section(table)
+    assert "**mixed training beats a single scheme at the same budget** (teacher-same-budget vs single-scheme)" in claims
+    assert "teacher-same-budget better (intervals disjoint)" in claims
+    assert "(teacher vs single-scheme)" not in claims  # no row for the shipped teacher: its claim is left out
 
 
 def test_autoencoder_features_place_and_motion_give_zero_distance_to_themselves() -> None:
