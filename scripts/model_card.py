@@ -58,7 +58,7 @@ def autoencoder_line(pipeline_dir: Path, run: Path | None) -> str:
 
 
 def results_table(eval_dir: Path, name: str) -> str:
-    files = sorted(eval_dir.glob(f"{name}-*.json"))
+    files = sorted(f for split in ("heldout", "train") for f in eval_dir.glob(f"{name}-{split}-*.json"))
     if not files:
         return "(not evaluated)"
     table = pd.concat([pd.read_json(f) for f in files], ignore_index=True)

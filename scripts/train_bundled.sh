@@ -5,15 +5,19 @@
 #   same budget (ABLATION_STEPS; the teacher's pipeline at that step is kept as teacher-ABLATION_STEPS, the
 #   ablation's reference) -> the teacher goes on alone to TEACHER_STEPS, its learning rate decaying
 #   linearly to 0 over the last COOLDOWN_STEPS -> distilled student. Sampling: buffer of 4 latent frames
-#   (16 video frames), c = 2 (K = 2), time shift 4, teacher s = 8 with guidance 4 (16 steps per frame),
-#   student s = 1 without guidance (2 evaluations per frame, one per emitted chunk of 8 video frames);
-#   then copies the pipelines into streamdit/bundled/.
+#   (16 video frames), time shift 4; the teacher streams with c = 1 (K = 4), s = 4 and guidance 4 (16 steps
+#   per frame), the student with s = 1 and no guidance (4 evaluations per frame, one per emitted chunk of
+#   4 video frames); the ablation pair (single-scheme, teacher-ABLATION_STEPS) samples with the single
+#   scheme's own c = 2 (K = 2), s = 8. Then copies the pipelines into streamdit/bundled/.
 # Why latents and not pixel patches: a DiT trained for 2000 steps on 8x8 pixel patches (x0 prediction) drew
 # the backgrounds but no objects (detector adherence ~0); the autoencoder, whose loss weights the saturated
 # (object) pixels 10x, gives the objects a large share of the latents and cuts the tokens per second of
 # video 4x. Why sampling shift 4: with the uniform grid (shift 1) half of the teacher's videos at step
 # 9250 showed no object at all (12 held-out prompts: colour 7/12); shift 4 spends more of the steps at
 # high noise, where the layout is decided (colour 24/24, match 10/24 vs 3/12 at shift 1; 8 and 16 were worse).
+# Why c = 1, s = 4 for the teacher: at step 14000 (shift 4, guidance 4, 24 held-out prompts) it matched 14/24
+# against 10/24 for c = 2, s = 8 at the same 16 steps per frame (guidance 6: 11/24), and it gives the student
+# four one-step segments instead of two, the last from t = 0.57 rather than t = 0.8.
 # Step counts can be overridden from the environment.
 # Usage: bash scripts/train_bundled.sh  (or: make train-bundled)
 set -euo pipefail
@@ -34,15 +38,16 @@ mkdir -p "$OUT"
 train() {  # name chunk-sizes steps [more options]; resumes from the run's checkpoints
   $PY -m streamdit train --config tiny-latent --autoencoder "$OUT/autoencoder" --data synthetic \
     --chunk-sizes "$2" --out "$OUT/$1" --steps "$3" --batch-size 8 --lr 5e-4 --warmup-steps 200 --ema-decay 0.999 \
-    --checkpoint-every 250 --num-workers 1 --sample-chunk-size 2 --sample-micro-steps 8 --sample-guidance 4 \
-    --sample-shift 4 --resume "${@:4}"
+    --checkpoint-every 250 --num-workers 1 --sample-guidance 4 --sample-shift 4 --resume "${@:4}"
 }
 # Same budget, side by side, one torch thread each (the two runs share the machine's cores).
-OMP_NUM_THREADS=1 train teacher 1,2,4 "$ABLATION_STEPS" > "$OUT/teacher.log" 2>&1 &
-OMP_NUM_THREADS=1 train single-scheme 2 "$ABLATION_STEPS" > "$OUT/single-scheme.log" 2>&1 &
+ABLATION_SAMPLER=(--sample-chunk-size 2 --sample-micro-steps 8)  # the single scheme's own
+OMP_NUM_THREADS=1 train teacher 1,2,4 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" > "$OUT/teacher.log" 2>&1 &
+OMP_NUM_THREADS=1 train single-scheme 2 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" > "$OUT/single-scheme.log" 2>&1 &
 wait
 [ -d "$OUT/teacher-$ABLATION_STEPS" ] || cp -r "$OUT/teacher/pipeline" "$OUT/teacher-$ABLATION_STEPS"
-OMP_NUM_THREADS=2 train teacher 1,2,4 "$TEACHER_STEPS" --cooldown-steps "$COOLDOWN_STEPS" >> "$OUT/teacher.log" 2>&1
+OMP_NUM_THREADS=2 train teacher 1,2,4 "$TEACHER_STEPS" --cooldown-steps "$COOLDOWN_STEPS" \
+  --sample-chunk-size 1 --sample-micro-steps 4 >> "$OUT/teacher.log" 2>&1
 
 $PY -m streamdit distill --teacher "$OUT/teacher/pipeline" --out "$OUT/student" --steps "$STUDENT_STEPS" \
   --batch-size 4 --lr 1e-4 --warmup-steps 20 --ema-decay 0.99 --checkpoint-every 100 --num-workers 1 --resume \
