@@ -39,10 +39,10 @@ import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from diffusers.optimization import get_constant_schedule_with_warmup
-from transformers import get_wsd_schedule
 from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader, IterableDataset, default_collate, get_worker_info
 from tqdm.auto import tqdm
+from transformers import get_wsd_schedule
 
 from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, video_to_tensor
 from streamdit.model import StreamDiT, StreamDiTConfig
@@ -111,8 +111,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.cooldown_steps <= self.steps - self.warmup_steps:
-            raise ValueError(f"cooldown_steps must be in [0, steps - warmup_steps] = [0, {self.steps - self.warmup_steps}], "
+        if self.cooldown_steps < 0 or self.cooldown_steps > max(self.steps - self.warmup_steps, 0):
+            raise ValueError(f"cooldown_steps must be in [0, steps - warmup_steps] = [0, {max(self.steps - self.warmup_steps, 0)}], "
                              f"got {self.cooldown_steps}")
 
     def lr_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:

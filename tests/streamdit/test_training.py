@@ -192,6 +192,7 @@ def test_cooldown_decays_the_learning_rate_linearly_to_zero_at_the_last_step() -
     assert _learning_rates(constant, 100)[99] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="cooldown_steps"):
         TrainConfig(steps=100, warmup_steps=10, cooldown_steps=95)
+    TrainConfig(steps=1, warmup_steps=500)  # warmup longer than the run, no cooldown: still valid
 
 
 def test_a_resumed_run_can_add_a_cooldown_at_the_position_it_reached() -> None:
