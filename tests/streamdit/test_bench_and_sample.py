@@ -35,8 +35,23 @@ def test_sample_writes_videos_sidecars_and_prompts_plumbing_random_weights(pipe_
     for i in range(2):
         with av.open(str(out / f"video_{i:04d}.mp4")) as container:
             assert sum(1 for _ in container.decode(video=0)) == 8
+            assert container.streams.video[0].codec_context.profile == "High 4:4:4 Predictive"  # x264 lossless
         meta = json.loads((out / f"video_{i:04d}.mp4.json").read_text())
-        assert meta["chunk_frames"] == 2 and meta["seed"] == i
+        assert meta["chunk_frames"] == 2 and meta["seed"] == i and meta["crf"] == 0
+
+
+def test_sample_writes_lossy_videos_when_asked_and_rejects_a_crf_out_of_range_plumbing_random_weights(
+        pipe_dir, tmp_path, capsys) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red circle moving left\n")
+    args = ["sample", "--model", str(pipe_dir), "--prompts", str(prompts), "--seconds", "0.5", "--device", "cpu"]
+    assert main([*args, "--out", str(tmp_path / "lossy"), "--crf", "20"]) == 0
+    with av.open(str(tmp_path / "lossy" / "video_0000.mp4")) as container:
+        assert container.streams.video[0].codec_context.profile == "High"
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--out", str(tmp_path / "bad"), "--crf", "99"])
+    assert exit_info.value.code == 2 and "--crf" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
 
 
 def test_bench_reports_every_pipeline_against_the_first_plumbing_random_weights(pipe_dir, text_encoder) -> None:
