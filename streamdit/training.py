@@ -111,8 +111,9 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.cooldown_steps < 0 or self.cooldown_steps > max(self.steps - self.warmup_steps, 0):
-            raise ValueError(f"cooldown_steps must be in [0, steps - warmup_steps] = [0, {max(self.steps - self.warmup_steps, 0)}], "
+        longest_cooldown = max(self.steps - self.warmup_steps, 0)
+        if not 0 <= self.cooldown_steps <= longest_cooldown:
+            raise ValueError(f"cooldown_steps must be in [0, steps - warmup_steps] = [0, {longest_cooldown}], "
                              f"got {self.cooldown_steps}")
 
     def lr_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
