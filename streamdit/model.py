@@ -409,5 +409,18 @@ class StreamDiT(nn.Module):
             model = model.to(dtype)
         return model.eval()
 
+    def widen_text_input(self, text_dim: int) -> "StreamDiT":
+        """A copy taking ``text_dim`` text features: the first ``config.text_dim`` as before, the added ones
+        with zero weights, so it computes the same function until fine-tuning learns to use them."""
+        old = self.config.text_dim
+        if text_dim < old:
+            raise ValueError(f"text_dim can only grow: {old} -> {text_dim}")
+        wider = StreamDiT(StreamDiTConfig.from_dict({**self.config.to_dict(), "text_dim": text_dim}))
+        state = self.state_dict()
+        for name in ("text_embedder.tokens.0.weight", "text_embedder.pooled.0.weight"):
+            state[name] = torch.cat([state[name], state[name].new_zeros(state[name].shape[0], text_dim - old)], dim=1)
+        wider.load_state_dict(state)
+        return wider.to(next(self.parameters()).dtype).train(self.training)
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

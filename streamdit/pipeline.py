@@ -52,8 +52,10 @@ class SamplerConfig:
     fps: int = 16
     text_encoder: str | None = None  # a local Hugging Face encoder directory; None: bundled MiniLM
     mode: str = "buffer"
+    text_layers: tuple[int, ...] = (-1,)  # its hidden states fed to the model (see TransformerTextEncoder)
 
     def __post_init__(self) -> None:
+        self.text_layers = tuple(self.text_layers)  # a list when read from pipeline.json
         if self.mode not in SAMPLER_MODES:
             raise ValueError(f"sampler mode must be one of {sorted(SAMPLER_MODES)}, got {self.mode!r}")
 
@@ -329,7 +331,7 @@ class StreamDiTPipeline:
         model = StreamDiT.from_pretrained(directory / "transformer", device=device)
         autoencoder = load_autoencoder(directory / "autoencoder", device=device)
         if text_encoder is None:
-            text_encoder = TransformerTextEncoder(sampler.text_encoder, device=device)
+            text_encoder = TransformerTextEncoder(sampler.text_encoder, device=device, layers=sampler.text_layers)
         return cls(model, text_encoder, autoencoder, sampler, device=device, dtype=dtype)
 
     @classmethod

@@ -62,9 +62,17 @@ def bundled_minilm_path() -> Path:
 
 
 class TransformerTextEncoder:
-    """Token embeddings of a Hugging Face encoder loaded from a local directory (offline only)."""
+    """Token embeddings of a Hugging Face encoder loaded from a local directory (offline only).
 
-    def __init__(self, path: str | Path | None = None, max_tokens: int = 32, device: str | torch.device = "cpu") -> None:
+    ``layers`` picks the hidden states concatenated (feature axis) per token, like ``hidden_states`` of
+    transformers: ``-1`` the last layer, ``0`` the input embeddings (word + position, before any
+    context mixing). The last layer alone is the usual choice; adding layer 0 keeps words that context
+    pulls together apart (all-MiniLM-L6-v2 in "a red circle moving left/right ...": cosine of the
+    "left" and "right" tokens 0.73 in the last layer, 0.50 in layer 0; "red"/"blue" 0.37).
+    """
+
+    def __init__(self, path: str | Path | None = None, max_tokens: int = 32, device: str | torch.device = "cpu",
+                 layers: Sequence[int] = (-1,)) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         self.path = Path(path) if path is not None else bundled_minilm_path()
@@ -77,16 +85,25 @@ class TransformerTextEncoder:
         self.model = (model.get_encoder() if encoder_decoder else model).to(device).eval()
         self.max_tokens = max_tokens
         self.device = torch.device(device)
-        self.dim = int(self.model.config.hidden_size if hasattr(self.model.config, "hidden_size")
-                       else self.model.config.d_model)
+        num_states = self.model.config.num_hidden_layers + 1 if hasattr(self.model.config, "num_hidden_layers") \
+            else self.model.config.num_layers + 1
+        self.layers = tuple(int(i) for i in layers)
+        if not self.layers or any(not -num_states <= i < num_states for i in self.layers):
+            raise ValueError(f"text encoder layers must be non-empty hidden-state indices in "
+                             f"[{-num_states}, {num_states - 1}], got {list(layers)}")
+        width = int(self.model.config.hidden_size if hasattr(self.model.config, "hidden_size")
+                    else self.model.config.d_model)
+        self.dim = width * len(self.layers)
 
     @torch.no_grad()
     def encode(self, prompts: Sequence[str]) -> TextEmbedding:
         prompts = [validate_prompt(p) for p in prompts]
         batch = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=self.max_tokens,
                                return_tensors="pt").to(self.device)
-        tokens = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-        return TextEmbedding(tokens.float(), batch["attention_mask"].bool())
+        out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                         output_hidden_states=self.layers != (-1,))
+        states = (out.last_hidden_state,) if self.layers == (-1,) else tuple(out.hidden_states[i] for i in self.layers)
+        return TextEmbedding(torch.cat(states, dim=-1).float(), batch["attention_mask"].bool())
 
 
 class CachedTextEncoder:

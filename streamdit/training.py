@@ -384,7 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "with metadata.csv (file_name, text)")
     io.add_argument("--autoencoder", default="patch:8", help="'patch:P' (pixel patches of P x P) or an autoencoder directory")
     io.add_argument("--text-encoder", type=Path, default=None, help="Hugging Face encoder directory (default: bundled all-MiniLM-L6-v2)")
+    io.add_argument("--text-layers", type=_int_list, default=[-1],
+                    help="the encoder's hidden states fed to the model, concatenated per token: -1 the last layer "
+                         "(default), 0 the input embeddings, e.g. --text-layers=-1,0")
     io.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUT (if any)")
+    io.add_argument("--init-from", type=Path, default=None,
+                    help="fine-tune: start from these weights (a pipeline directory or its transformer/) instead of a "
+                         "random initialisation; the model must match --config (ignored once OUT holds checkpoints)")
     io.add_argument("--cpu", action="store_true", help="train on CPU even if a GPU is present")
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--steps", type=int, default=d.steps)
@@ -434,6 +440,20 @@ def _autoencoder(spec: str, device: torch.device) -> Autoencoder:
     return load_autoencoder(spec, device=device)
 
 
+def initial_weights(directory: Path, config: StreamDiTConfig) -> StreamDiT:
+    """The float32 model stored in ``directory`` (a pipeline or a model directory) to fine-tune; it must
+    have ``config``'s architecture, except that a wider text input (more ``--text-layers``) is added with
+    zero weights (:meth:`StreamDiT.widen_text_input`)."""
+    model_dir = directory / "transformer" if (directory / "transformer").is_dir() else directory
+    model = StreamDiT.from_pretrained(model_dir, dtype=torch.float32)
+    if model.config.text_dim < config.text_dim:
+        model = model.widen_text_input(config.text_dim)
+    if model.config.to_dict() != config.to_dict():
+        differing = sorted(k for k, v in config.to_dict().items() if model.config.to_dict().get(k) != v)
+        raise ValueError(f"--init-from {directory}: its model differs from --config in {', '.join(differing)}")
+    return model.train()
+
+
 def training_data(spec: str, num_frames: int, size: tuple[int, int]) -> Callable[[int], Iterable[Sample]]:
     """``seed -> endless (video, caption) stream`` for 'synthetic' or a video folder with metadata.csv."""
     if spec == "synthetic":
@@ -460,20 +480,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_every=args.log_every, num_workers=args.num_workers)
     accelerator = make_accelerator(config, cpu=args.cpu)
     autoencoder = _autoencoder(args.autoencoder, accelerator.device)
-    text_encoder = CachedTextEncoder(TransformerTextEncoder(args.text_encoder, device=accelerator.device))
+    text_encoder = CachedTextEncoder(TransformerTextEncoder(args.text_encoder, device=accelerator.device,
+                                                            layers=args.text_layers))
     model_config = _model_config(args.config, autoencoder, text_encoder)
     frames = model_config.buffer_frames * autoencoder.temporal_compression
     size = (model_config.latent_height * autoencoder.spatial_compression,
             model_config.latent_width * autoencoder.spatial_compression)
     data = training_data(args.data, frames, size)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
-    model = StreamDiT(model_config)
+    model = StreamDiT(model_config) if args.init_from is None else initial_weights(args.init_from, model_config)
     accelerator.print(f"StreamDiT {model.num_parameters() / 1e6:.2f}M parameters, {frames} frames of "
                       f"{size[1]}x{size[0]} per clip, {accelerator.num_processes} process(es) on {accelerator.device}")
     sampler = SamplerConfig(chunk_size=args.sample_chunk_size, micro_steps=args.sample_micro_steps,
                             shift=args.shift if args.sample_shift is None else args.sample_shift,
                             guidance=args.sample_guidance, fps=args.fps,
-                            text_encoder=str(args.text_encoder) if args.text_encoder else None)
+                            text_encoder=str(args.text_encoder) if args.text_encoder else None,
+                            text_layers=tuple(args.text_layers))
     sampler.scheme(model_config.buffer_frames)  # fail before training if c does not divide the buffer
     trainer = Trainer(model, autoencoder, text_encoder, data, config, args.out, accelerator=accelerator)
     ema = trainer.train(resume=args.resume)

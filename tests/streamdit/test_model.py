@@ -162,3 +162,16 @@ def test_sample_prediction_returns_the_velocity_of_the_predicted_clean_frames() 
     torch.testing.assert_close(v, (x - x0) / t[:, None, :, None, None])
     with pytest.raises(ValueError, match="prediction"):
         StreamDiTConfig(**{**SMALL, "prediction": "noise"})
+
+
+def test_widened_text_input_computes_the_same_function_until_trained() -> None:
+    cfg = StreamDiTConfig(**SMALL)
+    model = randomize(StreamDiT(cfg)).eval()
+    wider = model.widen_text_input(2 * cfg.text_dim).eval()
+    x, t, text, mask = inputs(cfg)
+    extra = torch.randn_like(text)  # whatever the new features hold, they carry zero weight at first
+    with torch.no_grad():
+        assert torch.allclose(model(x, t, text, mask), wider(x, t, torch.cat([text, extra], -1), mask), atol=1e-6)
+    assert wider.config.text_dim == 2 * cfg.text_dim and wider.config.depth == cfg.depth
+    with pytest.raises(ValueError, match="can only grow"):
+        model.widen_text_input(cfg.text_dim - 1)

@@ -108,3 +108,15 @@ def test_generate_collects_exactly_the_requested_frames_plumbing_random_weights(
 def test_missing_pipeline_directory_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="pipeline.json"):
         StreamDiTPipeline.from_pretrained(tmp_path)
+
+
+def test_a_pipeline_saved_with_text_layers_loads_its_encoder_with_them_plumbing_random_weights(tmp_path) -> None:
+    from streamdit.text import TransformerTextEncoder
+
+    encoder = TransformerTextEncoder(layers=(-1, 0))
+    pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(4), text_encoder=encoder,
+                                         sampler=SamplerConfig(chunk_size=2, text_layers=(-1, 0)), **SMALL)
+    pipe.save_pretrained(tmp_path)
+    loaded = StreamDiTPipeline.from_pretrained(tmp_path)  # builds its own encoder from pipeline.json
+    assert loaded.sampler.text_layers == (-1, 0) and loaded.text_encoder.dim == 768
+    assert loaded.generate("a red circle moving left", num_frames=4, seed=0).shape == (4, 32, 32, 3)

@@ -37,3 +37,23 @@ def test_overlong_prompt_is_rejected(text_encoder) -> None:
 def test_missing_encoder_directory_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="Hugging Face model directory"):
         TransformerTextEncoder(tmp_path)
+
+
+def test_layers_concatenate_hidden_states_and_layer_0_keeps_opposite_directions_apart(text_encoder) -> None:
+    both = TransformerTextEncoder(layers=(-1, 0))
+    prompts = ["a red circle moving left on a black background", "a red circle moving right on a black background"]
+    emb, last = both.encode(prompts), text_encoder.encode(prompts)
+    assert both.dim == emb.tokens.shape[-1] == 768
+    assert torch.allclose(emb.tokens[..., :384], last.tokens, atol=1e-5)  # the last layer comes first, unchanged
+    ids = both.tokenizer(prompts)["input_ids"]
+    word = next(i for i, (a, b) in enumerate(zip(*ids)) if a != b)  # the "left" / "right" token
+    cos = torch.nn.functional.cosine_similarity
+    lexical = cos(emb.tokens[0, word, 384:], emb.tokens[1, word, 384:], dim=0)
+    contextual = cos(emb.tokens[0, word, :384], emb.tokens[1, word, :384], dim=0)
+    assert lexical < contextual - 0.1  # measured: 0.50 vs 0.73
+
+
+@pytest.mark.parametrize("layers", [(), (7,), (-8,)])
+def test_layers_outside_the_encoder_are_rejected(layers) -> None:
+    with pytest.raises(ValueError, match="hidden-state indices in \\[-7, 6\\]"):
+        TransformerTextEncoder(layers=layers)

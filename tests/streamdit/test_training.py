@@ -13,8 +13,8 @@ from accelerate.state import AcceleratorState
 from streamdit.autoencoder import PatchAutoencoder, video_to_tensor
 from streamdit.model import StreamDiT, StreamDiTConfig
 from streamdit.text import TextEmbedding
-from streamdit.training import (TrainConfig, Trainer, drop_text, flow_matching_loss, latest_checkpoint, main,
-                                weights_digest)
+from streamdit.training import (TrainConfig, Trainer, drop_text, flow_matching_loss, initial_weights,
+                                latest_checkpoint, main, weights_digest)
 
 CAPTION = "a red square moving right"
 OVERFIT_STEPS = 400
@@ -224,5 +224,22 @@ def test_cli_help_lists_the_options(capsys) -> None:
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     for option in ("--config", "--data", "--out", "--steps", "--batch-size", "--lr", "--mixed-precision",
-                   "--chunk-sizes", "--resume", "--cooldown-steps", "--sample-shift", "--autoencoder", "--text-encoder", "--seed"):
+                   "--chunk-sizes", "--resume", "--cooldown-steps", "--sample-shift", "--autoencoder", "--text-encoder", "--seed",
+                   "--init-from", "--text-layers"):
         assert option in text
+
+
+def test_init_from_loads_a_pipelines_weights_and_widens_the_text_input(tmp_path) -> None:
+    ae = PatchAutoencoder(4)
+    source = StreamDiT(tiny_config(16, ae))
+    source.save_pretrained(tmp_path / "pipeline" / "transformer")
+    same = initial_weights(tmp_path / "pipeline", source.config)
+    assert same.training and all(torch.equal(a, b) for a, b in zip(source.state_dict().values(),
+                                                                    same.state_dict().values()))
+    wider = initial_weights(tmp_path / "pipeline" / "transformer", tiny_config(32, ae))
+    assert wider.text_embedder.tokens[0].weight.shape == (64, 32)
+    assert torch.equal(wider.text_embedder.tokens[0].weight[:, :16], source.text_embedder.tokens[0].weight)
+    assert torch.count_nonzero(wider.text_embedder.tokens[0].weight[:, 16:]) == 0
+    other = StreamDiTConfig.from_dict({**tiny_config(16, ae).to_dict(), "depth": 3})
+    with pytest.raises(ValueError, match="differs from --config in depth"):
+        initial_weights(tmp_path / "pipeline", other)
