@@ -29,6 +29,7 @@ from streamdit.model import StreamDiT, StreamDiTConfig
 from streamdit.sampler import EnteringChunk, denoise_autoregressive, denoise_stream
 from streamdit.schedule import BufferSchedule, Scheme
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder, validate_prompt
+from streamdit.wan import load_transformer
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 BUNDLED_MODEL_DIR = BUNDLED_DIR / "student"
@@ -328,7 +329,7 @@ class StreamDiTPipeline:
             hint = " (the bundled model has not been trained into this checkout yet)" if path is None else ""
             raise FileNotFoundError(f"{config_path} not found: not a StreamDiT pipeline directory{hint}")
         sampler = SamplerConfig(**json.loads(config_path.read_text()))
-        model = StreamDiT.from_pretrained(directory / "transformer", device=device)
+        model = load_transformer(directory / "transformer", device=device)
         autoencoder = load_autoencoder(directory / "autoencoder", device=device)
         if text_encoder is None:
             text_encoder = TransformerTextEncoder(sampler.text_encoder, device=device, layers=sampler.text_layers)

@@ -47,6 +47,7 @@ from transformers import get_wsd_schedule
 from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, video_to_tensor
 from streamdit.model import StreamDiT, StreamDiTConfig
 from streamdit.pipeline import SamplerConfig, StreamDiTPipeline, check_compatible
+from streamdit.wan import WanStreamDiT, is_wan_directory
 from streamdit.schedule import MixedSchemeSampler
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder
 
@@ -390,7 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     io.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUT (if any)")
     io.add_argument("--init-from", type=Path, default=None,
                     help="fine-tune: start from these weights (a pipeline directory or its transformer/) instead of a "
-                         "random initialisation; the model must match --config (ignored once OUT holds checkpoints)")
+                         "random initialisation; the model must match --config (ignored once OUT holds checkpoints). "
+                         "A diffusers-format Wan2.1 T2V checkpoint (or its transformer/) gives a Wan-based StreamDiT "
+                         "over --config's buffer and windows")
     io.add_argument("--cpu", action="store_true", help="train on CPU even if a GPU is present")
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--steps", type=int, default=d.steps)
@@ -440,17 +443,31 @@ def _autoencoder(spec: str, device: torch.device) -> Autoencoder:
     return load_autoencoder(spec, device=device)
 
 
-def initial_weights(directory: Path, config: StreamDiTConfig) -> StreamDiT:
-    """The float32 model stored in ``directory`` (a pipeline or a model directory) to fine-tune; it must
-    have ``config``'s architecture, except that a wider text input (more ``--text-layers``) is added with
+def initial_weights(directory: Path, config: StreamDiTConfig) -> StreamDiT | WanStreamDiT:
+    """The float32 model stored in ``directory`` (a pipeline or a model directory, or a diffusers Wan
+    transformer: :func:`wan_initial_weights`) to fine-tune; a StreamDiT must have ``config``'s architecture, except that a wider text input (more ``--text-layers``) is added with
     zero weights (:meth:`StreamDiT.widen_text_input`)."""
     model_dir = directory / "transformer" if (directory / "transformer").is_dir() else directory
+    if is_wan_directory(model_dir):
+        return wan_initial_weights(model_dir, config)
     model = StreamDiT.from_pretrained(model_dir, dtype=torch.float32)
     if model.config.text_dim < config.text_dim:
         model = model.widen_text_input(config.text_dim)
     if model.config.to_dict() != config.to_dict():
         differing = sorted(k for k, v in config.to_dict().items() if model.config.to_dict().get(k) != v)
         raise ValueError(f"--init-from {directory}: its model differs from --config in {', '.join(differing)}")
+    return model.train()
+
+
+def wan_initial_weights(directory: Path, config: StreamDiTConfig) -> WanStreamDiT:
+    """A diffusers-format Wan transformer (``--init-from`` a Wan2.1 T2V checkpoint or a Wan-based run) as a
+    :class:`WanStreamDiT` over ``config``'s buffer and windows; its own width and depth replace ``config``'s."""
+    model = WanStreamDiT.from_wan(directory, config.buffer_frames, config.latent_height, config.latent_width,
+                                  config.window_size, dtype=torch.float32)
+    for field, source in (("in_channels", "the autoencoder's latent channels"), ("text_dim", "the text encoder's width")):
+        if getattr(model.config, field) != getattr(config, field):
+            raise ValueError(f"--init-from {directory}: the Wan model takes {field}={getattr(model.config, field)}, "
+                             f"but {source} is {getattr(config, field)}")
     return model.train()
 
 
