@@ -5,8 +5,8 @@ Protocol: ``encode(video) -> latents`` and ``decode(latents) -> video`` with vid
 Implementations: :class:`PatchAutoencoder` (pixel space, lossless space-to-depth patches),
 :class:`DiffusersAutoencoder` (diffusers ``AutoencoderKL`` / ``AutoencoderTiny`` image autoencoders
 applied frame by frame, loaded from a local directory) and the project's own small video autoencoder
-(:mod:`streamdit.video_autoencoder`). :func:`load_autoencoder` reads either from a
-directory by its ``config.json``.
+(:mod:`streamdit.video_autoencoder`) and Wan2.1's causal video VAE (:mod:`streamdit.wan_vae`).
+:func:`load_autoencoder` reads any of them from a directory by its ``config.json``.
 """
 
 from __future__ import annotations
@@ -142,6 +142,10 @@ def load_autoencoder(directory: str | Path, device: str | torch.device = "cpu") 
         return PatchAutoencoder(int(config["patch_size"]))
     if config.get("type") == AE_TYPE:
         return VideoAutoencoder.from_pretrained(directory, device=device)
+    if config.get("_class_name") == "AutoencoderKLWan":
+        from streamdit.wan_vae import WanVideoAutoencoder  # imports this module
+
+        return WanVideoAutoencoder.from_pretrained(directory, device=device)
     if "_class_name" in config:
         return DiffusersAutoencoder.from_pretrained(directory, device=device)
     raise ValueError(f"{config_path}: unknown autoencoder (no 'type' nor diffusers '_class_name')")

@@ -18,7 +18,7 @@ import time
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -104,6 +104,7 @@ class VideoStream(Iterator[np.ndarray]):
         self._stop = threading.Event()
         self._queue: queue.Queue[Future | BaseException | None] = queue.Queue(maxsize=queue_size)
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streamdit-decode")
+        self._decode_chunk = pipe.chunk_decoder()  # one worker: chunks are decoded in order
         self._thread = threading.Thread(target=self._produce, name="streamdit-denoise", daemon=True)
         self._thread.start()
 
@@ -210,7 +211,7 @@ class VideoStream(Iterator[np.ndarray]):
             with torch.inference_mode():
                 denoise = SAMPLER_MODES[self.pipe.sampler.mode]
                 for i, chunk in enumerate(denoise(self._velocity, self.pipe.schedule, self._next_chunk)):
-                    self._put(self._decoder.submit(self.pipe.decode_chunk, chunk.latents))
+                    self._put(self._decoder.submit(self._decode_chunk, chunk.latents))
                     if self.max_chunks is not None and i + 1 >= self.max_chunks:
                         break
             self._put(None)
@@ -282,6 +283,21 @@ class StreamDiTPipeline:
         with torch.inference_mode():
             video = self.autoencoder.decode(latents.float())
         return tensor_to_video(video)[0].cpu().numpy()
+
+    def chunk_decoder(self) -> Callable[[torch.Tensor], np.ndarray]:
+        """:meth:`decode_chunk` for the chunks of one stream, in order; an autoencoder that is causal across
+        chunks (Wan's VAE) keeps its state between them through its ``stream_decoder()``."""
+        start = getattr(self.autoencoder, "stream_decoder", None)
+        if start is None:
+            return self.decode_chunk
+        decoder = start()
+
+        def decode(latents: torch.Tensor) -> np.ndarray:
+            with torch.inference_mode():
+                video = decoder.decode(latents.float())
+            return tensor_to_video(video)[0].cpu().numpy()
+
+        return decode
 
     def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 frames ``(T, H, W, 3)`` of any size -> latents ``(1, C, T / tc, h, w)`` at the model's size."""
