@@ -2,7 +2,8 @@
 
 Runs the real threaded stream (denoise, decode and consumer overlap as when serving) and times every
 model evaluation and every autoencoder decode. Several pipelines are measured in one run and compared
-with the first one (the reference), as a ratio.
+with the first one (the reference), as a ratio. The model's achieved FLOP/s comes from its counted FLOPs
+per evaluation (:mod:`streamdit.flops`); on a known GPU it is also given as MFU, with peak memory.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from streamdit.flops import measured_flops, peak_flops
 from streamdit.pipeline import StreamDiTPipeline
 
 
@@ -46,11 +48,17 @@ class BenchResult:
     model_share: float
     autoencoder_share: float
     rest_share: float
+    model_tflops: float  # achieved by the model evaluations, per second of model time
+    mfu: float | None  # model_tflops over the device's dense bf16 peak (known GPUs only)
+    peak_memory_gib: float | None  # CUDA only
 
 
 def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int = 12,
                    guidance: float | None = None) -> BenchResult:
     """Stream ``chunks`` chunks and measure; FPS counts the frames after the first chunk."""
+    cuda = pipe.device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(pipe.device)
     model_timer, decode_timer = _Timed(pipe.model.forward), _Timed(pipe.autoencoder.decode)
     pipe.model.forward, pipe.autoencoder.decode = model_timer, decode_timer
     try:
@@ -66,26 +74,35 @@ def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int 
         del pipe.model.forward, pipe.autoencoder.decode  # back to the class methods
     per_chunk = frames // len(arrivals)
     scheme = pipe.schedule.scheme
+    guided = bool(stream.guidance)
+    flops = measured_flops(pipe.model, 2 if guided else 1, pipe.encode_prompt(prompt).tokens.shape[1])
+    tflops = stream.stats.evaluations * flops / max(model_timer.seconds, 1e-9) / 1e12
+    peak = peak_flops(pipe.device)
     return BenchResult(
         name=name, scheme=f"K={scheme.num_chunks} c={scheme.chunk_size} s={scheme.micro_steps}",
         guidance=stream.guidance or None, frames=frames, evaluations=stream.stats.evaluations,
         first_frame_s=arrivals[0], chunk_latency_s=np.diff(arrivals),
         fps=(frames - per_chunk) / (arrivals[-1] - arrivals[0]), playback_fps=pipe.sampler.fps,
         model_share=model_timer.seconds / wall, autoencoder_share=decode_timer.seconds / wall,
-        rest_share=max(0.0, wall - model_timer.seconds - decode_timer.seconds) / wall)
+        rest_share=max(0.0, wall - model_timer.seconds - decode_timer.seconds) / wall,
+        model_tflops=tflops, mfu=tflops * 1e12 / peak if peak else None,
+        peak_memory_gib=torch.cuda.max_memory_allocated(pipe.device) / 2**30 if cuda else None)
 
 
 def format_results(results: list[BenchResult], device: str, resolution: tuple[int, int]) -> str:
     """A table of the results, each compared with the first."""
     lines = [f"device: {device}  threads: {torch.get_num_threads()}  resolution: {resolution[1]}x{resolution[0]}",
              f"{'model':<14} {'scheme':<14} {'cfg':>4} {'FPS':>7} {'vs ref':>7} {'real-time':>9} {'first frame':>12} "
-             f"{'chunk p50':>10} {'chunk max':>10} {'model':>6} {'AE':>5} {'rest':>5}"]
+             f"{'chunk p50':>10} {'chunk max':>10} {'model':>6} {'AE':>5} {'rest':>5} {'TFLOP/s':>8} {'MFU':>5} {'memory':>9}"]
     ref = results[0]
     for r in results:
         lines.append(
             f"{r.name:<14} {r.scheme:<14} {r.guidance or 0:>4g} {r.fps:>7.1f} {r.fps / ref.fps:>6.2f}x "
             f"{r.fps / r.playback_fps:>8.2f}x {r.first_frame_s * 1000:>9.0f} ms {np.median(r.chunk_latency_s) * 1000:>7.0f} ms "
-            f"{r.chunk_latency_s.max() * 1000:>7.0f} ms {r.model_share:>6.0%} {r.autoencoder_share:>5.0%} {r.rest_share:>5.0%}")
+            f"{r.chunk_latency_s.max() * 1000:>7.0f} ms {r.model_share:>6.0%} {r.autoencoder_share:>5.0%} {r.rest_share:>5.0%} "
+            f"{r.model_tflops:>8.3g} {'-' if r.mfu is None else format(r.mfu, '.0%'):>5} "
+            f"{'-' if r.peak_memory_gib is None else format(r.peak_memory_gib, '.1f') + ' GiB':>9}")
     lines.append("FPS: streamed frames per second after the first chunk; vs ref: ratio to the first row; shares of "
-                 "wall time (decoding overlaps denoising, so they may sum past 100%)")
+                 "wall time (decoding overlaps denoising, so they may sum past 100%); TFLOP/s: model FLOPs per second of "
+                 "model time; MFU: of the GPU's dense bf16 peak; memory: peak CUDA allocation")
     return "\n".join(lines)

@@ -15,6 +15,9 @@ from streamdit.pipeline import BUNDLED_DIR, StreamDiTPipeline
 from streamdit.video_io import Mp4Writer, iter_video_frames, write_video
 
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
 def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -122,9 +125,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     results, resolution = [], None
     for name, path in named:
         if path is None:
-            pipe = StreamDiTPipeline.from_config(args.random_init, device=args.device)
+            pipe = StreamDiTPipeline.from_config(args.random_init, device=args.device, dtype=DTYPES[args.dtype])
         else:
-            pipe = StreamDiTPipeline.from_pretrained(path, device=args.device)
+            pipe = StreamDiTPipeline.from_pretrained(path, device=args.device, dtype=DTYPES[args.dtype])
         print(f"benchmarking {name} ...", file=sys.stderr)
         results.append(bench_pipeline(pipe, name, args.prompt, args.chunks, args.guidance))
         resolution = pipe.resolution
@@ -191,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--random-init", metavar="PRESET", default=None,
                        help="measure a randomly initialised model of this preset (speed does not depend on weights)")
     bench.add_argument("--device", default=_default_device(), help="cpu or cuda (default: cuda if available)")
+    bench.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
+                       help="model weights and activations (default float32; bfloat16 on a GPU)")
     bench.set_defaults(func=cmd_bench)
 
     for name, text in SUBPROGRAMS.items():

@@ -354,7 +354,8 @@ class StreamDiTPipeline:
     @classmethod
     def from_config(cls, preset: str = "tiny", autoencoder: Autoencoder | None = None,
                     sampler: SamplerConfig | None = None, device: str | torch.device = "cpu",
-                    text_encoder: TextEncoder | None = None, seed: int = 0, **overrides: object) -> "StreamDiTPipeline":
+                    text_encoder: TextEncoder | None = None, seed: int = 0, dtype: torch.dtype = torch.float32,
+                    **overrides: object) -> "StreamDiTPipeline":
         """A pipeline with a *randomly initialised* model of a preset (for plumbing and training starts).
 
         The model's input channels follow the autoencoder (default: 8x8 pixel patches).
@@ -364,7 +365,7 @@ class StreamDiTPipeline:
         config = StreamDiTConfig(**{**StreamDiTConfig.preset(preset).to_dict(), **overrides,
                                     "in_channels": autoencoder.latent_channels, "text_dim": text_encoder.dim})
         torch.manual_seed(seed)
-        return cls(StreamDiT(config), text_encoder, autoencoder, sampler or SamplerConfig(), device=device)
+        return cls(StreamDiT(config), text_encoder, autoencoder, sampler or SamplerConfig(), device=device, dtype=dtype)
 
     def save_pretrained(self, directory: str | Path) -> None:
         directory = Path(directory)

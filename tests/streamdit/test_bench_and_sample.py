@@ -62,5 +62,6 @@ def test_bench_reports_every_pipeline_against_the_first_plumbing_random_weights(
         assert "forward" not in vars(pipe.model)  # the timing wrapper is removed again
     assert results[0].frames == 8 and results[0].evaluations >= 2 + 3 * 2
     assert results[0].fps > 0 and 0 <= results[0].model_share <= 1.5
+    assert results[0].model_tflops > 0 and results[0].mfu is None and results[0].peak_memory_gib is None  # CPU
     table = format_results(results, "cpu", (32, 32))
-    assert "1.00x" in table and table.count("K=2 c=2 s=2") == 2
+    assert "1.00x" in table and table.count("K=2 c=2 s=2") == 2 and "TFLOP/s" in table
