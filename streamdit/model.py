@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -320,7 +321,12 @@ class StreamDiT(nn.Module):
         self.rope = RotaryEmbedding3D(cfg.head_dim, cfg.token_grid, cfg.rope_theta)
         self.blocks = nn.ModuleList([DiTBlock(cfg, shifted=i % 2 == 1) for i in range(cfg.depth)])
         self.final_layer = FinalLayer(cfg)
+        self.gradient_checkpointing = False  # recompute each block's activations in the backward pass
         self.initialize_weights()
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Activation checkpointing per block (diffusers' name): less memory, one more forward per step."""
+        self.gradient_checkpointing = True
 
     def initialize_weights(self) -> None:
         """DiT's initialisation: Xavier linears, zero adaLN gates and output layer (each block starts as identity)."""
@@ -374,7 +380,10 @@ class StreamDiT(nn.Module):
         text_tokens, pooled = self.text_embedder(text, text_mask)
         c = self.frame_conditioning(t, pooled)
         for block in self.blocks:
-            tokens = block(tokens, c, text_tokens, text_mask, self.rope)
+            if self.gradient_checkpointing and torch.is_grad_enabled():
+                tokens = checkpoint(block, tokens, c, text_tokens, text_mask, self.rope, use_reentrant=False)
+            else:
+                tokens = block(tokens, c, text_tokens, text_mask, self.rope)
         out = self.unpatchify(self.final_layer(tokens, c))
         if cfg.prediction == "sample":  # the network gives x0; return the velocity (x_t - x0) / t
             return (x - out) / t.clamp_min(SAMPLE_PREDICTION_MIN_TIME).to(x.dtype)[:, None, :, None, None]

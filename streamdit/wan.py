@@ -116,6 +116,10 @@ class WanStreamDiT(nn.Module):
         timestep = (t_frames * WAN_TIMESTEP_SCALE).repeat_interleave(gh * gw, dim=1)  # (N, tokens)
         return self.wan(x, timestep, text, return_dict=False)[0]
 
+    def enable_gradient_checkpointing(self) -> None:
+        """Activation checkpointing per Wan block."""
+        self.wan.enable_gradient_checkpointing()
+
     # -- save / load -------------------------------------------------------------------------------
 
     def buffer_config(self) -> dict:

@@ -175,3 +175,28 @@ def test_widened_text_input_computes_the_same_function_until_trained() -> None:
     assert wider.config.text_dim == 2 * cfg.text_dim and wider.config.depth == cfg.depth
     with pytest.raises(ValueError, match="can only grow"):
         model.widen_text_input(cfg.text_dim - 1)
+
+
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients() -> None:
+    cfg = StreamDiTConfig(**SMALL)
+    plain = randomize(StreamDiT(cfg))
+    checkpointed = randomize(StreamDiT(cfg))
+    checkpointed.enable_gradient_checkpointing()
+    x, t, text, mask = inputs(cfg, batch=2)
+    losses, saved = [], []
+    for model in (plain, checkpointed):
+        count = [0]
+
+        def pack(tensor, count=count):
+            count[0] += tensor.numel()
+            return tensor
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            loss = model(x, t, text, mask).square().mean()
+        loss.backward()
+        losses.append(loss.item())
+        saved.append(count[0])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+    assert saved[1] < saved[0] / 2  # the blocks' activations were not kept for backward
+    for (name, a), b in zip(plain.named_parameters(), checkpointed.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-7, msg=name)
