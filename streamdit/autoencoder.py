@@ -35,6 +35,20 @@ class Autoencoder(Protocol):
     def save_pretrained(self, directory: str | Path) -> None: ...
 
 
+def load_diffusers_model(directory: str | Path, class_names: tuple[str, ...], expected: str,
+                         dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+    """A diffusers model saved in a local ``directory`` whose ``config.json`` names one of ``class_names``."""
+    import diffusers
+
+    config_path = Path(directory) / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{config_path} not found: expected {expected}")
+    name = json.loads(config_path.read_text()).get("_class_name")
+    if name not in class_names:
+        raise ValueError(f"{config_path} describes {name!r}; supported: {', '.join(class_names)}")
+    return getattr(diffusers, name).from_pretrained(directory, local_files_only=True, torch_dtype=dtype)
+
+
 def _check_video(video: torch.Tensor, multiple: int) -> None:
     if video.ndim != 5 or video.shape[1] != 3:
         raise ValueError(f"expected a video tensor (N, 3, T, H, W), got shape {tuple(video.shape)}")
@@ -93,16 +107,7 @@ class DiffusersAutoencoder:
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
                         dtype: torch.dtype = torch.float32) -> "DiffusersAutoencoder":
-        import diffusers
-
-        directory = Path(directory)
-        config_path = directory / "config.json"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{config_path} not found: expected a diffusers autoencoder directory")
-        name = json.loads(config_path.read_text()).get("_class_name")
-        if name not in SUPPORTED_DIFFUSERS_CLASSES:
-            raise ValueError(f"{config_path} describes {name!r}; supported: {SUPPORTED_DIFFUSERS_CLASSES}")
-        vae = getattr(diffusers, name).from_pretrained(directory, local_files_only=True, torch_dtype=dtype)
+        vae = load_diffusers_model(directory, SUPPORTED_DIFFUSERS_CLASSES, "a diffusers autoencoder directory", dtype)
         return cls(vae.to(device))
 
     def _frames(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:

@@ -124,6 +124,15 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def check_buffer_inputs(config: StreamDiTConfig, x: torch.Tensor, t: torch.Tensor) -> None:
+    """Latents ``(N, C, frames, H, W)`` and per-frame times ``(N, frames)`` of the configured buffer, or a clear error."""
+    expected = (config.in_channels, config.buffer_frames, config.latent_height, config.latent_width)
+    if tuple(x.shape[1:]) != expected:
+        raise ValueError(f"expected latents of shape (N, {', '.join(map(str, expected))}), got {tuple(x.shape)}")
+    if t.shape != (x.shape[0], config.buffer_frames):
+        raise ValueError(f"expected per-frame times of shape {(x.shape[0], config.buffer_frames)}, got {tuple(t.shape)}")
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1 + scale) + shift
 
@@ -369,11 +378,7 @@ class StreamDiT(nn.Module):
         """``x``: ``(N, C, frames, H, W)`` latents; ``t``: ``(N, frames)`` times in [0, 1];
         ``text``: ``(N, L, text_dim)`` encoder tokens with boolean ``text_mask`` ``(N, L)``."""
         cfg = self.config
-        expected = (cfg.in_channels, cfg.buffer_frames, cfg.latent_height, cfg.latent_width)
-        if tuple(x.shape[1:]) != expected:
-            raise ValueError(f"expected latents of shape (N, {', '.join(map(str, expected))}), got {tuple(x.shape)}")
-        if t.shape != (x.shape[0], cfg.buffer_frames):
-            raise ValueError(f"expected per-frame times of shape {(x.shape[0], cfg.buffer_frames)}, got {tuple(t.shape)}")
+        check_buffer_inputs(cfg, x, t)
         if text_mask is None:
             text_mask = torch.ones(text.shape[:2], dtype=torch.bool, device=text.device)
         tokens = self.x_embedder(x).flatten(2).transpose(1, 2)
@@ -412,6 +417,9 @@ class StreamDiT(nn.Module):
         with torch.device("meta"):
             model = cls(config)
         state = load_file(str(weights_path), device=str(device))
+        # safetensors puts CPU tensors at 8-byte offsets of one buffer; CPU matmul kernels take another path
+        # on such unaligned weights (last-bit differences), so copy them to aligned memory of their own
+        state = {name: value.clone() if value.device.type == "cpu" else value for name, value in state.items()}
         model.load_state_dict(state, strict=True, assign=True)
         model.rope = RotaryEmbedding3D(config.head_dim, config.token_grid, config.rope_theta).to(device)
         if dtype is not None:

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from streamdit.model import StreamDiT, StreamDiTConfig, window_partition, window_reverse
+from streamdit.model import StreamDiT, StreamDiTConfig, check_buffer_inputs, window_partition, window_reverse
 
 BUFFER_CONFIG_NAME = "streamdit.json"
 WAN_CLASS_NAME = "WanTransformer3DModel"
@@ -104,11 +104,7 @@ class WanStreamDiT(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor,
                 text_mask: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.config
-        expected = (cfg.in_channels, cfg.buffer_frames, cfg.latent_height, cfg.latent_width)
-        if tuple(x.shape[1:]) != expected:
-            raise ValueError(f"expected latents of shape (N, {', '.join(map(str, expected))}), got {tuple(x.shape)}")
-        if t.shape != (x.shape[0], cfg.buffer_frames):
-            raise ValueError(f"expected per-frame times of shape {(x.shape[0], cfg.buffer_frames)}, got {tuple(t.shape)}")
+        check_buffer_inputs(cfg, x, t)
         if text_mask is not None:  # Wan attends to zero-padded text (umT5 embeddings beyond the prompt are 0)
             text = text * text_mask[..., None].to(text.dtype)
         gf, gh, gw = cfg.token_grid

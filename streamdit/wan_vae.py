@@ -12,12 +12,11 @@ arguments, tested with the diffusers version pinned in requirements.txt).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
-from streamdit.autoencoder import _check_video
+from streamdit.autoencoder import _check_video, load_diffusers_model
 
 WAN_VAE_CLASS_NAME = "AutoencoderKLWan"
 
@@ -45,16 +44,8 @@ class WanVideoAutoencoder:
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
                         dtype: torch.dtype = torch.float32) -> "WanVideoAutoencoder":
         """Load a local diffusers ``AutoencoderKLWan`` directory (a Wan checkpoint's ``vae/`` folder)."""
-        from diffusers import AutoencoderKLWan
-
-        directory = Path(directory)
-        config_path = directory / "config.json"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{config_path} not found: expected the vae/ folder of a diffusers-format Wan checkpoint")
-        name = json.loads(config_path.read_text()).get("_class_name")
-        if name != WAN_VAE_CLASS_NAME:
-            raise ValueError(f"{config_path} describes {name!r}, not {WAN_VAE_CLASS_NAME}")
-        vae = AutoencoderKLWan.from_pretrained(directory, local_files_only=True, torch_dtype=dtype)
+        vae = load_diffusers_model(directory, (WAN_VAE_CLASS_NAME,),
+                                   "the vae/ folder of a diffusers-format Wan checkpoint", dtype)
         return cls(vae.to(device))
 
     def save_pretrained(self, directory: str | Path) -> None:
