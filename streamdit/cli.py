@@ -195,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="measure a randomly initialised model of this preset (speed does not depend on weights)")
     bench.add_argument("--device", default=_default_device(), help="cpu or cuda (default: cuda if available)")
     bench.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
-                       help="model weights and activations (default float32; bfloat16 on a GPU)")
+                       help="model weights and activations (default float32; use bfloat16 on a GPU)")
     bench.set_defaults(func=cmd_bench)
 
     for name, text in SUBPROGRAMS.items():

@@ -47,9 +47,9 @@ from transformers import get_wsd_schedule
 from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, video_to_tensor
 from streamdit.model import StreamDiT, StreamDiTConfig
 from streamdit.pipeline import SamplerConfig, StreamDiTPipeline, check_compatible
-from streamdit.wan import WanStreamDiT, is_wan_directory
 from streamdit.schedule import MixedSchemeSampler
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder
+from streamdit.wan import WanStreamDiT, is_wan_directory
 
 Sample = tuple[np.ndarray | torch.Tensor, str]  # uint8 video (T, H, W, 3) and its caption
 CHECKPOINT_PREFIX = "step-"
