@@ -59,6 +59,7 @@ def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int 
     cuda = pipe.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(pipe.device)
+    compiled_forward = vars(pipe.model).get("forward")  # set by StreamDiTPipeline.compile()
     model_timer, decode_timer = _Timed(pipe.model.forward), _Timed(pipe.autoencoder.decode)
     pipe.model.forward, pipe.autoencoder.decode = model_timer, decode_timer
     try:
@@ -72,6 +73,8 @@ def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int 
         wall = time.perf_counter() - start
     finally:
         del pipe.model.forward, pipe.autoencoder.decode  # back to the class methods
+        if compiled_forward is not None:
+            pipe.model.forward = compiled_forward
     per_chunk = frames // len(arrivals)
     scheme = pipe.schedule.scheme
     guided = bool(stream.guidance)
