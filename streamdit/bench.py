@@ -1,7 +1,7 @@
 """Streaming benchmark: FPS, time to first frame, per-chunk latency and where the time goes.
 
 Runs the real threaded stream (denoise, decode and consumer overlap as when serving) and times every
-model evaluation and every autoencoder decode. Several pipelines are measured in one run and compared
+model evaluation and every chunk decode. Several pipelines are measured in one run and compared
 with the first one (the reference), as a ratio. The model's achieved FLOP/s comes from its counted FLOPs
 per evaluation (:mod:`streamdit.flops`); on a known GPU it is also given as MFU, with peak memory.
 """
@@ -60,8 +60,9 @@ def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int 
     if cuda:
         torch.cuda.reset_peak_memory_stats(pipe.device)
     compiled_forward = vars(pipe.model).get("forward")  # set by StreamDiTPipeline.compile()
-    model_timer, decode_timer = _Timed(pipe.model.forward), _Timed(pipe.autoencoder.decode)
-    pipe.model.forward, pipe.autoencoder.decode = model_timer, decode_timer
+    # decode_chunk, not the autoencoder's decode: it also covers a stream decoder (Wan's VAE)
+    model_timer, decode_timer = _Timed(pipe.model.forward), _Timed(pipe.decode_chunk)
+    pipe.model.forward, pipe.decode_chunk = model_timer, decode_timer
     try:
         chunks = max(2, chunks)
         arrivals, frames = [], 0
@@ -72,7 +73,7 @@ def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int 
                 frames += len(chunk)
         wall = time.perf_counter() - start
     finally:
-        del pipe.model.forward, pipe.autoencoder.decode  # back to the class methods
+        del pipe.model.forward, pipe.decode_chunk  # back to the class methods
         if compiled_forward is not None:
             pipe.model.forward = compiled_forward
     per_chunk = frames // len(arrivals)

@@ -17,6 +17,7 @@ import threading
 import time
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -278,26 +279,19 @@ class StreamDiTPipeline:
         cond, uncond = self.model(torch.cat([x, x]), torch.cat([t, t]), both.tokens, both.mask).chunk(2)
         return uncond + guidance * (cond - uncond)
 
-    def decode_chunk(self, latents: torch.Tensor) -> np.ndarray:
-        """Latent chunk ``(1, C, c, h, w)`` -> uint8 frames ``(c * tc, H, W, 3)``."""
+    def decode_chunk(self, latents: torch.Tensor,
+                     decode: Callable[[torch.Tensor], torch.Tensor] | None = None) -> np.ndarray:
+        """Latent chunk ``(1, C, c, h, w)`` -> uint8 frames ``(c * tc, H, W, 3)``, by ``decode`` (default: the
+        autoencoder's, which decodes each chunk on its own)."""
         with torch.inference_mode():
-            video = self.autoencoder.decode(latents.float())
+            video = (decode or self.autoencoder.decode)(latents.float())
         return tensor_to_video(video)[0].cpu().numpy()
 
     def chunk_decoder(self) -> Callable[[torch.Tensor], np.ndarray]:
         """:meth:`decode_chunk` for the chunks of one stream, in order; an autoencoder that is causal across
         chunks (Wan's VAE) keeps its state between them through its ``stream_decoder()``."""
         start = getattr(self.autoencoder, "stream_decoder", None)
-        if start is None:
-            return self.decode_chunk
-        decoder = start()
-
-        def decode(latents: torch.Tensor) -> np.ndarray:
-            with torch.inference_mode():
-                video = decoder.decode(latents.float())
-            return tensor_to_video(video)[0].cpu().numpy()
-
-        return decode
+        return self.decode_chunk if start is None else partial(self.decode_chunk, decode=start().decode)
 
     def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 frames ``(T, H, W, 3)`` of any size -> latents ``(1, C, T / tc, h, w)`` at the model's size."""
