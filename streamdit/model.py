@@ -321,6 +321,8 @@ class StreamDiT(nn.Module):
     ``(x_t - x_0) / max(t, 0.05)`` (x-prediction with a velocity loss, as in JiT), so samplers, losses
     and distillation see one interface."""
 
+    _no_split_modules = ["DiTBlock"]  # FSDP wraps each block as one unit
+
     def __init__(self, config: StreamDiTConfig) -> None:
         super().__init__()
         self.config = cfg = config

@@ -6,17 +6,19 @@ buffer is noised frame by frame (``x_t = (1 - t) x_0 + t eps``) and the model re
 ``cond_dropout`` so the model also learns the unconditional velocity for classifier-free guidance.
 
 :class:`Trainer` runs on accelerate: one process, or many under ``torchrun`` (DDP; gloo on CPU, nccl
-on GPU). :func:`make_accelerator` is the one place the Accelerator is built (FSDP goes there). Rank 0
-writes checkpoints, logs and the final EMA model; every rank draws its own data and noise.
+on GPU), or with ``fsdp`` FSDP2 (:mod:`streamdit.sharding`: parameters, gradients, optimizer and EMA state
+sharded across ranks, one unit per transformer block, sharded checkpoints). Rank 0 writes
+logs and the final EMA model; every rank draws its own data and noise.
 
 Output directory::
 
     OUT/train_config.json            model and training configuration
     OUT/log.jsonl                    step, loss (mean over ranks), lr, grad norm, steps/s
     OUT/checkpoints/step-000500/     accelerate state: model, optimizer, scheduler, EMA, step, RNG
+                                     (FSDP: model, optimizer and EMA in sharded/, a .distcp file per rank)
     OUT/final/                       EMA weights (StreamDiT.save_pretrained)
     OUT/pipeline/                    a StreamDiTPipeline directory (EMA weights, autoencoder, sampler settings)
-    OUT/summary.json                 per-rank weight digests and mean losses (DDP sanity check)
+    OUT/summary.json                 per-rank digests of the full weights and mean losses (sync check)
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencode
 from streamdit.model import StreamDiT, StreamDiTConfig
 from streamdit.pipeline import SamplerConfig, StreamDiTPipeline, check_compatible
 from streamdit.schedule import MixedSchemeSampler
+from streamdit.sharding import SHARDED_STATE, empty_copy, full_tensor, gather_state_dict, load_sharded, save_sharded, shard_model
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder
 from streamdit.wan import WanStreamDiT, is_wan_directory
 
@@ -95,6 +98,7 @@ class TrainConfig:
     ema_decay: float = 0.9999  # upper bound; diffusers' EMAModel ramps it as (1 + n) / (10 + n)
     mixed_precision: str = "no"  # "no" | "bf16"
     gradient_checkpointing: bool = False  # recompute block activations in backward: memory for compute
+    fsdp: bool = False  # FSDP2 under torchrun: shard parameters, gradients and optimizer state across ranks
     chunk_sizes: tuple[int, ...] | None = None
     chunk_weights: tuple[float, ...] | None = None
     shift: float = 1.0
@@ -127,7 +131,7 @@ class TrainConfig:
 
 
 def make_accelerator(config: TrainConfig, cpu: bool = False) -> Accelerator:
-    """The one place the Accelerator is built: DDP under torchrun (FSDP would be configured here)."""
+    """The one place the Accelerator is built: DDP under torchrun (FSDP is applied by the Trainer)."""
     return Accelerator(mixed_precision=config.mixed_precision, cpu=cpu)
 
 
@@ -157,11 +161,12 @@ class _Progress:
 
 
 def weights_digest(model: torch.nn.Module) -> int:
-    """A 63-bit hash of a model's parameters (bit-exact comparison across ranks)."""
+    """A 63-bit hash of a model's full parameters (bit-exact comparison across ranks; FSDP shards are
+    gathered, so every rank must call it)."""
     h = hashlib.sha256()
     for name, p in sorted(model.state_dict().items()):
         h.update(name.encode())
-        h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+        h.update(full_tensor(p.detach()).float().cpu().contiguous().numpy().tobytes())
     return int.from_bytes(h.digest()[:8], "little") >> 1
 
 
@@ -205,13 +210,20 @@ class Trainer:
         model = model.to(acc.device).train()
         if config.gradient_checkpointing:
             model.enable_gradient_checkpointing()
+        self.sharded = config.fsdp
+        if self.sharded:
+            self._template = empty_copy(model)  # what the gathered EMA weights are loaded into
+            model = shard_model(model, acc.device, config.mixed_precision)
         optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, betas=tuple(config.betas),
                                       weight_decay=config.weight_decay)
         self.scheduler = config.lr_scheduler(optimizer)
-        self.model, self.optimizer = acc.prepare(model, optimizer)
-        self.ema = EMAModel(self.unwrapped.parameters(), decay=config.ema_decay, foreach=True)  # after DDP's broadcast
+        # FSDP already synchronises gradients and casts to bf16: accelerate must not add DDP or autocast
+        self.model, self.optimizer = (model, optimizer) if self.sharded else acc.prepare(model, optimizer)
+        # after DDP's broadcast; under FSDP each rank keeps the EMA of its own shard
+        self.ema = EMAModel(self.unwrapped.parameters(), decay=config.ema_decay, foreach=True)
         self.progress = _Progress()
-        acc.register_for_checkpointing(self.scheduler, self.ema, self.progress)
+        # accelerate saves registered objects from rank 0 only: sharded state goes through save_sharded
+        acc.register_for_checkpointing(self.scheduler, self.progress, *(() if self.sharded else (self.ema,)))
         self.null_text = text_encoder.encode([""]).to(acc.device)
         set_seed(config.seed, device_specific=True)  # every rank draws its own noise, times and dropout
 
@@ -239,7 +251,7 @@ class Trainer:
             text = self.text_encoder.encode(list(captions)).to(acc.device)
         loss = self.compute_loss(latents, text)
         acc.backward(loss)
-        grad_norm = acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
+        grad_norm = full_tensor(acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm))
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -249,9 +261,9 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------------------
 
-    def train(self, resume: bool = False) -> StreamDiT:
+    def train(self, resume: bool = False) -> StreamDiT | None:
         """Train up to ``config.steps`` (continuing from the latest checkpoint if ``resume``); returns the
-        EMA model, also written to ``OUT/final``."""
+        EMA model, also written to ``OUT/final`` (under FSDP on rank 0 only, None on the others)."""
         acc, cfg = self.accelerator, self.config
         self._prepare_out_dir(resume)
         batches = self._batches()
@@ -308,6 +320,8 @@ class Trainer:
             if saved != json.loads(json.dumps(record["model"])):
                 raise ValueError(f"the model in {config_file} differs from the one given; cannot resume {checkpoint}")
             acc.load_state(str(checkpoint))
+            if self.sharded:
+                load_sharded(checkpoint / SHARDED_STATE, self.model, self.optimizer, self.ema)
             self.ema.to(acc.device)
             acc.print(f"resumed from {checkpoint} at step {self.step}")
         if acc.is_main_process:
@@ -325,6 +339,8 @@ class Trainer:
         acc = self.accelerator
         path = self.out_dir / "checkpoints" / f"{CHECKPOINT_PREFIX}{self.step:06d}"
         acc.save_state(str(path))
+        if self.sharded:
+            save_sharded(path / SHARDED_STATE, self.model, self.optimizer, self.ema)
         acc.wait_for_everyone()
         if acc.is_main_process:
             for old in checkpoints(self.out_dir)[:-self.config.keep_checkpoints]:
@@ -332,14 +348,25 @@ class Trainer:
         acc.wait_for_everyone()
         return path
 
-    def ema_model(self) -> StreamDiT:
-        """A copy of the model holding the EMA weights."""
-        model = copy.deepcopy(self.unwrapped)
-        self.ema.copy_to(model.parameters())
+    def ema_model(self) -> StreamDiT | None:
+        """An unsharded copy of the model holding the EMA weights (under FSDP: on rank 0 only, on the
+        CPU; the other ranks get None)."""
+        if not self.sharded:
+            model = copy.deepcopy(self.unwrapped)
+            self.ema.copy_to(model.parameters())
+            return model.eval()
+        state = gather_state_dict(self.model)  # buffers and the layout; parameters replaced by their EMA
+        for (name, _), shadow in zip(self.model.named_parameters(), self.ema.shadow_params):
+            state[name] = full_tensor(shadow).cpu()
+        if not self.accelerator.is_main_process:
+            return None
+        model = copy.deepcopy(self._template)
+        model.load_state_dict(state, assign=True)
         return model.eval()
 
-    def save_final(self) -> StreamDiT:
-        """Write the EMA weights to ``OUT/final`` (rank 0) and return them as a model."""
+    def save_final(self) -> StreamDiT | None:
+        """Write the EMA weights to ``OUT/final`` (rank 0) and return them as a model (None on the other
+        ranks under FSDP)."""
         model = self.ema_model()
         if self.accelerator.is_main_process:
             model.save_pretrained(self.out_dir / "final")
@@ -347,7 +374,7 @@ class Trainer:
         return model
 
     def _write_summary(self, mean_loss: float) -> None:
-        """Gather every rank's weight digest and mean loss: DDP ranks must end with identical weights."""
+        """Gather every rank's weight digest and mean loss: ranks must end with identical (full) weights."""
         acc = self.accelerator
         digest = torch.tensor([weights_digest(self.unwrapped)], dtype=torch.int64, device=acc.device)
         mean = torch.tensor([mean_loss], dtype=torch.float64, device=acc.device)
@@ -376,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m streamdit train",
         description="Train StreamDiT with the mixed-scheme flow-matching buffer objective. Runs on one process, "
                     "or on many with `torchrun --nproc_per_node N -m streamdit.training ...` (DDP: gloo on CPU, "
-                    "nccl on GPU; --batch-size is per process). Writes OUT/checkpoints/step-XXXXXX (resumable), "
+                    "nccl on GPU; --batch-size is per process; add --fsdp to shard the model across them). Writes OUT/checkpoints/step-XXXXXX (resumable), "
                     "OUT/log.jsonl, OUT/final (EMA weights) and OUT/pipeline (a pipeline directory for generate, "
                     "bench and the demo).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -413,6 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--mixed-precision", choices=("no", "bf16"), default=d.mixed_precision)
     opt.add_argument("--gradient-checkpointing", action="store_true",
                      help="recompute each block's activations in the backward pass (less memory, ~30%% more compute)")
+    opt.add_argument("--fsdp", action="store_true",
+                     help="FSDP2 under torchrun: shard parameters, gradients, optimizer and EMA state across "
+                          "processes, one unit per transformer block; checkpoints are sharded (one file per rank)")
     opt.add_argument("--seed", type=int, default=d.seed)
     obj = parser.add_argument_group("objective")
     obj.add_argument("--chunk-sizes", type=_int_list, default=None,
@@ -497,7 +527,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         betas=tuple(args.betas), warmup_steps=args.warmup_steps,
         cooldown_steps=args.cooldown_steps, max_grad_norm=args.max_grad_norm,
         ema_decay=args.ema_decay, mixed_precision=args.mixed_precision,
-        gradient_checkpointing=args.gradient_checkpointing, chunk_sizes=args.chunk_sizes,
+        gradient_checkpointing=args.gradient_checkpointing, fsdp=args.fsdp, chunk_sizes=args.chunk_sizes,
         chunk_weights=args.chunk_weights, shift=args.shift, cond_dropout=args.cond_dropout,
         checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints, seed=args.seed,
         log_every=args.log_every, num_workers=args.num_workers)

@@ -85,6 +85,8 @@ class WanStreamDiT(nn.Module):
     """A ``WanTransformer3DModel`` with StreamDiT's interface: ``model(x, t, text, text_mask)`` -> velocity,
     ``x`` ``(N, C, frames, H, W)``, per-frame times ``t`` ``(N, frames)`` in [0, 1]."""
 
+    _no_split_modules = ["WanTransformerBlock"]  # FSDP wraps each block as one unit
+
     def __init__(self, wan: nn.Module, buffer_frames: int, latent_height: int, latent_width: int,
                  window_size: tuple[int, int, int]) -> None:
         super().__init__()
