@@ -13,7 +13,7 @@ logs and the final EMA model; every rank draws its own data and noise.
 Output directory::
 
     OUT/train_config.json            model and training configuration
-    OUT/log.jsonl                    step, loss (mean over ranks), lr, grad norm, steps/s
+    OUT/log.jsonl                    step, loss (mean over ranks), lr, grad norm, steps/s, peak CUDA memory
     OUT/checkpoints/step-000500/     accelerate state: model, optimizer, scheduler, EMA, step, RNG
                                      (FSDP: model, optimizer and EMA in sharded/, a .distcp file per rank)
     OUT/final/                       EMA weights (StreamDiT.save_pretrained)
@@ -279,6 +279,8 @@ class Trainer:
                 record = {"step": self.step, "loss": acc.reduce(loss, "mean").item(),
                           "lr": self.scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
                           "steps_per_s": (self.step - start_step) / (time.perf_counter() - start)}
+                if acc.device.type == "cuda":
+                    record["peak_memory_gib"] = torch.cuda.max_memory_allocated(acc.device) / 2**30
                 bar.set_postfix(loss=f"{record['loss']:.4f}", lr=f"{record['lr']:.2e}")
                 self._log(record)
             if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
