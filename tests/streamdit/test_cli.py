@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 import av
+import pytest
+
+from streamdit.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,3 +48,11 @@ def test_errors_are_messages_not_tracebacks(tmp_path) -> None:
     assert result.returncode != 0 and "pipeline.json" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("generate", "--prompt", "x", "--out", "y.mp4", "--switch", "soon=blue")
     assert result.returncode == 2 and "SECONDS=PROMPT" in result.stderr
+
+
+def test_bench_compile_takes_an_optional_torch_compile_mode() -> None:
+    parse = lambda *argv: build_parser().parse_args(["bench", *argv]).compile  # noqa: E731
+    assert parse() is None and parse("--compile") == "default"
+    assert parse("--compile", "reduce-overhead") == "reduce-overhead"
+    with pytest.raises(SystemExit):
+        parse("--compile", "fastest")
