@@ -22,22 +22,25 @@ sys.path.insert(0, str(ROOT))  # a script in scripts/: make the repository's pac
 from streamdit.autoencoder import load_autoencoder  # noqa: E402
 
 
-def training_minutes(log: list[dict]) -> float:
-    """Wall time summed over the log's records, each interval at its record's rate; a resumed run's log
-    goes back to its checkpoint's step, and the steps it repeats are not counted twice."""
-    seconds, step = 0.0, 0
+def training_minutes(log: list[dict], log_every: int) -> float:
+    """Wall time of a run from its log. ``steps_per_s`` is a running mean since the process started (at
+    step 0 or at the checkpoint it resumed from), so each process's time is its last record's steps over
+    its rate; a resumed process is seen where the step goes back, and starts ``log_every`` before its first record."""
+    segments, step = [], -1
     for record in log:
-        if record["step"] > step:
-            seconds += (record["step"] - step) / record["steps_per_s"]
-        step = max(step, record["step"])
-    return seconds / 60
+        if record["step"] <= step or not segments:
+            segments.append({"start": max(record["step"] - log_every, 0)})
+        segments[-1]["last"] = record
+        step = record["step"]
+    return sum((s["last"]["step"] - s["start"]) / s["last"]["steps_per_s"] for s in segments) / 60
 
 
 def training_summary(run: Path) -> dict:
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
     last = log[-10:]
+    config = json.loads((run / "train_config.json").read_text())
     return {"steps": log[-1]["step"], "final_loss": sum(r["loss"] for r in last) / len(last),
-            "minutes": training_minutes(log), "config": json.loads((run / "train_config.json").read_text())}
+            "minutes": training_minutes(log, config["train"]["log_every"]), "config": config}
 
 
 def autoencoder_line(pipeline_dir: Path, run: Path | None) -> str:
