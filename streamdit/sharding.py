@@ -4,8 +4,9 @@ accelerate's FSDP integration only runs on GPUs; torch's ``fully_shard`` also ru
 the trainer applies it directly and the same code is tested on CPU and used on GPUs (nccl). Each rank
 holds 1/N of every parameter, gradient, optimizer moment and EMA weight; a block's parameters are
 all-gathered just before it runs and freed after. Checkpoints are written with
-``torch.distributed.checkpoint``: every rank writes its own shard (``__<rank>_0.distcp``) and a load may
-use a different number of ranks.
+``torch.distributed.checkpoint``: every rank writes its own shard (``__<rank>_0.distcp``). (That format
+can be loaded by another number of ranks; the trainer's resume also reads accelerate's per-rank RNG
+state, so it resumes with the same number.)
 """
 
 from __future__ import annotations

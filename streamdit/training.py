@@ -50,7 +50,8 @@ from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencode
 from streamdit.model import StreamDiT, StreamDiTConfig
 from streamdit.pipeline import SamplerConfig, StreamDiTPipeline, check_compatible
 from streamdit.schedule import MixedSchemeSampler
-from streamdit.sharding import SHARDED_STATE, empty_copy, full_tensor, gather_state_dict, load_sharded, save_sharded, shard_model
+from streamdit.sharding import (SHARDED_STATE, empty_copy, full_tensor, gather_state_dict, load_sharded, save_sharded,
+                                shard_model)
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder
 from streamdit.wan import WanStreamDiT, is_wan_directory
 
@@ -364,7 +365,7 @@ class Trainer:
             return None
         model = copy.deepcopy(self._template)
         model.load_state_dict(state, assign=True)
-        return model.eval()
+        return model.cpu().eval()  # the buffers were still on the training device
 
     def save_final(self) -> StreamDiT | None:
         """Write the EMA weights to ``OUT/final`` (rank 0) and return them as a model (None on the other
@@ -405,7 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m streamdit train",
         description="Train StreamDiT with the mixed-scheme flow-matching buffer objective. Runs on one process, "
                     "or on many with `torchrun --nproc_per_node N -m streamdit.training ...` (DDP: gloo on CPU, "
-                    "nccl on GPU; --batch-size is per process; add --fsdp to shard the model across them). Writes OUT/checkpoints/step-XXXXXX (resumable), "
+                    "nccl on GPU; --batch-size is per process; add --fsdp to shard the model across them). "
+                    "Writes OUT/checkpoints/step-XXXXXX (resumable), "
                     "OUT/log.jsonl, OUT/final (EMA weights) and OUT/pipeline (a pipeline directory for generate, "
                     "bench and the demo).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
