@@ -19,8 +19,7 @@ import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from diffusers.training_utils import EMAModel
 from torch import nn
-from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict, get_state_dict,
-                                                     set_state_dict)
+from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 from torch.distributed.tensor import DTensor
@@ -73,8 +72,3 @@ def load_sharded(directory: str | Path, model: nn.Module, optimizer: torch.optim
     dcp.load(state, checkpoint_id=Path(directory))
     set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optimizer"])
     ema.load_state_dict(state["ema"])
-
-
-def gather_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The full (unsharded) weights on rank 0's CPU; an empty dict on the other ranks (a collective)."""
-    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))

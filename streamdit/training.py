@@ -50,8 +50,7 @@ from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencode
 from streamdit.model import StreamDiT, StreamDiTConfig
 from streamdit.pipeline import SamplerConfig, StreamDiTPipeline, check_compatible
 from streamdit.schedule import MixedSchemeSampler
-from streamdit.sharding import (SHARDED_STATE, empty_copy, full_tensor, gather_state_dict, load_sharded, save_sharded,
-                                shard_model)
+from streamdit.sharding import SHARDED_STATE, empty_copy, full_tensor, load_sharded, save_sharded, shard_model
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder
 from streamdit.wan import WanStreamDiT, is_wan_directory
 
@@ -358,10 +357,13 @@ class Trainer:
             model = copy.deepcopy(self.unwrapped)
             self.ema.copy_to(model.parameters())
             return model.eval()
-        state = gather_state_dict(self.model)  # buffers and the layout; parameters replaced by their EMA
-        for (name, _), shadow in zip(self.model.named_parameters(), self.ema.shadow_params):
-            state[name] = full_tensor(shadow).cpu()
-        if not self.accelerator.is_main_process:
+        shadows = dict(zip((name for name, _ in self.model.named_parameters()), self.ema.shadow_params))
+        main, state = self.accelerator.is_main_process, {}
+        for name, value in self.model.state_dict().items():  # parameters (as their EMA) and buffers
+            value = full_tensor(shadows.get(name, value))  # a collective: every rank gathers, rank 0 keeps
+            if main:
+                state[name] = value.cpu()
+        if not main:
             return None
         model = copy.deepcopy(self._template)
         model.load_state_dict(state, assign=True)
