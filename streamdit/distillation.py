@@ -13,6 +13,13 @@ sampler over the segment (``s`` guided Euler micro-steps with the exact code of 
 and regress the student's one-step velocity onto the velocity that lands on the teacher's result:
 ``v* = (x_teacher - x) / (t_next - t)`` per frame. Frames that wait during start-up (``t_next = t``)
 are left out of the loss.
+
+Exposure: forward-noised clips are the buffers of a *perfect* stream. While streaming, the front chunks of
+the buffer hold what the student itself made in its earlier steps, errors included. With
+``rollout_fraction > 0`` that share of steady-state targets starts from such a buffer: the noised clip
+is first streamed ``1..K`` chunks forward by the student (one step, then the shift that drops the front
+chunk and appends a noise chunk; :func:`student_rollout`), and the teacher's segment from there is the
+target, so the student learns to correct its own drift (as in DAgger-style on-policy distillation).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from streamdit.sampler import VelocityFn, euler_step
 from streamdit.schedule import BufferSchedule
 from streamdit.text import TextEmbedding
 from streamdit.training import Sample, TrainConfig, Trainer, make_accelerator, training_data
+from streamdit.wan import load_transformer
 
 
 def segment_states(teacher: BufferSchedule) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -60,48 +68,80 @@ def teacher_segment(velocity: VelocityFn, teacher: BufferSchedule, x: torch.Tens
     return x
 
 
-def distillation_loss(student: torch.nn.Module, teacher_velocity: VelocityFn, teacher: BufferSchedule,
-                      latents: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
-                      state: tuple[torch.Tensor, torch.Tensor], noise: torch.Tensor | None = None) -> torch.Tensor:
-    """MSE between the student's one-step velocity and the velocity reaching the teacher's segment result.
-
-    ``teacher_velocity(x, t)`` is the guided teacher (conditioned on the same text); ``state`` is a
-    (start, end) pair from :func:`segment_states`.
-    """
-    start, end = (idx.to(latents.device) for idx in state)
+def noised_buffer(latents: torch.Tensor, teacher: BufferSchedule, start: torch.Tensor,
+                  noise: torch.Tensor | None = None) -> torch.Tensor:
+    """Clip latents forward-noised to the per-frame grid indices ``start``: ``(1 - t) x_0 + t eps``."""
     if noise is None:
         noise = torch.randn_like(latents)
-    grid = teacher.grid.to(latents.device)
+    t = teacher.grid.to(latents.device)[start.to(latents.device)].to(latents.dtype).view(1, 1, -1, 1, 1)
+    return (1 - t) * latents + t * noise
+
+
+@torch.no_grad()
+def student_rollout(student_velocity: VelocityFn, teacher: BufferSchedule, x: torch.Tensor,
+                    chunks: int) -> torch.Tensor:
+    """Stream a steady-state buffer ``chunks`` chunks forward with the student, as the distilled sampler does.
+
+    Each chunk is one student step across the segment (``s`` teacher steps) and the shift: the front chunk
+    leaves, a noise chunk enters at the back. The result is again a steady-state buffer, whose front
+    ``chunks`` chunks the student has (partly) made itself.
+    """
+    start, end = (idx.to(x.device) for idx in segment_states(teacher)[0])
+    c = teacher.scheme.chunk_size
+    for _ in range(chunks):
+        x = euler_step(student_velocity, x, *teacher.step_times(start, end))
+        x = torch.cat([x[:, :, c:], torch.randn_like(x[:, :, :c])], dim=2)
+    return x
+
+
+def distillation_loss(student: torch.nn.Module, teacher_velocity: VelocityFn, teacher: BufferSchedule,
+                      x: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
+                      state: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """MSE between the student's one-step velocity and the velocity reaching the teacher's segment result.
+
+    ``x`` is the buffer at the per-frame grid indices ``state[0]`` (:func:`noised_buffer`, optionally
+    :func:`student_rollout`); ``teacher_velocity(x, t)`` is the guided teacher (conditioned on the same
+    text); ``state`` is a (start, end) pair from :func:`segment_states`.
+    """
+    start, end = (idx.to(x.device) for idx in state)
+    grid = teacher.grid.to(x.device)
     t, t_next = grid[start], grid[end]
-    tt = t.to(latents.dtype).view(1, 1, -1, 1, 1)
-    x = (1 - tt) * latents + tt * noise
     with torch.no_grad():
         target_x = teacher_segment(teacher_velocity, teacher, x, start, end)
     moving = end > start
-    dt = (t_next - t).to(latents.dtype)
+    dt = (t_next - t).to(x.dtype)
     target_v = (target_x - x)[:, :, moving] / dt[moving].view(1, 1, -1, 1, 1)
-    n = latents.shape[0]
-    pred = student(x, t.to(latents.dtype).expand(n, -1), text_tokens, text_mask)
+    pred = student(x, t.to(x.dtype).expand(x.shape[0], -1), text_tokens, text_mask)
     return F.mse_loss(pred[:, :, moving].float(), target_v.float())
 
 
 class DistillationTrainer(Trainer):
-    """Distils a teacher pipeline into a student (initialised from the teacher) with the segment loss.
+    """Distils a teacher pipeline into a student with the segment loss.
 
-    Each step draws the steady-state segment with probability ``steady_fraction`` and otherwise one of
-    the start-up segments; everything else (AdamW, EMA, checkpoints, resume, DDP) is :class:`Trainer`'s.
+    The student starts as a copy of the teacher, or as ``student`` (e.g. an earlier distilled student,
+    to distil on from a fine-tuned teacher). Each step draws the steady-state segment with probability
+    ``steady_fraction`` and otherwise one of the start-up segments; a share ``rollout_fraction`` of the
+    steady-state steps starts from the student's own roll-out (:func:`student_rollout`, ``1..K`` chunks).
+    Everything else (AdamW, EMA, checkpoints, resume, DDP) is :class:`Trainer`'s.
     """
 
     def __init__(self, teacher: StreamDiTPipeline, data: Iterable[Sample] | Callable[[int], Iterable[Sample]],
                  config: TrainConfig, out_dir: str | Path, accelerator: Accelerator | None = None,
-                 steady_fraction: float = 0.75) -> None:
-        student = copy.deepcopy(teacher.model).float().train().requires_grad_(True)
+                 steady_fraction: float = 0.75, rollout_fraction: float = 0.0,
+                 student: torch.nn.Module | None = None) -> None:
+        for name, value in (("steady_fraction", steady_fraction), ("rollout_fraction", rollout_fraction)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
+        if student is not None and student.config.to_dict() != teacher.model.config.to_dict():
+            raise ValueError("the initial student's architecture differs from the teacher's")
+        student = copy.deepcopy(student if student is not None else teacher.model).float().train().requires_grad_(True)
         super().__init__(student, teacher.autoencoder, teacher.text_encoder, data, config, out_dir, accelerator)
         self.teacher = teacher.model.float().to(self.accelerator.device).eval().requires_grad_(False)
         self.teacher_schedule = teacher.schedule
         self.guidance = teacher.sampler.guidance
         self.states = segment_states(teacher.schedule)
         self.steady_fraction = steady_fraction
+        self.rollout_fraction = rollout_fraction
 
     def teacher_velocity(self, text: TextEmbedding, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The teacher's velocity with its classifier-free guidance, for a batch of captions."""
@@ -112,10 +152,18 @@ class DistillationTrainer(Trainer):
         cond, uncond = self.teacher(torch.cat([x, x]), torch.cat([t, t]), both.tokens, both.mask).chunk(2)
         return uncond + self.guidance * (cond - uncond)
 
+    def student_velocity(self, text: TextEmbedding, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The live student's velocity (no guidance: it has the teacher's built in)."""
+        return self.unwrapped(x, t, text.tokens, text.mask)
+
     def compute_loss(self, latents: torch.Tensor, text: TextEmbedding) -> torch.Tensor:
         start_up = len(self.states) > 1 and float(torch.rand(())) >= self.steady_fraction
         state = self.states[1 + int(torch.randint(len(self.states) - 1, ()))] if start_up else self.states[0]
-        return distillation_loss(self.model, partial(self.teacher_velocity, text), self.teacher_schedule, latents,
+        x = noised_buffer(latents, self.teacher_schedule, state[0])
+        if not start_up and float(torch.rand(())) < self.rollout_fraction:
+            chunks = 1 + int(torch.randint(self.teacher_schedule.scheme.num_chunks, ()))
+            x = student_rollout(partial(self.student_velocity, text), self.teacher_schedule, x, chunks)
+        return distillation_loss(self.model, partial(self.teacher_velocity, text), self.teacher_schedule, x,
                                  text.tokens, text.mask, state)
 
 
@@ -137,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument("--steady-fraction", type=float, default=0.75,
                         help="share of steps on the steady-state segment (the rest: start-up segments)")
+    parser.add_argument("--rollout-fraction", type=float, default=0.0,
+                        help="share of steady-state steps whose buffer the student first streams 1..K chunks "
+                             "forward itself, so it learns from the states it meets while streaming")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start from this student pipeline (e.g. one distilled from an earlier teacher) "
+                             "instead of a copy of the teacher")
     parser.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     parser.add_argument("--log-every", type=int, default=d.log_every)
     parser.add_argument("--num-workers", type=int, default=d.num_workers)
@@ -159,7 +213,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     frames = cfg.buffer_frames * teacher.autoencoder.temporal_compression
     height, width = teacher.resolution
     data = training_data(args.data, frames, (height, width))
-    trainer = DistillationTrainer(teacher, data, config, args.out, accelerator, args.steady_fraction)
+    initial = None
+    if args.init_from is not None:
+        model_dir = args.init_from / "transformer" if (args.init_from / "transformer").is_dir() else args.init_from
+        if not model_dir.is_dir():
+            raise SystemExit(f"error: --init-from {args.init_from}: no such student pipeline or model directory")
+        initial = load_transformer(model_dir, device=accelerator.device, dtype=torch.float32)
+    trainer = DistillationTrainer(teacher, data, config, args.out, accelerator, args.steady_fraction,
+                                  args.rollout_fraction, initial)
     student = trainer.train(resume=args.resume)
     sampler = replace(teacher.sampler, micro_steps=1, guidance=None)
     if accelerator.is_main_process:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from streamdit.distillation import distillation_loss, segment_states, teacher_segment
+from streamdit.distillation import distillation_loss, noised_buffer, segment_states, student_rollout, teacher_segment
 from streamdit.schedule import BufferSchedule, Scheme
 
 
@@ -50,6 +50,34 @@ def test_exact_student_has_zero_loss_and_a_wrong_one_does_not() -> None:
     text, mask = torch.zeros(2, 1, 4), torch.ones(2, 1, dtype=torch.bool)
     velocity = lambda x, t: oracle(x, t)
     for state in segment_states(teacher):
-        loss = distillation_loss(oracle, velocity, teacher, x0, text, mask, state)
+        x = noised_buffer(x0, teacher, state[0])
+        loss = distillation_loss(oracle, velocity, teacher, x, text, mask, state)
         assert loss < 1e-10
-        assert distillation_loss(Oracle(x0, bias=0.1), velocity, teacher, x0, text, mask, state) > 1e-3
+        assert distillation_loss(Oracle(x0, bias=0.1), velocity, teacher, x, text, mask, state) > 1e-3
+
+
+def test_noised_buffer_puts_each_frame_at_its_grid_time() -> None:
+    teacher = BufferSchedule(Scheme(4, 1, 2), shift=2.0)
+    x0, noise = torch.randn(1, 2, 4, 3, 3), torch.randn(1, 2, 4, 3, 3)
+    start = segment_states(teacher)[0][0]
+    x = noised_buffer(x0, teacher, start, noise)
+    for f, t in enumerate(teacher.grid[start].tolist()):
+        torch.testing.assert_close(x[:, :, f], (1 - t) * x0[:, :, f] + t * noise[:, :, f])
+
+
+def test_student_rollout_is_the_distilled_stream_step_then_shift() -> None:
+    """One chunk of roll-out: every frame crosses its segment in one step, the front chunk leaves and
+    a fresh noise chunk enters at the back; zero chunks leave the buffer untouched."""
+    teacher = BufferSchedule(Scheme(3, 2, 4), shift=3.0)
+    student = BufferSchedule(Scheme(3, 2, 1), shift=3.0)
+    velocity = lambda x, t: torch.cos(x) * t[:, None, :, None, None] - 0.2
+    x = torch.randn(2, 3, 6, 4, 4)
+    torch.testing.assert_close(student_rollout(velocity, teacher, x, 0), x)
+    t, t_next = (v.float() for v in student.step_times(*student.steady_indices(0)))
+    stepped = x + (t_next - t).view(1, 1, -1, 1, 1) * velocity(x, t.expand(2, -1))
+    torch.manual_seed(0)
+    out = student_rollout(velocity, teacher, x, 1)
+    torch.manual_seed(0)
+    noise = torch.randn_like(x[:, :, :2])
+    torch.testing.assert_close(out, torch.cat([stepped[:, :, 2:], noise], dim=2))
+    assert not torch.allclose(student_rollout(velocity, teacher, x, 2)[:, :, :2], out[:, :, :2])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from functools import partial
 
 import pytest
 import torch
@@ -11,7 +12,8 @@ from accelerate.state import AcceleratorState
 
 from streamdit import SamplerConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder, video_to_tensor
-from streamdit.distillation import DistillationTrainer, distillation_loss, main, segment_states
+from streamdit.distillation import (DistillationTrainer, distillation_loss, main, noised_buffer, segment_states,
+                                   student_rollout)
 from streamdit.training import TrainConfig
 
 SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1, 1), hidden_size=64, depth=2,
@@ -59,8 +61,9 @@ def test_distillation_reduces_the_segment_loss_plumbing_random_teacher(teacher, 
 
     def loss() -> float:
         with torch.no_grad():
-            return distillation_loss(trainer.unwrapped, velocity, teacher.schedule, latents, text.tokens, text.mask,
-                                     state, noise).item()
+            x = noised_buffer(latents, teacher.schedule, state[0], noise)
+            return distillation_loss(trainer.unwrapped, velocity, teacher.schedule, x, text.tokens, text.mask,
+                                     state).item()
 
     before = loss()
     trainer.train()
@@ -82,3 +85,58 @@ def test_distill_command_writes_a_one_step_student_pipeline(teacher, tmp_path) -
         chunks = list(itertools.islice(stream, 3))
     assert [c.shape for c in chunks] == [(2, 32, 32, 3)] * 3
     assert stream.stats.evaluations <= 2 + 3 + 2  # one evaluation per chunk after start-up, no CFG pass
+
+
+def test_rollout_distillation_learns_on_the_students_own_buffers_plumbing_random_teacher(teacher, tmp_path,
+                                                                                         monkeypatch) -> None:
+    """With every steady-state step on a rolled-out buffer (1..K chunks), the loss on such buffers falls."""
+    import streamdit.distillation as distillation
+
+    rolled = []
+    monkeypatch.setattr(distillation, "student_rollout",
+                        lambda *args: rolled.append(args[-1]) or student_rollout(*args))
+    config = TrainConfig(steps=60, batch_size=4, lr=1e-3, warmup_steps=1, checkpoint_every=1000, num_workers=0,
+                         cond_dropout=0.0)
+    trainer = DistillationTrainer(teacher, synthetic_clips, config, tmp_path / "run", steady_fraction=1.0,
+                                  rollout_fraction=1.0)
+    videos, captions = next(trainer._batches())
+    latents = teacher.autoencoder.encode(video_to_tensor(videos))
+    text = teacher.text_encoder.encode(captions)
+    state = segment_states(teacher.schedule)[0]
+    torch.manual_seed(1)
+    x = student_rollout(partial(trainer.student_velocity, text), teacher.schedule,
+                        noised_buffer(latents, teacher.schedule, state[0]), 2)
+    velocity = lambda x, t: trainer.teacher_velocity(text, x, t)
+
+    def loss() -> float:
+        with torch.no_grad():
+            return distillation_loss(trainer.unwrapped, velocity, teacher.schedule, x, text.tokens, text.mask,
+                                     state).item()
+
+    before = loss()
+    trainer.train()
+    after = loss()
+    assert after < 0.5 * before, f"segment loss on rolled-out buffers {before:.4f} -> {after:.4f}"
+    assert len(rolled) == 60 and set(rolled) == {1, 2}  # K = 2 chunks of 2 frames
+
+
+def test_distill_init_from_starts_at_the_given_student(teacher, tmp_path) -> None:
+    """--init-from: the student starts from those weights, not from a copy of the teacher."""
+    teacher.save_pretrained(tmp_path / "teacher")
+    assert main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "first"), "--steps", "2",
+                 "--batch-size", "2", "--num-workers", "0", "--cpu", "--lr", "1e-2", "--warmup-steps", "1",
+                 "--ema-decay", "0", "--checkpoint-every", "2"]) == 0
+    first = StreamDiTPipeline.from_pretrained(tmp_path / "first" / "pipeline", text_encoder=teacher.text_encoder)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    config = TrainConfig(steps=1, batch_size=2, num_workers=0, cond_dropout=0.0)
+    trainer = DistillationTrainer(teacher, synthetic_clips, config, tmp_path / "second", student=first.model)
+    for ours, theirs in zip(trainer.unwrapped.parameters(), first.model.parameters()):
+        torch.testing.assert_close(ours, theirs)
+    assert any(not torch.equal(a, b) for a, b in zip(first.model.parameters(), teacher.model.parameters()))
+    AcceleratorState._reset_state(reset_partial_state=True)
+    assert main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "third"), "--steps", "1",
+                 "--batch-size", "2", "--num-workers", "0", "--cpu", "--rollout-fraction", "1",
+                 "--init-from", str(tmp_path / "first" / "pipeline")]) == 0
+    with pytest.raises(SystemExit, match="no such student"):
+        main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "fourth"), "--steps", "1", "--cpu",
+              "--init-from", str(tmp_path / "missing")])
