@@ -48,26 +48,37 @@ def synthetic_clips(seed: int):
     return data.stream(seed, num_frames=4, resolution=32)
 
 
-def test_distillation_reduces_the_segment_loss_plumbing_random_teacher(teacher, tmp_path) -> None:
-    config = TrainConfig(steps=60, batch_size=4, lr=1e-3, warmup_steps=1, checkpoint_every=1000, num_workers=0,
-                         cond_dropout=0.0)
-    trainer = DistillationTrainer(teacher, synthetic_clips, config, tmp_path / "run", steady_fraction=1.0)
+def segment_loss_before_and_after_training(trainer: DistillationTrainer, teacher: StreamDiTPipeline,
+                                           buffer) -> tuple[float, float]:
+    """The steady-state segment loss on one fixed batch, whose buffer ``buffer(latents, text, state)`` makes,
+    before and after ``trainer.train()``."""
     videos, captions = next(trainer._batches())
     latents = teacher.autoencoder.encode(video_to_tensor(videos))
     text = teacher.text_encoder.encode(captions)
-    noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(1))
-    velocity = lambda x, t: trainer.teacher_velocity(text, x, t)
     state = segment_states(teacher.schedule)[0]
+    x = buffer(latents, text, state)
+    velocity = lambda x, t: trainer.teacher_velocity(text, x, t)
 
     def loss() -> float:
         with torch.no_grad():
-            x = noised_buffer(latents, teacher.schedule, state[0], noise)
             return distillation_loss(trainer.unwrapped, velocity, teacher.schedule, x, text.tokens, text.mask,
                                      state).item()
 
     before = loss()
     trainer.train()
-    after = loss()
+    return before, loss()
+
+
+def test_distillation_reduces_the_segment_loss_plumbing_random_teacher(teacher, tmp_path) -> None:
+    config = TrainConfig(steps=60, batch_size=4, lr=1e-3, warmup_steps=1, checkpoint_every=1000, num_workers=0,
+                         cond_dropout=0.0)
+    trainer = DistillationTrainer(teacher, synthetic_clips, config, tmp_path / "run", steady_fraction=1.0)
+
+    def noised(latents, text, state):
+        noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(1))
+        return noised_buffer(latents, teacher.schedule, state[0], noise)
+
+    before, after = segment_loss_before_and_after_training(trainer, teacher, noised)
     assert after < 0.5 * before, f"segment loss {before:.4f} -> {after:.4f}"
     assert not any(p.requires_grad for p in trainer.teacher.parameters())
 
@@ -99,23 +110,13 @@ def test_rollout_distillation_learns_on_the_students_own_buffers_plumbing_random
                          cond_dropout=0.0)
     trainer = DistillationTrainer(teacher, synthetic_clips, config, tmp_path / "run", steady_fraction=1.0,
                                   rollout_fraction=1.0)
-    videos, captions = next(trainer._batches())
-    latents = teacher.autoencoder.encode(video_to_tensor(videos))
-    text = teacher.text_encoder.encode(captions)
-    state = segment_states(teacher.schedule)[0]
-    torch.manual_seed(1)
-    x = student_rollout(partial(trainer.student_velocity, text), teacher.schedule,
-                        noised_buffer(latents, teacher.schedule, state[0]), 2)
-    velocity = lambda x, t: trainer.teacher_velocity(text, x, t)
 
-    def loss() -> float:
-        with torch.no_grad():
-            return distillation_loss(trainer.unwrapped, velocity, teacher.schedule, x, text.tokens, text.mask,
-                                     state).item()
+    def rolled_out(latents, text, state):
+        torch.manual_seed(1)
+        return student_rollout(partial(trainer.student_velocity, text), teacher.schedule,
+                               noised_buffer(latents, teacher.schedule, state[0]), 2)
 
-    before = loss()
-    trainer.train()
-    after = loss()
+    before, after = segment_loss_before_and_after_training(trainer, teacher, rolled_out)
     assert after < 0.5 * before, f"segment loss on rolled-out buffers {before:.4f} -> {after:.4f}"
     assert len(rolled) == 60 and set(rolled) == {1, 2}  # K = 2 chunks of 2 frames
 
