@@ -201,7 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for flag, value in (("--steady-fraction", args.steady_fraction), ("--rollout-fraction", args.rollout_fraction)):
+        if not 0.0 <= value <= 1.0:
+            parser.error(f"{flag} must be in [0, 1], got {value}")
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup_steps=args.warmup_steps,
                          ema_decay=args.ema_decay, cond_dropout=0.0, checkpoint_every=args.checkpoint_every,
                          seed=args.seed, log_every=args.log_every, num_workers=args.num_workers)

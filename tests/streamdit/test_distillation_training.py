@@ -121,7 +121,7 @@ def test_rollout_distillation_learns_on_the_students_own_buffers_plumbing_random
     assert len(rolled) == 60 and set(rolled) == {1, 2}  # K = 2 chunks of 2 frames
 
 
-def test_distill_init_from_starts_at_the_given_student(teacher, tmp_path) -> None:
+def test_distill_init_from_starts_at_the_given_student(teacher, tmp_path, capsys) -> None:
     """--init-from: the student starts from those weights, not from a copy of the teacher."""
     teacher.save_pretrained(tmp_path / "teacher")
     assert main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "first"), "--steps", "2",
@@ -138,6 +138,9 @@ def test_distill_init_from_starts_at_the_given_student(teacher, tmp_path) -> Non
     assert main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "third"), "--steps", "1",
                  "--batch-size", "2", "--num-workers", "0", "--cpu", "--rollout-fraction", "1",
                  "--init-from", str(tmp_path / "first" / "pipeline")]) == 0
+    with pytest.raises(SystemExit):
+        main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "fifth"), "--rollout-fraction", "1.5"])
+    assert "--rollout-fraction must be in [0, 1]" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="no such student"):
         main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "fourth"), "--steps", "1", "--cpu",
               "--init-from", str(tmp_path / "missing")])
