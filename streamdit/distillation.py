@@ -40,7 +40,7 @@ from streamdit.sampler import VelocityFn, euler_step
 from streamdit.schedule import BufferSchedule
 from streamdit.text import TextEmbedding
 from streamdit.training import Sample, TrainConfig, Trainer, make_accelerator, training_data
-from streamdit.wan import load_transformer
+from streamdit.wan import load_transformer, model_directory
 
 
 def segment_states(teacher: BufferSchedule) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -219,12 +219,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = training_data(args.data, frames, (height, width))
     initial = None
     if args.init_from is not None:
-        model_dir = args.init_from / "transformer" if (args.init_from / "transformer").is_dir() else args.init_from
+        model_dir = model_directory(args.init_from)
         if not model_dir.is_dir():
             raise SystemExit(f"error: --init-from {args.init_from}: no such student pipeline or model directory")
         initial = load_transformer(model_dir, device=accelerator.device, dtype=torch.float32)
-    trainer = DistillationTrainer(teacher, data, config, args.out, accelerator, args.steady_fraction,
-                                  args.rollout_fraction, initial)
+    try:
+        trainer = DistillationTrainer(teacher, data, config, args.out, accelerator, args.steady_fraction,
+                                      args.rollout_fraction, initial)
+    except ValueError as exc:  # e.g. an --init-from student of another architecture
+        raise SystemExit(f"error: {exc}") from exc
     student = trainer.train(resume=args.resume)
     sampler = replace(teacher.sampler, micro_steps=1, guidance=None)
     if accelerator.is_main_process:

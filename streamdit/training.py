@@ -52,7 +52,7 @@ from streamdit.pipeline import SamplerConfig, StreamDiTPipeline, check_compatibl
 from streamdit.schedule import MixedSchemeSampler
 from streamdit.sharding import SHARDED_STATE, empty_copy, full_tensor, load_sharded, save_sharded, shard_model
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder
-from streamdit.wan import WanStreamDiT, is_wan_directory
+from streamdit.wan import WanStreamDiT, is_wan_directory, model_directory
 
 Sample = tuple[np.ndarray | torch.Tensor, str]  # uint8 video (T, H, W, 3) and its caption
 CHECKPOINT_PREFIX = "step-"
@@ -488,7 +488,7 @@ def initial_weights(directory: Path, config: StreamDiTConfig) -> StreamDiT | Wan
     """The float32 model stored in ``directory`` (a pipeline or a model directory, or a diffusers Wan
     transformer: :func:`wan_initial_weights`) to fine-tune; a StreamDiT must have ``config``'s architecture, except that a wider text input (more ``--text-layers``) is added with
     zero weights (:meth:`StreamDiT.widen_text_input`)."""
-    model_dir = directory / "transformer" if (directory / "transformer").is_dir() else directory
+    model_dir = model_directory(directory)
     if is_wan_directory(model_dir):
         return wan_initial_weights(model_dir, config)
     model = StreamDiT.from_pretrained(model_dir, dtype=torch.float32)

@@ -166,6 +166,12 @@ class WanStreamDiT(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
+def model_directory(directory: str | Path) -> Path:
+    """The model directory of a pipeline directory (its ``transformer/``), or ``directory`` itself."""
+    directory = Path(directory)
+    return directory / "transformer" if (directory / "transformer").is_dir() else directory
+
+
 def load_transformer(directory: str | Path, device: str | torch.device = "cpu",
                      dtype: torch.dtype | None = None) -> StreamDiT | WanStreamDiT:
     """Load a StreamDiT model directory of either kind: the native :class:`~streamdit.model.StreamDiT` or a

@@ -141,6 +141,13 @@ def test_distill_init_from_starts_at_the_given_student(teacher, tmp_path, capsys
     with pytest.raises(SystemExit):
         main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "fifth"), "--rollout-fraction", "1.5"])
     assert "--rollout-fraction must be in [0, 1]" in capsys.readouterr().err
+    wide = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(8), text_encoder=teacher.text_encoder,
+                                         sampler=teacher.sampler, **{**SMALL, "hidden_size": 32})
+    wide.save_pretrained(tmp_path / "wide")
+    AcceleratorState._reset_state(reset_partial_state=True)
+    with pytest.raises(SystemExit, match="architecture differs"):
+        main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "sixth"), "--steps", "1", "--cpu",
+              "--init-from", str(tmp_path / "wide")])
     with pytest.raises(SystemExit, match="no such student"):
         main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "fourth"), "--steps", "1", "--cpu",
               "--init-from", str(tmp_path / "missing")])
