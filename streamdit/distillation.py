@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 
 from streamdit.pipeline import StreamDiTPipeline
@@ -96,12 +95,16 @@ def student_rollout(student_velocity: VelocityFn, teacher: BufferSchedule, x: to
 
 def distillation_loss(student: torch.nn.Module, teacher_velocity: VelocityFn, teacher: BufferSchedule,
                       x: torch.Tensor, text_tokens: torch.Tensor, text_mask: torch.Tensor,
-                      state: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+                      state: tuple[torch.Tensor, torch.Tensor], dt_power: float = 0.0) -> torch.Tensor:
     """MSE between the student's one-step velocity and the velocity reaching the teacher's segment result.
 
     ``x`` is the buffer at the per-frame grid indices ``state[0]`` (:func:`noised_buffer`, optionally
     :func:`student_rollout`); ``teacher_velocity(x, t)`` is the guided teacher (conditioned on the same
     text); ``state`` is a (start, end) pair from :func:`segment_states`.
+
+    ``dt_power`` weights each frame's error by ``|dt| ** dt_power`` (normalised to sum 1), ``dt`` being the length of
+    the frame's segment: 0 is the plain velocity MSE (every segment alike), 2 the MSE of the step's end
+    point ``x + dt v`` (the long last segment, where the clean frame takes its final shape, dominates).
     """
     start, end = (idx.to(x.device) for idx in state)
     grid = teacher.grid.to(x.device)
@@ -112,7 +115,9 @@ def distillation_loss(student: torch.nn.Module, teacher_velocity: VelocityFn, te
     dt = (t_next - t).to(x.dtype)
     target_v = (target_x - x)[:, :, moving] / dt[moving].view(1, 1, -1, 1, 1)
     pred = student(x, t.to(x.dtype).expand(x.shape[0], -1), text_tokens, text_mask)
-    return F.mse_loss(pred[:, :, moving].float(), target_v.float())
+    error = (pred[:, :, moving].float() - target_v.float()).pow(2).mean(dim=(0, 1, 3, 4))  # per frame
+    weight = dt[moving].abs().float() ** dt_power
+    return (weight * error).sum() / weight.sum()
 
 
 class DistillationTrainer(Trainer):
@@ -121,14 +126,15 @@ class DistillationTrainer(Trainer):
     The student starts as a copy of the teacher, or as ``student`` (e.g. an earlier distilled student,
     to distil on from a fine-tuned teacher). Each step draws the steady-state segment with probability
     ``steady_fraction`` and otherwise one of the start-up segments; a share ``rollout_fraction`` of the
-    steady-state steps starts from the student's own roll-out (:func:`student_rollout`, ``1..K`` chunks).
+    steady-state steps starts from the student's own roll-out (:func:`student_rollout`, ``1..K`` chunks);
+    ``dt_power`` weights the segments in the loss (:func:`distillation_loss`).
     Everything else (AdamW, EMA, checkpoints, resume, DDP) is :class:`Trainer`'s.
     """
 
     def __init__(self, teacher: StreamDiTPipeline, data: Iterable[Sample] | Callable[[int], Iterable[Sample]],
                  config: TrainConfig, out_dir: str | Path, accelerator: Accelerator | None = None,
                  steady_fraction: float = 0.75, rollout_fraction: float = 0.0,
-                 student: torch.nn.Module | None = None) -> None:
+                 student: torch.nn.Module | None = None, dt_power: float = 0.0) -> None:
         for name, value in (("steady_fraction", steady_fraction), ("rollout_fraction", rollout_fraction)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
@@ -142,6 +148,7 @@ class DistillationTrainer(Trainer):
         self.states = segment_states(teacher.schedule)
         self.steady_fraction = steady_fraction
         self.rollout_fraction = rollout_fraction
+        self.dt_power = dt_power
 
     def teacher_velocity(self, text: TextEmbedding, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The teacher's velocity with its classifier-free guidance, for a batch of captions."""
@@ -164,7 +171,7 @@ class DistillationTrainer(Trainer):
             chunks = 1 + int(torch.randint(self.teacher_schedule.scheme.num_chunks, ()))
             x = student_rollout(partial(self.student_velocity, text), self.teacher_schedule, x, chunks)
         return distillation_loss(self.model, partial(self.teacher_velocity, text), self.teacher_schedule, x,
-                                 text.tokens, text.mask, state)
+                                 text.tokens, text.mask, state, self.dt_power)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rollout-fraction", type=float, default=0.0,
                         help="share of steady-state steps whose buffer the student first streams 1..K chunks "
                              "forward itself, so it learns from the states it meets while streaming")
+    parser.add_argument("--dt-power", type=float, default=0.0,
+                        help="weight each frame's loss by |segment length| ** P: 0 treats every segment alike, "
+                             "2 is the end-point error (the long last segment, where frames get their final "
+                             "shape, dominates)")
     parser.add_argument("--init-from", type=Path, default=None,
                         help="start from this student pipeline (e.g. one distilled from an earlier teacher) "
                              "instead of a copy of the teacher")
@@ -225,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         initial = load_transformer(model_dir, device=accelerator.device, dtype=torch.float32)
     try:
         trainer = DistillationTrainer(teacher, data, config, args.out, accelerator, args.steady_fraction,
-                                      args.rollout_fraction, initial)
+                                      args.rollout_fraction, initial, args.dt_power)
     except ValueError as exc:  # e.g. an --init-from student of another architecture
         raise SystemExit(f"error: {exc}") from exc
     student = trainer.train(resume=args.resume)

@@ -56,6 +56,27 @@ def test_exact_student_has_zero_loss_and_a_wrong_one_does_not() -> None:
         assert distillation_loss(Oracle(x0, bias=0.1), velocity, teacher, x, text, mask, state) > 1e-3
 
 
+def test_dt_power_weights_segments_from_velocity_mse_to_end_point_mse() -> None:
+    """``dt_power=0`` is the plain velocity MSE; ``dt_power=2`` is the MSE of the step's end point
+    ``x + dt v`` against the teacher's result, over the mean squared segment length."""
+    teacher = BufferSchedule(Scheme(4, 1, 3), shift=3.0)
+    x0 = torch.randn(2, 3, 4, 4, 4)
+    velocity = Oracle(x0)
+    wrong = Oracle(x0, bias=torch.tensor([0.3, -0.1, 0.2, 0.05]).view(1, 1, 4, 1, 1))
+    text, mask = torch.zeros(2, 1, 4), torch.ones(2, 1, dtype=torch.bool)
+    state = segment_states(teacher)[0]
+    x = noised_buffer(x0, teacher, state[0])
+    t, t_next = teacher.grid[state[0]].float(), teacher.grid[state[1]].float()
+    dt = (t_next - t).view(1, 1, -1, 1, 1)
+    v = wrong(x, t.expand(2, -1))
+    plain = distillation_loss(wrong, velocity, teacher, x, text, mask, state)
+    torch.testing.assert_close(plain, ((v - velocity(x, t.expand(2, -1))) ** 2).mean())
+    end_point_mse = ((x + dt * v - teacher_segment(velocity, teacher, x, *state)) ** 2).mean()
+    end_point = distillation_loss(wrong, velocity, teacher, x, text, mask, state, dt_power=2.0)
+    torch.testing.assert_close(end_point * (dt ** 2).mean(), end_point_mse)
+    assert not torch.allclose(end_point, plain)
+
+
 def test_noised_buffer_puts_each_frame_at_its_grid_time() -> None:
     teacher = BufferSchedule(Scheme(4, 1, 2), shift=2.0)
     x0, noise = torch.randn(1, 2, 4, 3, 3), torch.randn(1, 2, 4, 3, 3)

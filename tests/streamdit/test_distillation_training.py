@@ -83,10 +83,17 @@ def test_distillation_reduces_the_segment_loss_plumbing_random_teacher(teacher, 
     assert not any(p.requires_grad for p in trainer.teacher.parameters())
 
 
-def test_distill_command_writes_a_one_step_student_pipeline(teacher, tmp_path) -> None:
+def test_distill_command_writes_a_one_step_student_pipeline(teacher, tmp_path, monkeypatch) -> None:
+    import streamdit.distillation as distillation
+
+    dt_powers = []
+    monkeypatch.setattr(distillation, "distillation_loss",
+                        lambda *args: dt_powers.append(args[-1]) or distillation_loss(*args))
     teacher.save_pretrained(tmp_path / "teacher")
     assert main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "student"), "--steps", "3",
-                 "--batch-size", "2", "--num-workers", "0", "--cpu", "--checkpoint-every", "3"]) == 0
+                 "--batch-size", "2", "--num-workers", "0", "--cpu", "--checkpoint-every", "3",
+                 "--dt-power", "2"]) == 0
+    assert dt_powers == [2.0] * 3
     config = json.loads((tmp_path / "student" / "pipeline" / "pipeline.json").read_text())
     assert config["micro_steps"] == 1 and config["guidance"] is None and config["chunk_size"] == 2
     assert config["shift"] == 2.0
