@@ -102,9 +102,10 @@ def distillation_loss(student: torch.nn.Module, teacher_velocity: VelocityFn, te
     :func:`student_rollout`); ``teacher_velocity(x, t)`` is the guided teacher (conditioned on the same
     text); ``state`` is a (start, end) pair from :func:`segment_states`.
 
-    ``dt_power`` weights each frame's error by ``|dt| ** dt_power`` (normalised to sum 1), ``dt`` being the length of
-    the frame's segment: 0 is the plain velocity MSE (every segment alike), 2 the MSE of the step's end
-    point ``x + dt v`` (the long last segment, where the clean frame takes its final shape, dominates).
+    ``dt_power`` weights each frame's error by ``|dt| ** dt_power`` (weights normalised to sum 1), ``dt``
+    being the length of the frame's segment: 0 is the plain velocity MSE (every segment alike), 2 is
+    proportional to the MSE of the step's end point ``x + dt v`` (the long last segment, where the clean
+    frame takes its final shape, dominates).
     """
     start, end = (idx.to(x.device) for idx in state)
     grid = teacher.grid.to(x.device)
