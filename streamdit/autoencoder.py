@@ -5,7 +5,8 @@ Protocol: ``encode(video) -> latents`` and ``decode(latents) -> video`` with vid
 Implementations: :class:`PatchAutoencoder` (pixel space, lossless space-to-depth patches),
 :class:`DiffusersAutoencoder` (diffusers ``AutoencoderKL`` / ``AutoencoderTiny`` image autoencoders
 applied frame by frame, loaded from a local directory) and the project's own small video autoencoder
-(:mod:`streamdit.video_autoencoder`) and Wan2.1's causal video VAE (:mod:`streamdit.wan_vae`).
+(:mod:`streamdit.video_autoencoder`), Wan2.1's causal video VAE (:mod:`streamdit.wan_vae`) and TAEHV, a tiny
+autoencoder into Wan's latent space (:mod:`streamdit.tiny_vae`).
 :func:`load_autoencoder` reads any of them from a directory by its ``config.json``.
 """
 
@@ -147,6 +148,10 @@ def load_autoencoder(directory: str | Path, device: str | torch.device = "cpu") 
         return PatchAutoencoder(int(config["patch_size"]))
     if config.get("type") == AE_TYPE:
         return VideoAutoencoder.from_pretrained(directory, device=device)
+    if config.get("type") == "taehv":
+        from streamdit.tiny_vae import TinyVideoAutoencoder  # imports this module
+
+        return TinyVideoAutoencoder.from_pretrained(directory, device=device)
     if config.get("_class_name") == "AutoencoderKLWan":
         from streamdit.wan_vae import WanVideoAutoencoder  # imports this module
 

@@ -14,8 +14,32 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from streamdit.autoencoder import Autoencoder, load_autoencoder
 from streamdit.flops import measured_flops, peak_flops
 from streamdit.pipeline import StreamDiTPipeline
+
+# Autoencoders at real architectures with random weights, for --random-init benchmarks (decode time does not
+# depend on the weights): Wan2.1's VAE (diffusers' AutoencoderKLWan defaults are its configuration) and
+# TAEW2.1, the tiny decoder into the same latent space.
+RANDOM_AUTOENCODERS = ("random-wan2.1", "random-taew2.1")
+
+
+def benchmark_autoencoder(spec: str, device: str | torch.device = "cpu",
+                          dtype: torch.dtype = torch.float32) -> Autoencoder:
+    """One of :data:`RANDOM_AUTOENCODERS`, or an autoencoder directory (any :func:`load_autoencoder` reads)."""
+    if spec == "random-wan2.1":
+        from diffusers import AutoencoderKLWan
+
+        from streamdit.wan_vae import WanVideoAutoencoder
+
+        torch.manual_seed(0)
+        return WanVideoAutoencoder(AutoencoderKLWan().to(device, dtype))
+    if spec == "random-taew2.1":
+        from streamdit.tiny_vae import TinyVideoAutoencoder
+
+        torch.manual_seed(0)
+        return TinyVideoAutoencoder().to(device, dtype).eval()
+    return load_autoencoder(spec, device=device)
 
 
 class _Timed:

@@ -112,10 +112,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from streamdit.bench import bench_pipeline, format_results
+    from streamdit.bench import bench_pipeline, benchmark_autoencoder, format_results
 
+    if args.autoencoder and not args.random_init:
+        raise SystemExit("error: --autoencoder pairs with --random-init (a pipeline directory has its own)")
     if args.random_init:
-        named = [(f"random-{args.random_init}", None)]
+        named = [(f"random-{args.random_init}" + (f"+{Path(args.autoencoder).name}" if args.autoencoder else ""), None)]
     elif args.model:
         named = [(path.name, path) for path in args.model]
     else:
@@ -125,7 +127,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     results, resolution = [], None
     for name, path in named:
         if path is None:
-            pipe = StreamDiTPipeline.from_config(args.random_init, device=args.device, dtype=DTYPES[args.dtype])
+            autoencoder = benchmark_autoencoder(args.autoencoder, args.device, DTYPES[args.dtype]) \
+                if args.autoencoder else None
+            pipe = StreamDiTPipeline.from_config(args.random_init, autoencoder=autoencoder, device=args.device,
+                                                 dtype=DTYPES[args.dtype])
         else:
             pipe = StreamDiTPipeline.from_pretrained(path, device=args.device, dtype=DTYPES[args.dtype])
         if args.compile:
@@ -198,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "default: the bundled teacher and student")
     bench.add_argument("--random-init", metavar="PRESET", default=None,
                        help="measure a randomly initialised model of this preset (speed does not depend on weights)")
+    bench.add_argument("--autoencoder", metavar="SPEC", default=None,
+                       help="with --random-init: the autoencoder to decode with, random-wan2.1 (Wan2.1's VAE), "
+                            "random-taew2.1 (its tiny decoder TAEW2.1), both randomly initialised at the real "
+                            "architecture, or an autoencoder directory (default: 8x8 pixel patches, no real decode)")
     bench.add_argument("--device", default=_default_device(), help="cpu or cuda (default: cuda if available)")
     bench.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
                        help="model weights and activations (default float32; use bfloat16 on a GPU)")

@@ -9,7 +9,7 @@ import pytest
 
 from streamdit import SamplerConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder
-from streamdit.bench import bench_pipeline, format_results
+from streamdit.bench import bench_pipeline, benchmark_autoencoder, format_results
 from streamdit.cli import main
 
 SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1, 1), hidden_size=32, depth=1,
@@ -65,3 +65,26 @@ def test_bench_reports_every_pipeline_against_the_first_plumbing_random_weights(
     assert results[0].model_tflops > 0 and results[0].mfu is None and results[0].peak_memory_gib is None  # CPU
     table = format_results(results, "cpu", (32, 32))
     assert "1.00x" in table and table.count("K=2 c=2 s=2") == 2 and "TFLOP/s" in table
+
+
+@pytest.mark.parametrize("spec, channels", [("random-taew2.1", 16), ("random-wan2.1", 16)])
+def test_bench_random_autoencoders_have_the_real_geometry_plumbing_random_weights(spec, channels) -> None:
+    autoencoder = benchmark_autoencoder(spec)
+    assert (autoencoder.latent_channels, autoencoder.temporal_compression, autoencoder.spatial_compression) == \
+        (channels, 4, 8)
+    assert callable(autoencoder.stream_decoder)  # causal across chunks: the stream decodes it chunk by chunk
+
+
+def test_bench_pairs_a_random_init_model_with_a_tiny_decoder_plumbing_random_weights(text_encoder) -> None:
+    pipe = StreamDiTPipeline.from_config("tiny", autoencoder=benchmark_autoencoder("random-taew2.1"),
+                                         text_encoder=text_encoder, sampler=SamplerConfig(chunk_size=1, micro_steps=1),
+                                         buffer_frames=2, latent_height=4, latent_width=4, hidden_size=24, depth=1,
+                                         num_heads=2, window_size=(2, 2, 2), patch_size=(1, 1, 1))
+    result = bench_pipeline(pipe, "tiny+taew", "a red circle", chunks=3)
+    assert result.frames == 1 + 4 + 4 and pipe.resolution == (32, 32)
+    assert result.autoencoder_share > 0
+
+
+def test_bench_autoencoder_option_needs_random_init(pipe_dir) -> None:
+    with pytest.raises(SystemExit, match="--autoencoder pairs with --random-init"):
+        main(["bench", "--model", str(pipe_dir), "--autoencoder", "random-taew2.1", "--device", "cpu"])
