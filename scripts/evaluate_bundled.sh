@@ -4,7 +4,8 @@
 # and seam score (python -m eval), one side-by-side report, and the streaming benchmark.
 # The mixed-vs-single-scheme ablation compares single-scheme with the teacher at the same step count
 # (REFERENCE_TEACHER, written by train_bundled.sh), not with the longer-trained shipped teacher.
-# Usage: bash scripts/evaluate_bundled.sh  (N_TEACHER / N_STUDENT prompts per split, SECONDS_PER_VIDEO, MODELS)
+# Usage: bash scripts/evaluate_bundled.sh  (N_TEACHER / N_STUDENT prompts per split, SECONDS_PER_VIDEO, MODELS,
+#   SEED: the first video's seed; a seed range not used while choosing a model gives an unbiased estimate)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -14,6 +15,7 @@ OUT=${OUT:-runs/bundled/eval}
 N_TEACHER=${N_TEACHER:-96}
 N_STUDENT=${N_STUDENT:-96}
 SECONDS_PER_VIDEO=${SECONDS_PER_VIDEO:-1.5}
+SEED=${SEED:-0}
 REFERENCE_TEACHER=${REFERENCE_TEACHER:-runs/bundled/teacher-5000}
 export HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
@@ -26,7 +28,7 @@ for model in "${models[@]}"; do
   for split in heldout train; do
     dir="$OUT/videos/$name-$split"
     [ -f "$dir/prompts.txt" ] || $PY -m streamdit sample --model "$path" --out "$dir" \
-      --split "$split" -n "$n" --seconds "$SECONDS_PER_VIDEO"
+      --split "$split" -n "$n" --seconds "$SECONDS_PER_VIDEO" --seed "$SEED"
     $PY -m eval adherence "$dir" --prompts "$dir/prompts.txt" --name "$name-$split" --no-progress \
       --out "$OUT/$name-$split-adherence.json"
     $PY -m eval consistency "$dir" --metrics flicker,seam --name "$name-$split" --no-progress \
