@@ -6,7 +6,7 @@ import pytest
 import torch
 from diffusers import AutoencoderKLWan
 
-from streamdit import SamplerConfig, StreamDiTPipeline
+from causal_vae_checks import decode_in_chunks, stream_random_pipeline  # on the path via tests/streamdit/conftest.py
 from streamdit.autoencoder import load_autoencoder
 from streamdit.wan_vae import WanVideoAutoencoder
 
@@ -39,11 +39,7 @@ def test_random_init_geometry_and_normalised_latents(autoencoder):
 def test_random_init_streaming_decode_equals_a_whole_clip_decode(autoencoder, chunks):
     latents = torch.randn(1, Z, sum(chunks), 2, 2, generator=torch.Generator().manual_seed(1))
     whole = autoencoder.decode(latents)
-    decoder = autoencoder.stream_decoder()
-    parts, start = [], 0
-    for size in chunks:
-        parts.append(decoder.decode(latents[:, :, start:start + size]))
-        start += size
+    parts = decode_in_chunks(autoencoder, latents, chunks)
     assert [p.shape[2] for p in parts] == [4 * chunks[0] - 3] + [4 * c for c in chunks[1:]]
     torch.testing.assert_close(torch.cat(parts, dim=2), whole, rtol=1e-4, atol=1e-5)
     # diffusers' own decode restarts the causal context per call: chunk-wise calls differ from the whole
@@ -52,12 +48,7 @@ def test_random_init_streaming_decode_equals_a_whole_clip_decode(autoencoder, ch
 
 
 def test_random_init_pipeline_streams_through_the_wan_vae(autoencoder, text_encoder):
-    pipe = StreamDiTPipeline.from_config("tiny", autoencoder=autoencoder, text_encoder=text_encoder,
-                                         sampler=SamplerConfig(chunk_size=2, micro_steps=1, guidance=0.0),
-                                         buffer_frames=4, latent_height=2, latent_width=2, hidden_size=24,
-                                         depth=1, num_heads=2, window_size=(4, 1, 1), patch_size=(1, 1, 1))
-    with pipe.stream("a red circle", seed=0, max_chunks=3) as stream:
-        chunks = list(stream)
+    chunks = stream_random_pipeline(autoencoder, text_encoder)
     assert [c.shape for c in chunks] == [(5, 16, 16, 3), (8, 16, 16, 3), (8, 16, 16, 3)]
     assert all(c.dtype == np.uint8 for c in chunks)
 
