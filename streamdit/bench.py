@@ -119,13 +119,14 @@ def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int 
 
 def format_results(results: list[BenchResult], device: str, resolution: tuple[int, int]) -> str:
     """A table of the results, each compared with the first."""
+    width = max(14, *(len(r.name) for r in results))
     lines = [f"device: {device}  threads: {torch.get_num_threads()}  resolution: {resolution[1]}x{resolution[0]}",
-             f"{'model':<14} {'scheme':<14} {'cfg':>4} {'FPS':>7} {'vs ref':>7} {'real-time':>9} {'first frame':>12} "
+             f"{'model':<{width}} {'scheme':<14} {'cfg':>4} {'FPS':>7} {'vs ref':>7} {'real-time':>9} {'first frame':>12} "
              f"{'chunk p50':>10} {'chunk max':>10} {'model':>6} {'AE':>5} {'rest':>5} {'TFLOP/s':>8} {'MFU':>5} {'memory':>9}"]
     ref = results[0]
     for r in results:
         lines.append(
-            f"{r.name:<14} {r.scheme:<14} {r.guidance or 0:>4g} {r.fps:>7.1f} {r.fps / ref.fps:>6.2f}x "
+            f"{r.name:<{width}} {r.scheme:<14} {r.guidance or 0:>4g} {r.fps:>7.1f} {r.fps / ref.fps:>6.2f}x "
             f"{r.fps / r.playback_fps:>8.2f}x {r.first_frame_s * 1000:>9.0f} ms {np.median(r.chunk_latency_s) * 1000:>7.0f} ms "
             f"{r.chunk_latency_s.max() * 1000:>7.0f} ms {r.model_share:>6.0%} {r.autoencoder_share:>5.0%} {r.rest_share:>5.0%} "
             f"{r.model_tflops:>8.3g} {'-' if r.mfu is None else format(r.mfu, '.0%'):>5} "

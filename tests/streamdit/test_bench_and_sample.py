@@ -88,3 +88,11 @@ def test_bench_pairs_a_random_init_model_with_a_tiny_decoder_plumbing_random_wei
 def test_bench_autoencoder_option_needs_random_init(pipe_dir) -> None:
     with pytest.raises(SystemExit, match="--autoencoder pairs with --random-init"):
         main(["bench", "--model", str(pipe_dir), "--autoencoder", "random-taew2.1", "--device", "cpu"])
+
+
+def test_bench_table_columns_stay_aligned_with_long_model_names(pipe_dir, text_encoder) -> None:
+    pipe = StreamDiTPipeline.from_pretrained(pipe_dir, text_encoder=text_encoder)
+    short = bench_pipeline(pipe, "a", "a red circle", chunks=2)
+    long = bench_pipeline(pipe, "random-paper-4b+random-taew2.1", "a red circle", chunks=2)
+    header, *rows = format_results([short, long], "cpu", (32, 32)).splitlines()[1:4]
+    assert {line.index("K=2") for line in rows} == {header.index("scheme")}
