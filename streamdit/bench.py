@@ -18,27 +18,34 @@ from streamdit.autoencoder import Autoencoder, load_autoencoder
 from streamdit.flops import measured_flops, peak_flops
 from streamdit.pipeline import StreamDiTPipeline
 
-# Autoencoders at real architectures with random weights, for --random-init benchmarks (decode time does not
-# depend on the weights): Wan2.1's VAE (diffusers' AutoencoderKLWan defaults are its configuration) and
-# TAEW2.1, the tiny decoder into the same latent space.
-RANDOM_AUTOENCODERS = ("random-wan2.1", "random-taew2.1")
+
+def _random_wan_vae(device: str | torch.device, dtype: torch.dtype) -> Autoencoder:
+    from diffusers import AutoencoderKLWan
+
+    from streamdit.wan_vae import WanVideoAutoencoder
+
+    return WanVideoAutoencoder(AutoencoderKLWan().to(device, dtype))  # diffusers' defaults are Wan2.1's VAE
+
+
+def _random_taew(device: str | torch.device, dtype: torch.dtype) -> Autoencoder:
+    from streamdit.tiny_vae import TinyVideoAutoencoder
+
+    return TinyVideoAutoencoder().to(device, dtype).eval()
+
+
+# Real architectures with random weights, for --random-init benchmarks (decode time does not depend on them).
+RANDOM_AUTOENCODERS = {"random-wan2.1": _random_wan_vae, "random-taew2.1": _random_taew}
 
 
 def benchmark_autoencoder(spec: str, device: str | torch.device = "cpu",
                           dtype: torch.dtype = torch.float32) -> Autoencoder:
-    """One of :data:`RANDOM_AUTOENCODERS`, or an autoencoder directory (any :func:`load_autoencoder` reads)."""
-    if spec == "random-wan2.1":
-        from diffusers import AutoencoderKLWan
-
-        from streamdit.wan_vae import WanVideoAutoencoder
-
+    """One of :data:`RANDOM_AUTOENCODERS` (Wan2.1's VAE, or TAEW2.1, the tiny decoder into the same latent
+    space), or an autoencoder directory (any :func:`load_autoencoder` reads)."""
+    if spec in RANDOM_AUTOENCODERS:
         torch.manual_seed(0)
-        return WanVideoAutoencoder(AutoencoderKLWan().to(device, dtype))
-    if spec == "random-taew2.1":
-        from streamdit.tiny_vae import TinyVideoAutoencoder
-
-        torch.manual_seed(0)
-        return TinyVideoAutoencoder().to(device, dtype).eval()
+        return RANDOM_AUTOENCODERS[spec](device, dtype)
+    if spec.startswith("random-"):
+        raise ValueError(f"unknown random autoencoder {spec!r}; choose one of {', '.join(RANDOM_AUTOENCODERS)}")
     return load_autoencoder(spec, device=device)
 
 

@@ -96,3 +96,8 @@ def test_bench_table_columns_stay_aligned_with_long_model_names(pipe_dir, text_e
     long = bench_pipeline(pipe, "random-paper-4b+random-taew2.1", "a red circle", chunks=2)
     header, *rows = format_results([short, long], "cpu", (32, 32)).splitlines()[1:4]
     assert {line.index("K=2") for line in rows} == {header.index("scheme")}
+
+
+def test_bench_unknown_random_autoencoder_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="random-wan2.1, random-taew2.1"):
+        benchmark_autoencoder("random-wan")
