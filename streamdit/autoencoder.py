@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from streamdit.video_autoencoder import AE_TYPE, VideoAutoencoder
 
 SUPPORTED_DIFFUSERS_CLASSES = ("AutoencoderKL", "AutoencoderTiny")
+TINY_AE_TYPE = "taehv"  # config.json "type" of streamdit.tiny_vae.TinyVideoAutoencoder
 
 
 class Autoencoder(Protocol):
@@ -148,7 +149,7 @@ def load_autoencoder(directory: str | Path, device: str | torch.device = "cpu") 
         return PatchAutoencoder(int(config["patch_size"]))
     if config.get("type") == AE_TYPE:
         return VideoAutoencoder.from_pretrained(directory, device=device)
-    if config.get("type") == "taehv":
+    if config.get("type") == TINY_AE_TYPE:
         from streamdit.tiny_vae import TinyVideoAutoencoder  # imports this module
 
         return TinyVideoAutoencoder.from_pretrained(directory, device=device)

@@ -20,9 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from streamdit.autoencoder import _check_video
+from streamdit.autoencoder import TINY_AE_TYPE, _check_video
 
-TINY_AE_TYPE = "taehv"
 WEIGHTS_NAME = "model.safetensors"
 
 
@@ -192,12 +191,9 @@ class TinyVideoAutoencoder(nn.Module):
             x = torch.cat([x, x[:, -1:].expand(-1, pad, -1, -1, -1)], 1)
         return run_blocks(self.encoder, x).transpose(1, 2).float()
 
-    @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """A whole clip: ``k`` latent frames -> ``4k - 3`` frames."""
-        param = next(self.parameters())
-        x = run_blocks(self.decoder, latents.to(param.device, param.dtype).transpose(1, 2))
-        return self._frames_out(x[:, self.frames_to_trim:])
+        """A whole clip: ``k`` latent frames -> ``4k - 3`` frames (a stream of one chunk)."""
+        return self.stream_decoder().decode(latents)
 
     def stream_decoder(self) -> "TinyStreamDecoder":
         """A decoder for one stream: feed it the stream's latent chunks in order."""
