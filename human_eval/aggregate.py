@@ -1,8 +1,13 @@
 """From exported answers to tables: annotator quality, pairwise rates, Bradley–Terry ranking, agreement.
 
-Input is the export table (``export.COLUMNS``; ``kind``, ``expected`` and ``seconds`` are optional so
-CSVs from other tools work). System comparisons use counted answers (latest per annotator, pair and
-question) of regular and repeated pairs; gold items only measure annotators.
+Input is the export table (``export.COLUMNS``; ``kind``, ``expected``, ``seconds`` and the later
+extension columns are optional so CSVs from other tools work). System comparisons use counted answers
+(latest per annotator, pair and question) of regular and repeated pairs; gold items only measure
+annotators; skipped items are counted, never compared.
+
+Ties, one rule everywhere: a tie (and a "both bad" answer, which is a tie) is half a win for each
+side in the Bradley–Terry fit, in ``score_a`` and in the win-rate heatmap; the sign test leaves ties
+out, as a sign test does.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from .export import VotesError, answer_rows
 from .store import Store
 
 REQUIRED = ["annotator", "item_id", "system_left", "system_right", "question", "answer", "winner", "counted"]
+CLUSTERS = ("annotator", "prompt", "vote")
 
 
 def load_votes(votes_csv: str | Path | None = None, db: str | Path | None = None) -> pd.DataFrame:
@@ -27,7 +33,7 @@ def load_votes(votes_csv: str | Path | None = None, db: str | Path | None = None
             raise VotesError(f"database {db} not found")
         store = Store(db)
         try:
-            table = answer_rows(store.vote_rows())
+            table = answer_rows(store.vote_rows(), store.skip_rows())
         finally:
             store.close()
     else:
@@ -43,15 +49,34 @@ def load_votes(votes_csv: str | Path | None = None, db: str | Path | None = None
     table["kind"] = table["kind"] if "kind" in table else "regular"
     table["expected"] = table["expected"] if "expected" in table else ""
     table["seconds"] = pd.to_numeric(table["seconds"], errors="coerce") if "seconds" in table else np.nan
-    bad = ~table["answer"].isin(["left", "right", "tie"])
+    table["skipped"] = table["skipped"].fillna("").astype(str) if "skipped" in table else ""
+    if "prompt" not in table:
+        table["prompt"] = table["item_id"]
+    bad = ~table["answer"].isin(["left", "right", "tie", "both_bad"]) & ~_skipped(table)
     if bad.any():
-        raise VotesError(f"answers must be left, right or tie; row {int(np.argmax(bad)) + 2} has {table['answer'][bad].iloc[0]!r}")
+        raise VotesError(f"answers must be left, right, tie or both_bad; row {int(np.argmax(bad)) + 2} has "
+                         f"{table['answer'][bad].iloc[0]!r}")
     return table
+
+
+def _skipped(table: pd.DataFrame) -> pd.Series:
+    """True on rows of skipped items (export's ``skipped`` column; absent or empty: not skipped)."""
+    if "skipped" not in table:
+        return pd.Series(False, index=table.index)
+    return table["skipped"].fillna("").astype(str) != ""
+
+
+def skipped_items(table: pd.DataFrame) -> pd.DataFrame:
+    """Skipped items per pair, with the reasons given."""
+    rows = table[_skipped(table)]
+    return (rows.groupby("item_id").agg(skips=("annotator", "size"), reasons=("skipped", lambda r: ", ".join(sorted(set(r)))))
+            .reset_index() if len(rows) else pd.DataFrame(columns=["item_id", "skips", "reasons"]))
 
 
 def annotator_quality(table: pd.DataFrame) -> pd.DataFrame:
     """Per annotator: items, gold accuracy, repeat consistency, median seconds per item."""
     rows = []
+    table = table[~_skipped(table)]
     for name, mine in table.groupby("annotator", sort=True):
         gold = mine[mine["expected"] != ""].drop_duplicates(["item_id", "question"], keep="last")
         first = mine[mine["kind"] == "regular"].drop_duplicates(["item_id", "question"], keep="last")
@@ -63,7 +88,7 @@ def annotator_quality(table: pd.DataFrame) -> pd.DataFrame:
             "items": mine["item_id"].nunique(),
             "gold_total": len(gold),
             "gold_accuracy": (gold["winner"] == gold["expected"]).mean() if len(gold) else np.nan,
-            "repeat_total": len(both),
+            "repeat_total": both["item_id"].nunique(),  # repeated items (consistency is over their answers)
             "repeat_consistency": (both["winner"] == both["winner_repeat"]).mean() if len(both) else np.nan,
             "median_seconds": per_item["seconds"].median(),
         })
@@ -73,7 +98,16 @@ def annotator_quality(table: pd.DataFrame) -> pd.DataFrame:
 
 def failing_annotators(quality: pd.DataFrame, min_gold_accuracy: float | None = None,
                        min_consistency: float | None = None, min_median_seconds: float | None = None) -> dict[str, str]:
-    """Annotators below any given threshold, with the reason (no data on a criterion is no failure)."""
+    """Annotators below any given threshold, with the reason.
+
+    An annotator without data on a criterion does not fail it, but a threshold that no annotator has
+    data for (no gold items, no repeats) is a VotesError rather than a filter that silently does nothing.
+    """
+    for value, column, what in ((min_gold_accuracy, "gold_accuracy", "gold items (--min-gold-accuracy)"),
+                                (min_consistency, "repeat_consistency", "repeated items (--min-consistency)"),
+                                (min_median_seconds, "median_seconds", "answer times (--min-median-seconds)")):
+        if value is not None and quality[column].isna().all():
+            raise VotesError(f"the votes have no {what}: that filter cannot be applied; drop it")
     failed = {}
     for _, q in quality.iterrows():
         reasons = []
@@ -89,51 +123,107 @@ def failing_annotators(quality: pd.DataFrame, min_gold_accuracy: float | None = 
 
 
 def comparisons(table: pd.DataFrame, exclude: set[str] = frozenset()) -> pd.DataFrame:
-    """Counted answers on system pairs (no gold), as (question, first, second, outcome, annotator, item_id).
+    """Counted answers on system pairs (no gold), as (question, first, second, outcome, annotator, item_id,
+    prompt, both_bad).
 
-    ``first``/``second`` are the two systems in alphabetical order; outcome 0: first wins, 1: tie, 2: second wins.
+    ``first``/``second`` are the two systems in alphabetical order; outcome 0: first wins, 1: tie
+    (both_bad included), 2: second wins.
     """
-    rows = table[table["counted"] & (table["kind"] != "gold") & ~table["annotator"].isin(exclude)]
+    rows = table[table["counted"] & (table["kind"] != "gold") & ~table["annotator"].isin(exclude) & ~_skipped(table)]
     left, right = rows["system_left"], rows["system_right"]
     first, second = left.where(left < right, right), right.where(left < right, left)
     outcome = np.where(rows["winner"] == "tie", 1, np.where(rows["winner"] == first, 0, 2))
+    prompt = rows["prompt"] if "prompt" in rows else rows["item_id"]
     return pd.DataFrame({"question": rows["question"].to_numpy(), "first": first.to_numpy(),
                          "second": second.to_numpy(), "outcome": outcome,
-                         "annotator": rows["annotator"].to_numpy(), "item_id": rows["item_id"].to_numpy()})
+                         "annotator": rows["annotator"].to_numpy(), "item_id": rows["item_id"].to_numpy(),
+                         "prompt": prompt.to_numpy(), "both_bad": (rows["answer"] == "both_bad").to_numpy()})
 
 
 def pairwise_table(comp: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
-    """Per question and system pair: counts, win/tie/loss rates of ``system_a`` with Wilson intervals, sign test."""
+    """Per question and system pair: counts, win/tie/loss rates of ``system_a`` with Wilson intervals,
+    ``score_a`` (ties as half), the sign test and its Holm-adjusted p across the pairs of the question."""
     rows = []
     for (question, a, b), g in comp.groupby(["question", "first", "second"], sort=True):
         n = len(g)
         wins, ties, losses = (int((g["outcome"] == o).sum()) for o in (0, 1, 2))
-        row = {"question": question, "system_a": a, "system_b": b, "n": n, "wins_a": wins, "ties": ties, "wins_b": losses}
+        both_bad = int(g["both_bad"].sum()) if "both_bad" in g else 0
+        row = {"question": question, "system_a": a, "system_b": b, "n": n, "wins_a": wins, "ties": ties,
+               "wins_b": losses, "both_bad": both_bad, "score_a": (wins + 0.5 * ties) / n}
         for name, k in (("win", wins), ("tie", ties), ("loss", losses)):
             low, high = stats.wilson_interval(k, n, level)
             row.update({f"{name}_rate": k / n, f"{name}_ci_low": low, f"{name}_ci_high": high})
         row["sign_test_p"] = stats.sign_test(wins, losses)
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["sign_test_p_holm"] = table.groupby("question")["sign_test_p"].transform(lambda p: stats.holm(p.to_numpy()))
+    return table
 
 
-def ranking_table(comp: pd.DataFrame, rounds: int = 1000, level: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """Per question: Bradley–Terry score of each system with a bootstrap percentile interval, best first."""
+def _cluster_counts(g: pd.DataFrame, index: dict[str, int], cluster: str) -> np.ndarray:
+    """Outcome counts per cluster (annotator or prompt), shape (clusters, k, k, 3)."""
+    first, second, outcome = g["first"].map(index).to_numpy(), g["second"].map(index).to_numpy(), g["outcome"].to_numpy()
+    labels, codes = np.unique(g[cluster].to_numpy(), return_inverse=True)
+    counts = np.zeros((len(labels), len(index), len(index), 3))
+    np.add.at(counts, (codes, first, second, outcome), 1)
+    return counts
+
+
+def ranking_table(comp: pd.DataFrame, rounds: int = 1000, level: float = 0.95, seed: int = 0,
+                  cluster: str = "annotator", anchor: str | None = None, anchor_rating: float = 1000.0) -> pd.DataFrame:
+    """Per question: Bradley–Terry score of each system with a bootstrap percentile interval, best first,
+    and the same on the Elo scale (``anchor`` at ``anchor_rating``; no anchor: the mean at it).
+
+    ``cluster``: what a bootstrap resample draws with replacement: "annotator" (default; an
+    annotator's votes are not independent), "prompt", or "vote" (treats every vote as independent).
+    Cluster intervals are widened for the effective number of clusters (``stats.few_clusters_factor``).
+    """
+    if cluster not in CLUSTERS:
+        raise VotesError(f"cluster must be one of {list(CLUSTERS)}, not {cluster!r}")
+    if not isinstance(rounds, int) or rounds < 10:
+        raise VotesError(f"bootstrap rounds must be a whole number >= 10, not {rounds!r}")
+    if not 0 < level < 1:
+        raise VotesError(f"interval level must be between 0 and 1, not {level!r}")
     rows = []
     for question, g in comp.groupby("question", sort=True):
         systems = sorted(set(g["first"]) | set(g["second"]))
+        if anchor is not None and anchor not in systems:
+            raise VotesError(f"anchor system {anchor!r} has no votes on {question!r}; systems: {', '.join(systems)}")
         index = {s: i for i, s in enumerate(systems)}
         counts = stats.outcome_counts(g["first"].map(index).to_numpy(), g["second"].map(index).to_numpy(),
                                       g["outcome"].to_numpy(), len(systems))
-        theta = stats.bradley_terry(stats.wins_matrix(counts))
-        boot = stats.bootstrap_bradley_terry(counts, rounds, seed)
-        low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        theta = stats.fit_bradley_terry(stats.wins_matrix(counts))
+        quantiles = [(1 - level) / 2, (1 + level) / 2]
+        if cluster == "vote":
+            boot = stats.bootstrap_bradley_terry(counts, rounds, seed)
+        else:
+            per_cluster = _cluster_counts(g, index, cluster)
+            boot = stats.bootstrap_bradley_terry_clusters(per_cluster, rounds, seed)
+            # few (or unequal) clusters: widen the percentile interval about the estimate by t/z
+            boot = theta + stats.few_clusters_factor(per_cluster.sum(axis=(1, 2, 3)), level) * (boot - theta)
+        low, high = np.quantile(boot, quantiles, axis=0)
+        a = index[anchor] if anchor is not None else None
+        elo, (elo_low, elo_high) = stats.elo(theta, a, anchor_rating), np.quantile(stats.elo(boot, a, anchor_rating),
+                                                                                   quantiles, axis=0)
         for i in np.argsort(-theta):
-            rows.append({"question": question, "system": systems[i], "bt_score": theta[i],
-                         "ci_low": low[i], "ci_high": high[i]})
-    table = pd.DataFrame(rows, columns=["question", "system", "bt_score", "ci_low", "ci_high"])
+            rows.append({"question": question, "system": systems[i], "bt_score": theta[i], "ci_low": low[i],
+                         "ci_high": high[i], "elo": elo[i], "elo_ci_low": elo_low[i], "elo_ci_high": elo_high[i]})
+    table = pd.DataFrame(rows, columns=["question", "system", "bt_score", "ci_low", "ci_high", "elo", "elo_ci_low",
+                                        "elo_ci_high"])
     table["rank"] = table.groupby("question").cumcount() + 1
     return table
+
+
+def predicted_win_table(ranking: pd.DataFrame) -> pd.DataFrame:
+    """Per question: the fitted model's probability that ``system`` beats ``opponent`` (ties as half)."""
+    rows = []
+    for question, r in ranking.groupby("question", sort=False):
+        names, theta = r["system"].to_list(), r["bt_score"].to_numpy()
+        p = stats.predicted_win_rates(theta)
+        rows += [{"question": question, "system": names[i], "opponent": names[j], "predicted_win_rate": p[i, j]}
+                 for i in range(len(names)) for j in range(len(names)) if i != j]
+    return pd.DataFrame(rows, columns=["question", "system", "opponent", "predicted_win_rate"])
 
 
 def agreement_table(comp: pd.DataFrame) -> pd.DataFrame:
