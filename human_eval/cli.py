@@ -1,4 +1,4 @@
-"""Command line: ``python -m human_eval {pairs,serve,tokens,export,aggregate,bench,toy-study}``."""
+"""Command line: ``python -m human_eval {pairs,serve,tokens,export,aggregate,bench,coverage,toy-study}``."""
 from __future__ import annotations
 
 import argparse
@@ -9,8 +9,9 @@ import tempfile
 from pathlib import Path
 
 from .export import VotesError
+from .media import MediaError
 from .store import Store, StoreError
-from .study import StudyError, build_pairs, write_default_study, write_pairs
+from .study import Pair, StudyError, build_pairs, probe_pairs, write_default_study, write_pairs
 
 
 def _pairs(args: argparse.Namespace) -> None:
@@ -25,11 +26,59 @@ def _pairs(args: argparse.Namespace) -> None:
         except (OSError, KeyError, csv.Error) as err:
             raise StudyError(f"cannot read prompts from {args.prompts} (CSV with columns id, prompt): {err}") from err
     pairs = build_pairs(root, args.systems, prompts, args.per_prompt, args.seed)
+    if args.normalize:
+        pairs = _normalize(root, pairs, args)
+    else:
+        probe_pairs(root, pairs)
     write_pairs(pairs, root / "pairs.csv")
     print(f"wrote {len(pairs)} pairs to {root / 'pairs.csv'}")
     if not any((root / name).exists() for name in ("study.json", "study.yaml", "study.yml")):
         write_default_study(root / "study.json")
         print(f"wrote default questions to {root / 'study.json'}")
+
+
+def _normalize(root: Path, pairs: list[Pair], args: argparse.Namespace) -> list[Pair]:
+    """Re-encode every video of ``pairs`` into ROOT/media under opaque names; pairs pointing at them."""
+    from dataclasses import replace
+
+    from .media import normalize_videos, probe
+    sources = sorted({v for p in pairs for v in (p.video_a, p.video_b)})
+    infos = {v: probe(root / v) for v in sources}
+    fps = args.fps or max(1, round(min(i.fps for i in infos.values())))
+    if args.size:
+        width, height = args.size
+    else:
+        smallest = min(infos.values(), key=lambda i: i.width * i.height)
+        width, height = smallest.width // 2 * 2, smallest.height // 2 * 2
+    out = root / "media"
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise StudyError(f"{out} is not empty: pass --force to add to it")
+    names = normalize_videos([root / v for v in sources], out, fps=fps, width=width, height=height, seconds=args.seconds)
+    new = {v: f"media/{names[root / v]}" for v in sources}
+    print(f"re-encoded {len(sources)} videos to H.264 {width}x{height} at {fps} fps, one length, in {out}")
+    return [replace(p, video_a=new[p.video_a], video_b=new[p.video_b]) for p in pairs]
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, e.g. 480x480, not {text!r}") from None
+    if width < 2 or height < 2 or width % 2 or height % 2:
+        raise argparse.ArgumentTypeError("width and height must be even numbers >= 2")
+    return width, height
+
+
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+        return value
+    return parse
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -39,6 +88,17 @@ def _serve(args: argparse.Namespace) -> None:
 
 def _tokens(args: argparse.Namespace) -> None:
     store = Store(args.db)
+    if args.revoke or args.list:
+        try:
+            for name in args.revoke or []:
+                store.revoke(name)
+                print(f"revoked {name}")
+            if args.list:
+                for a in store.accounts():
+                    print(f"{a['name']}\t{a['role']}\t{'revoked' if a['revoked'] else 'active'}")
+        finally:
+            store.close()
+        return
     try:
         made = store.create_tokens(args.n, args.prefix or ("admin" if args.admin else "annotator"),
                                    "admin" if args.admin else "annotator")
@@ -47,7 +107,7 @@ def _tokens(args: argparse.Namespace) -> None:
     print("# tokens are shown only now; the database keeps their SHA-256 digests", file=sys.stderr)
     for name, token in made:
         if args.url:
-            link = f"{args.url.rstrip('/')}/admin?secret={token}" if args.admin else f"{args.url.rstrip('/')}/?token={token}"
+            link = f"{args.url.rstrip('/')}/admin (sign in with the secret)" if args.admin else f"{args.url.rstrip('/')}/?token={token}"
             print(f"{name}\t{token}\t{link}")
         else:
             print(f"{name}\t{token}")
@@ -66,9 +126,11 @@ def _aggregate(args: argparse.Namespace) -> None:
     table = load_votes(args.votes, args.db)
     tables = write_report(table, args.out, rounds=args.bootstrap, seed=args.seed,
                           min_gold_accuracy=args.min_gold_accuracy, min_consistency=args.min_consistency,
-                          min_median_seconds=args.min_median_seconds)
+                          min_median_seconds=args.min_median_seconds, cluster=args.cluster, anchor=args.anchor,
+                          anchor_rating=args.anchor_rating)
     print(tables["ranking"].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"wrote report.md, ranking.csv, pairwise.csv, agreement.csv, annotators.csv and plots to {args.out}")
+    print(f"wrote report.md, ranking.csv, pairwise.csv, predicted_win_rates.csv, agreement.csv, annotators.csv, "
+          f"skipped.csv and plots to {args.out} (intervals: cluster bootstrap over {args.cluster})")
 
 
 def _bench(args: argparse.Namespace) -> None:
@@ -102,6 +164,19 @@ def _bench(args: argparse.Namespace) -> None:
           f"(target: >= 300 votes/s, p99 < 100 ms)")
 
 
+def _coverage(args: argparse.Namespace) -> None:
+    from .simulate import Scenario, coverage
+    scenarios = {"one annotator casts 40% of the votes (12 annotators, taste sd 0.5)": Scenario(),
+                 "12 equal annotators (taste sd 0.5)": Scenario(heavy_share=1 / 12),
+                 "40 equal annotators, independent votes": Scenario(annotators=40, heavy_share=1 / 40, taste=0.0)}
+    print(f"coverage of the true Bradley-Terry scores, {args.reps} simulated studies of 600 votes on 4 systems, "
+          f"{args.rounds} bootstrap resamples")
+    for label, scenario in scenarios.items():
+        result = coverage(scenario, args.reps, rounds=args.rounds, seed=args.seed)
+        cells = [f"{cluster} bootstrap {level:.0%}: {hits / n:.3f}" for (cluster, level), (hits, n) in result.items()]
+        print(f"{label}: " + "; ".join(cells) + f" (n={next(iter(result.values()))[1]} intervals)", flush=True)
+
+
 def _toy(args: argparse.Namespace) -> None:
     from .toy import make_toy_study
     root = make_toy_study(args.dir, systems=args.systems, prompts=args.prompts, gold=args.gold)
@@ -122,7 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompts", help="CSV with columns id, prompt (id = video file stem); default: the stem")
     p.add_argument("--per-prompt", type=int, help="system pairs per prompt, balanced over all pairs (default: all pairs)")
     p.add_argument("--seed", type=int, default=0, help="seed of the balanced sample")
-    p.add_argument("--force", action="store_true", help="overwrite an existing pairs.csv")
+    p.add_argument("--force", action="store_true", help="overwrite an existing pairs.csv (and add to STUDY/media)")
+    p.add_argument("--normalize", action="store_true",
+                   help="re-encode every video to one codec (H.264), fps, size and length, without the sources' "
+                        "metadata, as STUDY/media/<opaque id>.mp4, so only the content differs between systems")
+    p.add_argument("--fps", type=_at_least(1), help="with --normalize: frame rate (default: the lowest of the videos)")
+    p.add_argument("--size", type=_size, help="with --normalize: WIDTHxHEIGHT, videos fitted inside with black bars "
+                                              "(default: the smallest video's size)")
+    p.add_argument("--seconds", type=float, help="with --normalize: length (default: the shortest video's)")
     p.set_defaults(run=_pairs)
 
     p = sub.add_parser("serve", help="serve the annotator page, JSON API and admin view")
@@ -142,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin", action="store_true", help="create admin secrets for /admin instead")
     p.add_argument("--prefix", help="name prefix (default: annotator or admin)")
     p.add_argument("--url", help="server address, to print ready links, e.g. http://127.0.0.1:8000")
+    p.add_argument("--revoke", nargs="+", metavar="NAME", help="revoke these accounts' tokens (works while serving)")
+    p.add_argument("--list", action="store_true", help="list accounts and whether they are revoked")
     p.set_defaults(run=_tokens)
 
     p = sub.add_parser("export", help="write every stored answer as CSV")
@@ -156,7 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--votes", help="CSV written by export")
     source.add_argument("--db", help="SQLite file of votes")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for intervals (default 1000)")
+    p.add_argument("--bootstrap", type=_at_least(10), default=1000, help="bootstrap resamples for intervals (default 1000)")
+    p.add_argument("--cluster", choices=["annotator", "prompt", "vote"], default="annotator",
+                   help="what the bootstrap resamples: whole annotators (default), whole prompts, or single votes")
+    p.add_argument("--anchor", help="system fixed at --anchor-rating on the Elo scale (default: the mean)")
+    p.add_argument("--anchor-rating", type=float, default=1000.0, help="Elo rating of the anchor (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-gold-accuracy", type=float, help="exclude annotators below this gold accuracy")
     p.add_argument("--min-consistency", type=float, help="exclude annotators below this repeat consistency")
@@ -172,6 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vote-sync", choices=["full", "normal"], default="full", help="as for serve")
     p.set_defaults(run=_bench)
 
+    p = sub.add_parser("coverage", help="simulated studies: how often the intervals cover the true scores",
+                       description="Prints the coverage of the annotator-cluster and the vote bootstrap intervals "
+                                   "(90%% and 95%%) on simulated annotators with their own tastes.")
+    p.add_argument("--reps", type=_at_least(1), default=500, help="simulated studies per scenario (default 500)")
+    p.add_argument("--rounds", type=_at_least(10), default=400, help="bootstrap resamples (default 400)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_coverage)
+
     p = sub.add_parser("toy-study", help="write a toy study with tiny generated videos, to try the server")
     p.add_argument("dir")
     p.add_argument("--systems", type=int, default=3)
@@ -185,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (StudyError, StoreError, VotesError) as err:
+    except (StudyError, StoreError, VotesError, MediaError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -11,19 +11,22 @@ from .store import Store
 
 COLUMNS = ["annotator", "item_id", "prompt", "system_left", "system_right", "question", "answer", "winner",
            "created_at", "client_vote_id", "counted",
-           # extensions: which assignment and kind of item, seconds from serving to vote, gold answer
-           "kind", "assignment_id", "seconds", "expected"]
+           # extensions: which assignment and kind of item, seconds from serving to vote, gold answer,
+           # seconds each video was seen playing (as the page told; empty if not told), comment, and
+           # skipped: the reason on rows of skipped items (no answer, never counted)
+           "kind", "assignment_id", "seconds", "expected", "watched_left_s", "watched_right_s", "comment", "skipped"]
 
 
 class VotesError(ValueError):
     """Votes that cannot be read or aggregated (message says why)."""
 
 
-def answer_rows(vote_rows: list[dict]) -> pd.DataFrame:
-    """Expand stored votes (``Store.vote_rows``) into one row per answer.
+def answer_rows(vote_rows: list[dict], skip_rows: list[dict] = ()) -> pd.DataFrame:
+    """Expand stored votes (``Store.vote_rows``) into one row per answer, plus one row per skip.
 
     ``counted`` is True on the latest answer of each annotator to each question of each pair (the
-    pair id is ``item_id``); ``expected`` is the gold winner on the gold question of gold items.
+    pair id is ``item_id``); ``expected`` is the gold winner on the gold question of gold items. A
+    "both_bad" answer has winner "tie" (it is aggregated as a tie).
     """
     rows = []
     for v in vote_rows:
@@ -33,24 +36,43 @@ def answer_rows(vote_rows: list[dict]) -> pd.DataFrame:
             rows.append({
                 "vote_id": v["vote_id"], "annotator": v["annotator"], "item_id": v["pair_id"], "prompt": v["prompt"],
                 "system_left": left, "system_right": right, "question": question, "answer": answer,
-                "winner": {"left": left, "right": right, "tie": "tie"}[answer],
+                "winner": {"left": left, "right": right, "tie": "tie", "both_bad": "tie"}[answer],
                 "created_at": datetime.fromtimestamp(v["created_at"], timezone.utc).isoformat(timespec="milliseconds"),
                 "client_vote_id": v["client_vote_id"], "kind": v["kind"], "assignment_id": v["assignment_id"],
                 "seconds": round(v["created_at"] - v["served_at"], 3),
                 "expected": gold_winner if v["kind"] == "gold" and question == v["gold_question"] else "",
+                "watched_left_s": v.get("watched_left"), "watched_right_s": v.get("watched_right"),
+                "comment": v.get("comment") or "", "skipped": "",
             })
     table = pd.DataFrame(rows, columns=["vote_id", *COLUMNS])
     latest = table.groupby(["annotator", "item_id", "question"])["vote_id"].transform("max")
     table["counted"] = table["vote_id"] == latest
+    skips = [{"annotator": k["annotator"], "item_id": k["pair_id"], "prompt": k["prompt"],
+              "system_left": k["system_b"] if k["swapped"] else k["system_a"],
+              "system_right": k["system_a"] if k["swapped"] else k["system_b"], "question": "", "answer": "",
+              "winner": "", "created_at": datetime.fromtimestamp(k["created_at"], timezone.utc).isoformat(timespec="milliseconds"),
+              "client_vote_id": "", "counted": False, "kind": k["kind"], "assignment_id": k["assignment_id"],
+              "seconds": round(k["created_at"] - k["served_at"], 3), "expected": "", "watched_left_s": None,
+              "watched_right_s": None, "comment": "", "skipped": k["reason"]} for k in skip_rows]
+    if skips:
+        table = pd.concat([table[COLUMNS], pd.DataFrame(skips, columns=COLUMNS)], ignore_index=True)
     return table[COLUMNS]
 
 
 def export_csv(db: str | Path, out: str | Path) -> int:
-    """Write every stored answer to ``out`` as CSV; return the number of rows."""
+    """Write every stored answer (and skip) to ``out`` as CSV; return the number of rows."""
+    out = Path(out)
+    if not out.parent.is_dir():
+        raise VotesError(f"folder {out.parent} does not exist: create it or choose another --out")
+    if out.is_dir():
+        raise VotesError(f"{out} is a folder: give a file name for the CSV")
     store = Store(db)
     try:
-        table = answer_rows(store.vote_rows())
+        table = answer_rows(store.vote_rows(), store.skip_rows())
     finally:
         store.close()
-    table.to_csv(out, index=False)
+    try:
+        table.to_csv(out, index=False)
+    except OSError as err:
+        raise VotesError(f"cannot write {out}: {err}") from err
     return len(table)

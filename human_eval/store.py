@@ -8,8 +8,13 @@ drops the per-vote fsync as well, for disks whose fsync is too slow (see ``Store
 one connection; lookups use a second one, so they do not wait for a write's fsync.
 
 Votes are never updated or deleted (triggers refuse it); a changed answer is a new row and the latest
-row per annotator and pair counts. ``client_vote_id`` is
-unique per annotator, so a resubmitted vote is stored once.
+row per annotator and pair counts. ``client_vote_id`` is unique per annotator, so a resubmitted vote
+is stored once; answers are stored as canonical JSON (sorted keys), so the same answers sent in
+another key order are the same vote. A vote may carry the seconds each video was watched (as the page
+measured them) and a comment. A skip ("can't play") closes an assignment without a vote.
+
+Tokens can be revoked (``revoked_at``); lookups read the database each time, so a token revoked or
+added while the server runs takes effect at once.
 
 Tokens are random 192-bit strings; only their SHA-256 digests are stored. A presented token is
 hashed and looked up by digest, so response timing can only reveal digest bytes, never a valid
@@ -37,7 +42,8 @@ CREATE TABLE IF NOT EXISTS annotators (
     name TEXT NOT NULL UNIQUE,
     token_sha256 TEXT NOT NULL UNIQUE,
     role TEXT NOT NULL CHECK (role IN ('annotator', 'admin')),
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    revoked_at REAL
 );
 CREATE TABLE IF NOT EXISTS items (
     pair_id TEXT PRIMARY KEY,
@@ -61,9 +67,19 @@ CREATE TABLE IF NOT EXISTS votes (
     annotator_id INTEGER NOT NULL REFERENCES annotators(id),
     assignment_id TEXT NOT NULL REFERENCES assignments(id),
     client_vote_id TEXT NOT NULL,
-    answers TEXT NOT NULL,             -- JSON {question: "left"|"right"|"tie"}
+    answers TEXT NOT NULL,             -- canonical JSON {question: "left"|"right"|"tie"|"both_bad"}
     created_at REAL NOT NULL,
+    watched_left REAL,                 -- seconds the page saw each video play (NULL: not told)
+    watched_right REAL,
+    comment TEXT NOT NULL DEFAULT '',
     UNIQUE (annotator_id, client_vote_id)
+);
+CREATE TABLE IF NOT EXISTS skips (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    annotator_id INTEGER NOT NULL REFERENCES annotators(id),
+    assignment_id TEXT NOT NULL UNIQUE REFERENCES assignments(id),
+    reason TEXT NOT NULL,
+    created_at REAL NOT NULL
 );
 CREATE TRIGGER IF NOT EXISTS votes_no_update BEFORE UPDATE ON votes
 BEGIN SELECT RAISE(ABORT, 'votes are append-only'); END;
@@ -114,15 +130,23 @@ class Store:
             raise StoreError(f"folder {path.parent} does not exist")
         self.path = path
         self._lock, self._read_lock = threading.Lock(), threading.Lock()
-        self._known: dict[str, Annotator] = {}
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(SCHEMA)
+            self._add_missing_columns()
             self._reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{path} is not a usable SQLite database: {err}") from err
+
+    def _add_missing_columns(self) -> None:
+        """Columns added after the first release, added to databases made before them."""
+        for table, column, kind in (("annotators", "revoked_at", "REAL"), ("votes", "watched_left", "REAL"),
+                                    ("votes", "watched_right", "REAL"), ("votes", "comment", "TEXT NOT NULL DEFAULT ''")):
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         with self._lock, self._read_lock:
@@ -162,29 +186,43 @@ class Store:
                 made.append((name, token))
         return made
 
-    def annotator(self, token: str | None) -> Annotator | None:
-        """The annotator holding ``token``, or None (known digests are cached: tokens never change)."""
-        if not token or len(token) > 200:
+    def annotator(self, token: object) -> Annotator | None:
+        """The annotator holding ``token`` (not revoked), or None; anything but a short string is None."""
+        if not isinstance(token, str) or not token or len(token) > 200:
             return None
-        digest = hash_token(token)
-        if digest not in self._known:
-            rows = self._query("SELECT id, name FROM annotators WHERE token_sha256 = ? AND role = 'annotator'",
-                               (digest,))
-            if not rows:
-                return None
-            self._known[digest] = Annotator(*rows[0])
-        return self._known[digest]
+        rows = self._query("SELECT id, name FROM annotators WHERE token_sha256 = ? AND role = 'annotator' "
+                           "AND revoked_at IS NULL", (hash_token(token),))
+        return Annotator(*rows[0]) if rows else None
 
-    def is_admin(self, secret: str | None) -> bool:
-        """True if ``secret`` is an admin secret (constant-time comparison of digests)."""
-        if not secret or len(secret) > 200:
+    def is_admin(self, secret: object) -> bool:
+        """True if ``secret`` is an admin secret not revoked (constant-time comparison of digests)."""
+        if not isinstance(secret, str) or not secret or len(secret) > 200:
             return False
         digest = hash_token(secret)
-        hashes = [h for (h,) in self._query("SELECT token_sha256 FROM annotators WHERE role = 'admin'")]
+        hashes = [h for (h,) in self._query("SELECT token_sha256 FROM annotators WHERE role = 'admin' "
+                                            "AND revoked_at IS NULL")]
         return any([hmac.compare_digest(digest, h) for h in hashes])
 
-    def annotators(self) -> list[Annotator]:
-        return [Annotator(*r) for r in self._query("SELECT id, name FROM annotators WHERE role = 'annotator' ORDER BY id")]
+    def annotators(self, include_revoked: bool = False) -> list[Annotator]:
+        """Annotator accounts (not admins), oldest first; revoked ones only if asked."""
+        where = "" if include_revoked else " AND revoked_at IS NULL"
+        return [Annotator(*r) for r in self._query(f"SELECT id, name FROM annotators WHERE role = 'annotator'{where} "
+                                                   "ORDER BY id")]
+
+    def revoke(self, name: str) -> None:
+        """Revoke the token (or admin secret) of account ``name``; its votes stay. StoreError if unknown."""
+        with self._transaction() as db:
+            row = db.execute("SELECT revoked_at FROM annotators WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                known = [n for (n,) in db.execute("SELECT name FROM annotators ORDER BY id")]
+                raise StoreError(f"no account named {name!r}; accounts: {', '.join(known) or 'none'}")
+            if row[0] is None:
+                db.execute("UPDATE annotators SET revoked_at = ? WHERE name = ?", (time.time(), name))
+
+    def accounts(self) -> list[dict]:
+        """Every account: name, role, created_at, revoked (bool)."""
+        rows = self._query("SELECT name, role, created_at, revoked_at FROM annotators ORDER BY id")
+        return [{"name": n, "role": r, "created_at": c, "revoked": v is not None} for n, r, c, v in rows]
 
     # -- pairs -------------------------------------------------------------------------------------
     def sync_items(self, pairs: list[Pair], gold_question: str) -> None:
@@ -215,28 +253,52 @@ class Store:
         return [Assignment(i, ann, pair, bool(sw), kind, at) for i, ann, pair, sw, kind, at in rows]
 
     def answered_assignments(self) -> set[str]:
-        return {a for (a,) in self._query("SELECT DISTINCT assignment_id FROM votes")}
+        """Assignments closed by a vote or a skip."""
+        return {a for (a,) in self._query("SELECT assignment_id FROM votes UNION SELECT assignment_id FROM skips")}
+
+    def has_vote(self, assignment_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM votes WHERE assignment_id = ? LIMIT 1", (assignment_id,)))
+
+    def skipped_assignments(self) -> set[str]:
+        return {a for (a,) in self._query("SELECT assignment_id FROM skips")}
 
     def add_vote(self, annotator_id: int, assignment_id: str, answers: dict[str, str], client_vote_id: str,
-                 created_at: float | None = None) -> str:
+                 created_at: float | None = None, *, watched: tuple[float, float] | None = None,
+                 comment: str = "") -> str:
         """Append a vote in one committed transaction.
 
-        Returns "new", "duplicate" (same client_vote_id and content already stored: nothing added) or
-        "conflict" (same client_vote_id with other content: nothing added).
+        Returns "new", "duplicate" (same client_vote_id, item, answers and comment already stored:
+        nothing added; answers compare as canonical JSON, so key order does not matter) or "conflict"
+        (same client_vote_id with other content: nothing added). ``watched``: seconds each video
+        (left, right) played, as the page measured them; the first stored value is kept.
         """
         payload = json.dumps(answers, sort_keys=True)
+        left, right = watched if watched is not None else (None, None)
         try:
             with self._transaction(durable=self._vote_durable) as db:
-                db.execute("INSERT INTO votes (annotator_id, assignment_id, client_vote_id, answers, created_at) "
-                           "VALUES (?, ?, ?, ?, ?)",
-                           (annotator_id, assignment_id, client_vote_id, payload, created_at or time.time()))
+                db.execute("INSERT INTO votes (annotator_id, assignment_id, client_vote_id, answers, created_at, "
+                           "watched_left, watched_right, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           (annotator_id, assignment_id, client_vote_id, payload, created_at or time.time(),
+                            left, right, comment))
             return "new"
         except sqlite3.IntegrityError:
-            rows = self._query("SELECT assignment_id, answers FROM votes WHERE annotator_id = ? AND client_vote_id = ?",
-                               (annotator_id, client_vote_id))
+            rows = self._query("SELECT assignment_id, answers, comment FROM votes "
+                               "WHERE annotator_id = ? AND client_vote_id = ?", (annotator_id, client_vote_id))
             if not rows:
                 raise
-            return "duplicate" if tuple(rows[0]) == (assignment_id, payload) else "conflict"
+            return "duplicate" if tuple(rows[0]) == (assignment_id, payload, comment) else "conflict"
+
+    def add_skip(self, annotator_id: int, assignment_id: str, reason: str, created_at: float | None = None) -> str:
+        """Record that an annotator could not rate an assignment: "new" or "duplicate" (already skipped)."""
+        try:
+            with self._transaction(durable=self._vote_durable) as db:
+                db.execute("INSERT INTO skips (annotator_id, assignment_id, reason, created_at) VALUES (?, ?, ?, ?)",
+                           (annotator_id, assignment_id, reason, created_at or time.time()))
+            return "new"
+        except sqlite3.IntegrityError:
+            if not self._query("SELECT 1 FROM skips WHERE assignment_id = ?", (assignment_id,)):
+                raise
+            return "duplicate"
 
     def count_votes(self) -> int:
         return self._query("SELECT COUNT(*) FROM votes")[0][0]
@@ -246,9 +308,21 @@ class Store:
         with self._read_lock:
             cur = self._reader.execute(
                 "SELECT v.id AS vote_id, an.name AS annotator, v.client_vote_id, v.answers, v.created_at, "
+                "v.watched_left, v.watched_right, v.comment, "
                 "a.id AS assignment_id, a.kind, a.swapped, a.served_at, i.pair_id, i.prompt, "
                 "i.system_a, i.system_b, i.gold, i.gold_question "
                 "FROM votes v JOIN assignments a ON a.id = v.assignment_id JOIN items i ON i.pair_id = a.pair_id "
                 "JOIN annotators an ON an.id = v.annotator_id ORDER BY v.id")
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def skip_rows(self) -> list[dict]:
+        """Every skip joined with its assignment, pair and annotator, oldest first."""
+        with self._read_lock:
+            cur = self._reader.execute(
+                "SELECT s.id AS skip_id, an.name AS annotator, s.reason, s.created_at, a.id AS assignment_id, "
+                "a.kind, a.swapped, a.served_at, i.pair_id, i.prompt, i.system_a, i.system_b "
+                "FROM skips s JOIN assignments a ON a.id = s.assignment_id JOIN items i ON i.pair_id = a.pair_id "
+                "JOIN annotators an ON an.id = s.annotator_id ORDER BY s.id")
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]

@@ -13,7 +13,11 @@ The study file (optional; defaults below) sets::
      "gold_question": "overall",   # question that gold rows answer (default: the first)
      "gold_every": 10,             # one gold item after every N regular items (0: none)
      "repeat_every": 15,           # one planted repeat after every N regular items (0: none)
-     "items_per_annotator": null}  # regular items per annotator (null: every regular pair)
+     "items_per_annotator": null,  # regular items per annotator (null: every regular pair)
+     "both_bad": false}            # offer "both bad" beside tie (aggregated as a tie)
+
+Every video is decoded once when the study loads (``media.probe``): an undecodable one is refused,
+named, before any annotator sees it.
 """
 from __future__ import annotations
 
@@ -27,7 +31,10 @@ from pathlib import Path
 
 import yaml
 
+from .media import MediaError, VideoInfo, probe
+
 ANSWERS = ("left", "right", "tie")
+BOTH_BAD = "both_bad"
 VIDEO_SUFFIXES = (".mp4", ".webm", ".ogv", ".ogg", ".mov", ".m4v")
 PAIR_COLUMNS = ("prompt", "system_a", "video_a", "system_b", "video_b")
 STUDY_FILES = ("study.json", "study.yaml", "study.yml")
@@ -41,7 +48,7 @@ DEFAULT_QUESTIONS = (
     ("text_alignment", "Which video matches the text prompt better?"),
 )
 _STUDY_KEYS = {"title", "instructions", "questions", "gold_question", "gold_every", "repeat_every",
-               "items_per_annotator"}
+               "items_per_annotator", "both_bad"}
 
 
 class StudyError(ValueError):
@@ -82,10 +89,17 @@ class Study:
     gold_every: int = 10
     repeat_every: int = 15
     items_per_annotator: int | None = None
+    both_bad: bool = False
+    videos: dict[str, VideoInfo] = field(default_factory=dict)  # probed at load, by path in pairs.csv
 
     @property
     def question_ids(self) -> list[str]:
         return [q.id for q in self.questions]
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """The answers a question accepts: left, right, tie (and both_bad where the study asks for it)."""
+        return ANSWERS + ((BOTH_BAD,) if self.both_bad else ())
 
     def pair(self, pair_id: str) -> Pair:
         return self._by_id[pair_id]
@@ -109,8 +123,12 @@ def resolve_inside(root: Path, relative: str) -> Path:
     return path
 
 
-def load_study(root: str | Path) -> Study:
-    """Read and validate a study directory; every problem is a StudyError naming file and row."""
+def load_study(root: str | Path, probe_videos: bool = True) -> Study:
+    """Read and validate a study directory; every problem is a StudyError naming file and row.
+
+    ``probe_videos`` decodes every video (refusing one that does not decode); without it only their
+    presence is checked.
+    """
     root = Path(root)
     if not root.is_dir():
         raise StudyError(f"study directory {root} does not exist")
@@ -118,7 +136,21 @@ def load_study(root: str | Path) -> Study:
     pairs = read_pairs(root / "pairs.csv")
     study = Study(root=root.resolve(), pairs=pairs, **settings)
     _check(study)
+    if probe_videos:
+        study.videos.update(probe_pairs(study.root, study.pairs))
     return study
+
+
+def probe_pairs(root: Path, pairs: list[Pair]) -> dict[str, VideoInfo]:
+    """Decode every video the pairs name (paths relative to ``root``); StudyError naming the first that fails."""
+    infos = {}
+    for video in sorted({v for p in pairs for v in (p.video_a, p.video_b)}):
+        try:
+            infos[video] = probe(resolve_inside(Path(root), video))
+        except MediaError as err:
+            pair = next(p.pair_id for p in pairs if video in (p.video_a, p.video_b))
+            raise StudyError(f"pair {pair}: video {video!r} does not decode: replace or remove it ({err})") from err
+    return infos
 
 
 def _read_settings(root: Path) -> dict:
@@ -214,6 +246,8 @@ def _check(study: Study) -> None:
         value = getattr(study, name)
         if not isinstance(value, int) or value < 0:
             raise StudyError(f"{name} must be an integer >= 0")
+    if not isinstance(study.both_bad, bool):
+        raise StudyError("both_bad must be true or false")
     if study.repeat_every == 1:
         raise StudyError("repeat_every must be 0 (no repeats) or at least 2")
     n = study.items_per_annotator
@@ -291,5 +325,6 @@ def write_default_study(path: str | Path) -> None:
     settings = {"title": study.title, "instructions": study.instructions,
                 "questions": [{"id": q.id, "text": q.text} for q in study.questions],
                 "gold_question": study.gold_question, "gold_every": study.gold_every,
-                "repeat_every": study.repeat_every, "items_per_annotator": study.items_per_annotator}
+                "repeat_every": study.repeat_every, "items_per_annotator": study.items_per_annotator,
+                "both_bad": study.both_bad}
     Path(path).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")

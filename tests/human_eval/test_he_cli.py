@@ -67,3 +67,78 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
     done = subprocess.run([sys.executable, "-m", "human_eval", "serve", "--study", str(tmp_path / "nope"), "--db",
                            str(tmp_path / "v.sqlite")], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "study directory" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_option_and_path_errors_are_messages_not_tracebacks(running, tmp_path, capsys):
+    c, token = running.client, running.tokens[0]
+    item = c.get("/api/next", params={"token": token}).json()
+    c.post("/api/vote", json={"token": token, "item_id": item["item_id"], "client_vote_id": "1",
+                              "answers": {q["id"]: "left" for q in item["questions"]}})
+    assert main(["export", "--db", str(running.db), "--out", str(tmp_path / "no" / "such" / "votes.csv")]) == 2
+    assert "folder" in capsys.readouterr().err and not (tmp_path / "no").exists()
+    for bad in ("0", "-5", "many"):
+        done = subprocess.run([sys.executable, "-m", "human_eval", "aggregate", "--db", str(running.db), "--out",
+                               str(tmp_path / "o"), "--bootstrap", bad], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "--bootstrap" in done.stderr and "Traceback" not in done.stderr
+    # the study has gold items but no annotator met one yet; no repeats either: a filter with no data is an error
+    assert main(["aggregate", "--db", str(running.db), "--out", str(tmp_path / "o"), "--min-consistency", "0.8"]) == 2
+    assert "no repeated items" in capsys.readouterr().err
+
+
+def test_repeat_total_counts_items_not_answers(tmp_path):
+    from human_eval.aggregate import annotator_quality
+    rows = []
+    for kind in ("regular", "repeat"):
+        for item in ("p1", "p2", "p3"):
+            for q in ("overall", "frame_consistency", "motion_naturalness", "text_alignment"):
+                rows.append({"annotator": "u", "item_id": item, "question": q, "winner": "A", "kind": kind,
+                             "expected": "", "seconds": 5.0, "skipped": ""})
+    quality = annotator_quality(pd.DataFrame(rows)).iloc[0]
+    assert quality["repeat_total"] == 3 and quality["repeat_consistency"] == 1.0
+
+
+def test_min_gold_accuracy_without_gold_items_is_an_error(tmp_path, capsys):
+    votes = pd.DataFrame([{"annotator": "u", "item_id": f"i{i}", "system_left": "A", "system_right": "B",
+                           "question": "overall", "answer": "left", "winner": "A", "counted": True} for i in range(5)])
+    votes.to_csv(tmp_path / "v.csv", index=False)
+    assert main(["aggregate", "--votes", str(tmp_path / "v.csv"), "--out", str(tmp_path / "o"),
+                 "--min-gold-accuracy", "0.8"]) == 2
+    assert "no gold items" in capsys.readouterr().err
+
+
+def test_tokens_revoke_and_list(running, capsys):
+    name = running.store.accounts()[0]["name"]
+    assert main(["tokens", "--db", str(running.db), "--revoke", name]) == 0
+    assert running.store.annotator(running.tokens[0]) is None  # the running store sees it at once
+    assert main(["tokens", "--db", str(running.db), "--list"]) == 0
+    assert f"{name}\tannotator\trevoked" in capsys.readouterr().out
+    assert main(["tokens", "--db", str(running.db), "--revoke", "ghost"]) == 2
+    assert "no account named 'ghost'" in capsys.readouterr().err
+
+
+def test_pairs_refuses_an_undecodable_video_and_normalize_evens_out_the_files(study_dir, capsys):
+    import av
+
+    from human_eval.media import probe
+    from human_eval.toy import moving_square, write_video
+    (study_dir / "pairs.csv").unlink()
+    systems = [str(study_dir / "videos" / s) for s in ("system_a", "system_b")]
+    write_video(study_dir / "videos" / "system_b" / "000.mp4", moving_square(5, frames=20, size=48), fps=12)
+    (study_dir / "videos" / "system_a" / "003.mp4").write_bytes(b"\x00" * 500)
+    assert main(["pairs", str(study_dir), "--systems", *systems]) == 2
+    assert "videos/system_a/003.mp4' does not decode" in capsys.readouterr().err
+    (study_dir / "videos" / "system_a" / "003.mp4").unlink()
+    (study_dir / "videos" / "system_b" / "003.mp4").unlink()
+    assert main(["pairs", str(study_dir), "--systems", *systems, "--normalize", "--size", "32x32"]) == 0
+    pairs = pd.read_csv(study_dir / "pairs.csv", dtype=str)
+    videos = sorted(set(pairs["video_a"]) | set(pairs["video_b"]))
+    assert len(videos) == 6 and all(v.startswith("media/") and "system" not in v for v in videos)
+    infos = {probe(study_dir / v) for v in videos}
+    assert len(infos) == 1  # one codec, size, fps and length for every file
+    info = next(iter(infos))
+    assert (info.codec, info.width, info.height, info.fps, info.frames) == ("h264", 32, 32, 8.0, 8)
+    tags = set()
+    for v in videos:
+        with av.open(str(study_dir / v)) as container:
+            tags.add((tuple(sorted(container.metadata.items())), tuple(sorted(container.streams.video[0].metadata.items()))))
+    assert len(tags) == 1  # the same container and stream tags everywhere

@@ -168,20 +168,185 @@ def test_progress_and_done(running):
     assert set(kinds) == {"regular", "gold"}  # 12 regular pairs, 1 gold item, no repeat (repeat_every 15)
 
 
+def _admin(secret):
+    return {"X-Admin-Secret": secret}
+
+
 def test_admin_view_needs_its_own_secret_and_escapes(running, study_dir):
     c = running.client
-    assert c.get("/admin", params={"secret": running.tokens[0]}).status_code == 401
+    assert c.get("/api/admin/progress", headers=_admin(running.tokens[0])).status_code == 401
     assert c.get("/api/admin/progress").status_code == 401
-    assert c.get("/api/admin/progress", params={"secret": running.admin}).json()["votes"] == 0
+    # the secret in the address is refused (it would stay in histories and logs)
+    assert c.get("/api/admin/progress", params={"secret": running.admin}).status_code == 401
+    refused = c.get("/admin", params={"secret": running.admin})
+    assert refused.status_code == 401 and "not accepted in the address" in refused.text
+    assert c.get("/api/admin/progress", headers=_admin(running.admin)).json()["votes"] == 0
+    bearer = {"Authorization": f"Bearer {running.admin}"}
+    assert c.get("/api/admin/progress", headers=bearer).status_code == 200
     item = _next(c, running.tokens[0])
     _vote(c, running.tokens[0], item["item_id"])
-    report = c.get("/api/admin/progress", params={"secret": running.admin}).json()
+    report = c.get("/api/admin/progress", headers=_admin(running.admin)).json()
     assert report["votes"] == 1
     first = next(a for a in report["annotators"] if a["name"] == "annotator-001")
     assert first["given"] == first["answered"] == 1
     assert sum(p["given"] for p in report["pairs"]) == 1
-    page = c.get("/admin", params={"secret": running.admin})
-    assert page.status_code == 200 and "annotator-001" in page.text
+
+
+def test_admin_signs_in_with_a_posted_secret_and_a_session_cookie(running):
+    c = running.client
+    assert c.get("/admin").status_code == 401
+    wrong = c.post("/admin/login", data={"secret": running.tokens[0]}, follow_redirects=False)
+    assert wrong.status_code == 401 and "he_admin" not in wrong.headers.get("set-cookie", "")
+    login = c.post("/admin/login", data={"secret": running.admin}, follow_redirects=False)
+    assert login.status_code == 303 and login.headers["location"] == "/admin"
+    cookie = login.headers["set-cookie"]
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower() and running.admin not in cookie
+    page = c.get("/admin")
+    assert page.status_code == 200 and "annotator-001" in page.text and "Revoke" in page.text
+    assert c.post("/admin/tokens", data={"n": "abc"}).status_code == 422  # a clear message, not a traceback
+    # a cross-site form post is refused even with the cookie
+    assert c.post("/admin/tokens", data={"n": "1"}, headers={"Origin": "https://evil.example"}).status_code == 401
+    made = c.post("/admin/tokens", data={"n": "2", "prefix": "late"})
+    assert made.status_code == 200 and made.text.count("/?token=") == 2
+    c.post("/admin/logout")
+    assert c.get("/admin").status_code == 401
+
+
+def test_tokens_added_and_revoked_while_the_study_runs(running):
+    c, admin = running.client, _admin(running.admin)
+    made = c.post("/api/admin/tokens", json={"n": 1, "prefix": "late"}, headers=admin).json()["tokens"]
+    late = made[0]["token"]
+    item = _next(c, late)  # the new token works at once
+    assert _vote(c, late, item["item_id"]).status_code == 200
+    assert c.post("/api/admin/revoke", json={"name": made[0]["name"]}, headers=admin).json() == {"ok": True}
+    assert c.get("/api/next", params={"token": late}).status_code == 401  # revoked: refused at once
+    assert _vote(c, late, item["item_id"], client_vote_id="v2").status_code == 401
+    assert c.get("/", params={"token": late}).status_code == 401
+    missing = c.post("/api/admin/revoke", json={"name": "nobody"}, headers=admin)
+    assert missing.status_code == 404 and "no account named 'nobody'" in missing.json()["error"]
+    for body in ({"n": 0}, {"n": "3"}, {"n": 1, "prefix": "../x"}, [1]):
+        assert c.post("/api/admin/tokens", json=body, headers=admin).status_code == 422
+    assert c.post("/api/admin/tokens", json={"n": 1}).status_code == 401
+    assert running.store.count_votes() == 1  # the revoked annotator's vote stays
+
+
+@pytest.mark.parametrize("body", [
+    {"token": 1}, {"token": True}, {"token": None, "item_id": 5}, {"token": ["a"]}, {"token": {"a": 1}},
+    {"token": 1.5}, "TOKEN", [1, 2], 7, None,
+])
+def test_wrong_json_types_are_4xx_with_a_message(running, body):
+    response = running.client.post("/api/vote", json=body)
+    assert 400 <= response.status_code < 500 and response.json()["error"]
+    response = running.client.post("/api/skip", json=body)
+    assert 400 <= response.status_code < 500 and response.json()["error"]
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b'{"token": NaN}', "NaN is not JSON"),
+    (b'{"token": Infinity}', "Infinity is not JSON"),
+    (b"[" * 8000 + b"]" * 8000, "nested too deeply"),
+    (b'{"token": ' + b"1" * 5000 + b"}", "body must be JSON"),
+    (b'{"token": "\\ud800"}', "unknown token"),
+    (b"\xff\xfe", "body must be"),
+])
+def test_malformed_json_is_a_4xx_with_a_message(running, raw, message):
+    response = running.client.post("/api/vote", content=raw, headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500 and message in response.json()["error"]
+
+
+def test_wrong_types_inside_a_vote_are_422(running):
+    c, token = running.client, running.tokens[0]
+    item = _next(c, token)
+    for extra in ({"item_id": 5}, {"item_id": ["x"]}, {"answers": [1]}, {"answers": {"overall": ["left"]}},
+                  {"answers": {**ALL_LEFT, "overall": {"a": 1}}}, {"client_vote_id": 3},
+                  {"watched": {"left": "all", "right": 1}}, {"watched": [1, 2]}, {"watched": {"left": True, "right": 1}},
+                  {"watched": {"left": -1, "right": 1}}, {"comment": 5}, {"comment": "x" * 2001}):
+        body = {"token": token, "item_id": item["item_id"], "answers": ALL_LEFT, "client_vote_id": "v", **extra}
+        response = c.post("/api/vote", json=body)
+        assert response.status_code == 422 and response.json()["error"], extra
+    assert running.store.count_votes() == 0
+
+
+def test_media_carries_no_file_times_or_etags(running):
+    c = running.client
+    item = _next(c, running.tokens[0])
+    for url in (item["left_url"], item["right_url"]):
+        response = c.get(url)
+        assert response.status_code == 200
+        assert not {"etag", "last-modified"} & set(response.headers), dict(response.headers)
+        partial = c.get(url, headers={"Range": "bytes=0-99"})  # seeking still works
+        assert partial.status_code == 206 and len(partial.content) == 100
+        assert not {"etag", "last-modified"} & set(partial.headers)
+
+
+def test_resubmission_with_answers_in_another_key_order_is_stored_once(running):
+    c, token = running.client, running.tokens[0]
+    item = _next(c, token)
+    answers = {"overall": "left", "frame_consistency": "right", "motion_naturalness": "tie", "text_alignment": "left"}
+    assert _vote(c, token, item["item_id"], answers, client_vote_id="k").json() == {"ok": True, "duplicate": False}
+    reordered = dict(reversed(list(answers.items())))
+    assert list(reordered) != list(answers)
+    again = _vote(c, token, item["item_id"], reordered, client_vote_id="k")
+    assert again.status_code == 200 and again.json() == {"ok": True, "duplicate": True}
+    assert running.store.count_votes() == 1
+
+
+def test_a_vote_telling_a_video_was_not_played_through_is_refused(running):
+    c, token = running.client, running.tokens[0]
+    item = _next(c, token)
+    for watched, side in (({"left": 0, "right": 0}, "left and right"), ({"left": 5, "right": 0.2}, "right")):
+        refused = _vote(c, token, item["item_id"], watched=watched)
+        assert refused.status_code == 422 and f"watch the {side} video" in refused.json()["error"]
+    assert running.store.count_votes() == 0
+    ok = _vote(c, token, item["item_id"], watched={"left": 1.0, "right": 1.25}, comment="  left one flickers ")
+    assert ok.status_code == 200
+    row = running.store.vote_rows()[0]
+    assert (row["watched_left"], row["watched_right"], row["comment"]) == (1.0, 1.25, "left one flickers")
+
+
+def test_skip_is_recorded_and_never_counted(running, tmp_path):
+    c, token = running.client, running.tokens[0]
+    item = _next(c, token)
+    assert c.post("/api/skip", json={"token": token, "item_id": item["item_id"]}).json() == {"ok": True, "duplicate": False}
+    assert c.post("/api/skip", json={"token": token, "item_id": item["item_id"]}).json()["duplicate"] is True
+    after = _next(c, token)
+    assert after["item_id"] != item["item_id"] and after["progress"]["done"] == 1
+    late = _vote(c, token, item["item_id"])
+    assert late.status_code == 409 and "skipped" in late.json()["error"]
+    assert _vote(c, token, after["item_id"], client_vote_id="v2").status_code == 200
+    voted = c.post("/api/skip", json={"token": token, "item_id": after["item_id"]})
+    assert voted.status_code == 409 and "already has a vote" in voted.json()["error"]
+    assert c.post("/api/skip", json={"token": running.tokens[1], "item_id": item["item_id"]}).status_code == 404
+    assert running.store.count_votes() == 1
+    export_csv(running.db, tmp_path / "votes.csv")
+    with (tmp_path / "votes.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    skipped = [r for r in rows if r["skipped"]]
+    assert len(skipped) == 1 and skipped[0]["skipped"] == "cant_play" and skipped[0]["counted"] == "False"
+    assert skipped[0]["answer"] == "" and len(rows) == 5
+    report = c.get("/api/admin/progress", headers=_admin(running.admin)).json()
+    assert report["skips"] == 1 and sum(p["skipped"] for p in report["pairs"]) == 1
+    # a restarted server still knows the item was skipped
+    with TestClient(create_app(load_study(running.db.parent / "study"), running.store, seed=1)) as again:
+        assert _vote(again, token, item["item_id"], client_vote_id="v3").status_code == 409
+
+
+def test_both_bad_is_an_answer_only_where_the_study_asks(running, study_dir, tmp_path):
+    c, token = running.client, running.tokens[0]
+    item = _next(c, token)
+    assert item["answers"] == ["left", "right", "tie"]
+    assert _vote(c, token, item["item_id"], {**ALL_LEFT, "overall": "both_bad"}).status_code == 422
+    settings = json.loads((study_dir / "study.json").read_text())
+    (study_dir / "study.json").write_text(json.dumps({**settings, "both_bad": True}))
+    store = Store(tmp_path / "other.sqlite")
+    other = store.create_tokens(1)[0][1]
+    with TestClient(create_app(load_study(study_dir), store, seed=0)) as c2:
+        item = _next(c2, other)
+        assert item["answers"] == ["left", "right", "tie", "both_bad"]
+        assert _vote(c2, other, item["item_id"], {**ALL_LEFT, "overall": "both_bad"}).status_code == 200
+    row = answer_rows(store.vote_rows()).set_index("question").loc["overall"]
+    assert row["answer"] == "both_bad" and row["winner"] == "tie"
+    store.close()
 
 
 def test_script_in_prompt_is_data_not_markup(tmp_path, study_dir):
@@ -198,7 +363,7 @@ def test_script_in_prompt_is_data_not_markup(tmp_path, study_dir):
         assert "<script>alert" not in page.text and "innerHTML" not in c.get("/app.js").text
         prompts = {_next_and_vote(c, token, i) for i in range(12)}
         assert "<script>alert(1)</script><img src=x onerror=alert(2)> take 0" in prompts  # JSON carries it as data
-        admin_page = c.get("/admin", params={"secret": admin}).text
+        admin_page = c.get("/admin", headers={"X-Admin-Secret": admin}).text
         assert "<script>alert" not in admin_page and "&lt;script&gt;alert(1)&lt;/script&gt;" in admin_page
     store.close()
 

@@ -87,3 +87,34 @@ def test_bad_database_paths_are_clear_errors(tmp_path):
     junk.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="not a usable SQLite database"):
         Store(junk)
+
+
+def test_same_answers_in_another_key_order_are_the_same_vote(store):
+    store.create_tokens(1)
+    a = _assign(store, 1)
+    answers = {"overall": "left", "frame_consistency": "right", "motion_naturalness": "tie"}
+    assert store.add_vote(1, a.id, answers, "v1") == "new"
+    assert store.add_vote(1, a.id, dict(reversed(list(answers.items()))), "v1") == "duplicate"
+    assert store.add_vote(1, a.id, {**answers, "overall": "right"}, "v1") == "conflict"
+    assert store.count_votes() == 1
+
+
+def test_revoked_token_is_refused_and_old_databases_gain_new_columns(tmp_path):
+    path = tmp_path / "old.sqlite"
+    raw = sqlite3.connect(path)  # a database made before watch times, comments, skips and revocation
+    raw.executescript("CREATE TABLE annotators (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, token_sha256 TEXT "
+                      "NOT NULL UNIQUE, role TEXT NOT NULL, created_at REAL NOT NULL);"
+                      "CREATE TABLE votes (id INTEGER PRIMARY KEY AUTOINCREMENT, annotator_id INTEGER NOT NULL, "
+                      "assignment_id TEXT NOT NULL, client_vote_id TEXT NOT NULL, answers TEXT NOT NULL, "
+                      "created_at REAL NOT NULL, UNIQUE (annotator_id, client_vote_id));")
+    raw.close()
+    s = Store(path)
+    (name, token), = s.create_tokens(1)
+    assert s.annotator(token).name == name
+    s.revoke(name)
+    assert s.annotator(token) is None and s.annotators() == [] and s.accounts()[0]["revoked"]
+    with pytest.raises(StoreError, match="no account named 'ghost'"):
+        s.revoke("ghost")
+    for odd in (1, True, ["x"], None, float("nan")):
+        assert s.annotator(odd) is None and not s.is_admin(odd)
+    s.close()

@@ -118,3 +118,19 @@ def test_build_pairs_refuses_folders_outside_the_study(study_dir, tmp_path):
     (tmp_path / "elsewhere").mkdir()
     with pytest.raises(StudyError, match="not inside the study directory"):
         build_pairs(study_dir, [study_dir / "videos" / "system_a", tmp_path / "elsewhere"])
+
+
+@pytest.mark.parametrize("damage", ["junk", "truncated", "empty"])
+def test_undecodable_video_is_refused_at_load_and_named(study_dir, damage):
+    video = study_dir / "videos" / "system_b" / "002.mp4"
+    data = video.read_bytes()
+    video.write_bytes({"junk": os.urandom(len(data)), "truncated": data[: len(data) // 2], "empty": b""}[damage])
+    with pytest.raises(StudyError, match=r"video 'videos/system_b/002.mp4' does not decode"):
+        load_study(study_dir)
+    assert load_study(study_dir, probe_videos=False).pairs  # only presence checked when asked
+
+
+def test_probed_videos_give_lengths(study_dir):
+    study = load_study(study_dir)
+    info = study.videos[study.pairs[0].video_a]
+    assert (info.codec, info.width, info.height, info.frames, info.fps, info.seconds) == ("h264", 32, 32, 8, 8.0, 1.0)
