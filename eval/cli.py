@@ -3,29 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from pathlib import Path
-from typing import Sequence
-
-import numpy as np
-import pandas as pd
-import torch
+from typing import TYPE_CHECKING, Sequence
 
 from .paper_settings import FULL, QUICK
-from .weights import DEFAULT_CLIP_ARCH, DEFAULT_DINO_ARCH, WEIGHTS, MissingWeightsError
+from .weights import DEFAULT_CLIP_ARCH, DEFAULT_DINO_ARCH, WEIGHTS, MissingWeightsError, WeightsLoadError
 
-DEFAULT_CACHE = Path.home() / ".cache" / "streamdit" / "eval-features"
+if TYPE_CHECKING:  # the heavy imports happen inside the commands, so `--help` is fast
+    import pandas as pd
+
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "streamdit" / "eval-features"
 CONSISTENCY_METRICS = ("subject", "background", "flicker", "seam")
 
 
 def _weights_help(kind: str) -> str:
     files = "; ".join(f"{w.relpath} from {w.url}" for w in WEIGHTS[kind])
     return (f"{kind} weights file (default: the first present in the weights dir of: {files}). "
-            "Nothing is downloaded by this tool.")
+            f"Downloaded only with --download or `python -m eval weights download {kind}`.")
 
 
 def _device(name: str) -> str:
-    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+    """`auto`, or a torch device that exists here (else a one-line error)."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"--device {name}: not a device name (cpu, cuda, cuda:1, mps, auto)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: no CUDA GPU is visible to torch here (torch.cuda.is_available() "
+                             "is False); use --device cpu (or auto)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here "
+                             f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
+    return name
 
 
 def _common(parser: argparse.ArgumentParser, name_help: str = "system name in the results (default: the folder name)",
@@ -34,7 +51,15 @@ def _common(parser: argparse.ArgumentParser, name_help: str = "system name in th
     parser.add_argument("--name", help=name_help)
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: cuda if present)")
     parser.add_argument("--weights-dir", type=Path,
-                        help="folder with the weight files (default: $STREAMDIT_EVAL_WEIGHTS or ~/.cache/streamdit/eval-weights)")
+                        help="folder with the weight files (default: $STREAMDIT_EVAL_WEIGHTS, else "
+                             "$XDG_CACHE_HOME/streamdit/eval-weights, XDG_CACHE_HOME defaulting to ~/.cache)")
+    parser.add_argument("--download", action="store_true",
+                        help="download missing weights into the weights dir first (checksum-verified; off by default)")
+    parser.add_argument("--max-videos", type=int, metavar="N",
+                        help="use only the first N videos of each folder (in sorted() name order)")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip videos that cannot be decoded or are too short, and list them in the result "
+                             "(default: stop at the first one)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
                         help=f"feature cache, keyed by video file content (default: {DEFAULT_CACHE})")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write cached features")
@@ -50,8 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fvd", help="Frechet Video Distance between two folders of videos (I3D features)",
                        description="FVD with StyleGAN-V's protocol: the first --num-frames frames of every video, "
-                                   "resized to 224x224, I3D Kinetics-400 logits, Frechet distance of Gaussians.")
-    p.add_argument("real_dir", type=Path, help="folder of reference videos (files or frame folders)")
+                                   "each video resized to 224x224 on its own, I3D Kinetics-400 logits, Frechet "
+                                   "distance of Gaussians; KVD (polynomial-kernel MMD, StyleGAN-V's) beside it. "
+                                   "Sets smaller than the feature dimension (400) give a warning: FVD is strongly "
+                                   "biased there.")
+    p.add_argument("real_dir", type=Path, help="folder of reference videos (files or frame folders); - with --real-stats")
     p.add_argument("fake_dir", type=Path, help="folder of generated videos")
     p.add_argument("--features", choices=["i3d", "videomae"], default="i3d",
                    help="feature network: i3d (standard FVD, default) or videomae (a local transformers VideoMAE dir)")
@@ -61,14 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames per clip (default: 16 for I3D, as StyleGAN-V; the model's own length for VideoMAE)")
     p.add_argument("--stride", type=int, default=1, help="take every STRIDE-th frame (default 1)")
     p.add_argument("--batch-size", type=int, default=8, help="clips per I3D forward pass")
+    p.add_argument("--real-stats", type=Path, metavar="FILE.npz",
+                   help="real-set features: loaded from FILE if it exists (REAL_DIR is then not read; it may be "
+                        "given as -), else computed from REAL_DIR and saved there. Refused if made with other "
+                        "weights or preprocessing")
     _common(p, "system name in the results (default: the fake folder's name)", bootstrap=False)
 
     p = sub.add_parser("clip-score", help="CLIP score of videos against their prompts (open_clip)",
                        description="Per frame 100 * max(cos(image, text), 0), averaged over frames, then videos.")
     p.add_argument("video_dir", type=Path)
     p.add_argument("--prompts", type=Path, required=True,
-                   help="a .txt with one prompt per line in sorted video-name order, a .csv with columns "
-                        "video,prompt, or a .json {video file name: prompt}")
+                   help="explicit mapping (recommended): a .csv with columns video,prompt or a .json {video: prompt}, "
+                        "keyed by file name or stem; or a .txt with one prompt per line, matched to the videos in "
+                        "sorted() name order (clip10 before clip2, as ls lists them; the pairing is printed)")
     p.add_argument("--clip-weights", type=Path, help=_weights_help("clip"))
     p.add_argument("--clip-arch", default=DEFAULT_CLIP_ARCH, help="open_clip architecture of the checkpoint")
     p.add_argument("--num-frames", type=int, help="frames per video, spread uniformly (default: all)")
@@ -123,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--prompts", type=int, help="held-out prompts per system (overrides the setting)")
     p.add_argument("--frames", type=int, help="frames per video and per scored window of a stream (overrides)")
     p.add_argument("--streams", type=int, help="long streams with a prompt change per system (overrides)")
+    p.add_argument("--drift-seconds", type=int,
+                   help="length of the drift streams of the teacher and the student, scored per 15 s window (overrides; 0: none)")
     for flag, name in (("--teacher", "teacher"), ("--single-scheme", "single-scheme"), ("--student", "student")):
         p.add_argument(flag, type=Path, help=f"pipeline directory (default: the bundled {name}, streamdit/bundled/{name})")
     p.add_argument("--same-budget-teacher", type=Path,
@@ -146,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=16, help="frames per video (default 16)")
     p.add_argument("--size", type=int, default=128, help="frame height and width (default 128)")
     p.add_argument("--device", default="auto")
+
+    p = sub.add_parser("weights", help="list or download the pretrained networks (checksum-verified, resumable)",
+                       description="`weights list` shows each network's files, URLs and whether they are in the "
+                                   "weights dir; `weights download NAME` fetches NAME's first published file there "
+                                   "(resuming a partial download, verifying the pinned SHA-256 where one is known).")
+    p.add_argument("action", choices=["list", "download"])
+    p.add_argument("names", nargs="*", metavar="NAME", help=f"one of {', '.join(WEIGHTS)} (download)")
+    p.add_argument("--weights-dir", type=Path, help="target folder (default as for the metric commands)")
     return parser
 
 
@@ -155,118 +198,232 @@ def _cache(args: argparse.Namespace):
     return None if args.no_cache else FeatureCache(args.cache_dir)
 
 
-def _finish(args: argparse.Namespace, table: pd.DataFrame, per_video: pd.DataFrame | None = None) -> pd.DataFrame:
+def _load(args: argparse.Namespace, kind: str, loader):
+    """Run `loader()`; with --download, fetch missing weights first and try again."""
+    try:
+        return loader()
+    except MissingWeightsError:
+        if not getattr(args, "download", False) or getattr(args, f"{kind}_weights", None) is not None:
+            raise
+    from .download import download_weights
+
+    download_weights(kind, args.weights_dir, progress=not args.no_progress)
+    return loader()
+
+
+def _videos(args: argparse.Namespace, directory: Path, num_frames: int | None, sampling: str, stride: int = 1,
+            prompts: Path | None = None) -> tuple[list[Path], list[str] | None, dict[str, str]]:
+    """The folder's videos in sorted() order (first --max-videos), their prompts, and the skipped ones."""
+    from .video_io import list_videos, read_prompts, split_usable
+
+    videos = list_videos(directory)
+    texts = read_prompts(prompts, videos) if prompts is not None else None
+    if prompts is not None and prompts.suffix.lower() not in (".csv", ".json"):
+        shown = "\n".join(f"  {v.name} <- {t!r}" for v, t in list(zip(videos, texts))[:10])
+        more = f"\n  ... ({len(videos) - 10} more; all in --per-video)" if len(videos) > 10 else ""
+        print(f"{prompts}: one prompt per line, matched to the videos in sorted() name order:\n{shown}{more}",
+              file=sys.stderr)
+    if args.max_videos is not None:
+        if args.max_videos < 1:
+            raise ValueError(f"--max-videos must be at least 1, got {args.max_videos}")
+        videos = videos[:args.max_videos]
+        texts = texts[:args.max_videos] if texts is not None else None
+    skipped: dict[str, str] = {}
+    if args.skip_bad:
+        good, skipped = split_usable(videos, num_frames, sampling, stride)
+        for name, why in skipped.items():
+            print(f"skipped {directory / name}: {why}", file=sys.stderr)
+        if texts is not None:
+            keep = set(good)
+            texts = [t for v, t in zip(videos, texts) if v in keep]
+        videos = good
+        if not videos:
+            raise ValueError(f"{directory}: no usable videos left after --skip-bad")
+    return videos, texts, skipped
+
+
+def _finish(args: argparse.Namespace, table: "pd.DataFrame", per_video: "pd.DataFrame | None" = None,
+            argv: Sequence[str] | None = None, **provenance: object) -> "pd.DataFrame":
+    from .provenance import with_provenance
     from .results import format_table, write_table
 
     print(format_table(table))
+    table = with_provenance(table, argv, **provenance)
     if args.out:
         write_table(table, args.out)
     if per_video is not None and getattr(args, "per_video", None):
-        write_table(per_video, args.per_video)
+        common = {k: "; ".join(dict.fromkeys(x for x in v if x)) if isinstance(v, list) else v
+                  for k, v in provenance.items() if k in ("skipped", "weights", "weights_sha256")}
+        write_table(with_provenance(per_video, argv, **common), args.per_video)
     return table
 
 
-def cmd_fvd(args: argparse.Namespace) -> pd.DataFrame:
-    from .fvd import FVD_FRAMES, fvd
+def cmd_fvd(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
+    import pandas as pd
+
+    from .fvd import FVD_FRAMES, fvd_features
+    from .frechet import frechet_distance
     from .i3d import I3D
+    from .kvd import kernel_distance
+    from .provenance import skipped_column, videos_column, weights_columns
+    from .real_stats import RealStats, real_stats_from
     from .results import summary_row
-    from .video_io import list_videos
     from .videomae import VideoMAE
 
-    real, fake = list_videos(args.real_dir), list_videos(args.fake_dir)
     device = _device(args.device)
     if args.features == "videomae":
-        model = VideoMAE.load(args.videomae_weights, args.weights_dir, device, args.batch_size)
-        num_frames, metric = args.num_frames or model.num_frames, "fvd_videomae"
+        model = _load(args, "videomae", lambda: VideoMAE.load(args.videomae_weights, args.weights_dir, device, args.batch_size))
+        num_frames, metric = args.num_frames or model.num_frames, "videomae"
     else:
-        model = I3D.load(args.i3d_weights, args.weights_dir, device, args.batch_size)
-        num_frames, metric = args.num_frames or FVD_FRAMES, "fvd"
-    value = fvd(real, fake, model, num_frames, args.stride, _cache(args), not args.no_progress)
+        model = _load(args, "i3d", lambda: I3D.load(args.i3d_weights, args.weights_dir, device, args.batch_size))
+        num_frames, metric = args.num_frames or FVD_FRAMES, ""
+    preprocessing = model.describe_preprocessing(num_frames, args.stride)
+    cache, progress = _cache(args), not args.no_progress
+    skipped: dict[str, str] = {}
+    stats_path = args.real_stats
+    if stats_path is not None and stats_path.exists():
+        stats = RealStats.load(stats_path)
+        stats.check(stats_path, model.fingerprint, preprocessing)
+        print(f"real set: {len(stats.videos)} videos' features from {stats_path}", file=sys.stderr)
+    else:
+        if str(args.real_dir) == "-":
+            raise ValueError("REAL_DIR is - but there is no --real-stats file to read")
+        real, _, bad = _videos(args, args.real_dir, num_frames, "consecutive", args.stride)
+        skipped.update({f"real/{k}": v for k, v in bad.items()})
+        feats = fvd_features(real, model, num_frames, args.stride, cache, progress, "real")
+        stats = real_stats_from(feats, model.fingerprint or "", preprocessing, [v.name for v in real])
+        if stats_path is not None:
+            if model.fingerprint is None:
+                raise ValueError("--real-stats needs a feature network loaded from a weights file")
+            stats.save(stats_path)
+            print(f"saved the real set's features to {stats_path}", file=sys.stderr)
+    fake, _, bad = _videos(args, args.fake_dir, num_frames, "consecutive", args.stride)
+    skipped.update({f"fake/{k}": v for k, v in bad.items()})
+    fake_feats = fvd_features(fake, model, num_frames, args.stride, cache, progress, "fake")
+    for side, n in (("real", len(stats.features)), ("fake", len(fake_feats))):
+        if n < 2:
+            raise ValueError(f"FVD needs at least 2 {side} videos to fit a Gaussian, got {n}")
+        if n < model.num_features:
+            warnings.warn(f"{n} {side} videos for {model.num_features}-dimensional features: the covariance is "
+                          "rank-deficient and FVD is strongly biased at this size (compare only equal-size sets; "
+                          "2048 videos are usual)", stacklevel=1)
     name = args.name or args.fake_dir.name
-    return _finish(args, pd.DataFrame([summary_row(name, metric, value, len(fake))]))
+    suffix = f"_{metric}" if metric else ""
+    table = pd.DataFrame([
+        summary_row(name, "fvd" + suffix, frechet_distance(stats.features, fake_feats), len(fake)),
+        summary_row(name, "kvd" + suffix, kernel_distance(stats.features, fake_feats, seed=0), len(fake)),
+    ])
+    return _finish(args, table, None, argv, **weights_columns([model]), preprocessing=preprocessing,
+                   videos=videos_column({"real": len(stats.features), "fake": len(fake)}),
+                   skipped=skipped_column(skipped))
 
 
-def cmd_clip_score(args: argparse.Namespace) -> pd.DataFrame:
+def cmd_clip_score(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
+    import pandas as pd
+
     from .clip import CLIP, clip_scores
+    from .provenance import skipped_column, videos_column, weights_columns
     from .results import summary_row
     from .stats import bootstrap_mean
-    from .video_io import list_videos, read_prompts
 
-    videos = list_videos(args.video_dir)
-    prompts = read_prompts(args.prompts, videos)
-    model = CLIP.load(args.clip_weights, args.clip_arch, args.weights_dir, _device(args.device), args.batch_size)
+    videos, prompts, skipped = _videos(args, args.video_dir, args.num_frames, "uniform", prompts=args.prompts)
+    device = _device(args.device)
+    model = _load(args, "clip", lambda: CLIP.load(args.clip_weights, args.clip_arch, args.weights_dir, device, args.batch_size))
     scores = clip_scores(videos, prompts, model, args.num_frames, _cache(args), not args.no_progress)
     name = args.name or args.video_dir.name
     per_video = pd.DataFrame({"video": [v.name for v in videos], "prompt": prompts, "clip_score": scores})
-    return _finish(args, pd.DataFrame([summary_row(name, "clip_score", bootstrap_mean(scores, seed=args.seed))]), per_video)
+    table = pd.DataFrame([summary_row(name, "clip_score", bootstrap_mean(scores, seed=args.seed))])
+    return _finish(args, table, per_video, argv, **weights_columns([model]),
+                   preprocessing=model.describe_preprocessing(args.num_frames) + "; per frame 100 * max(cos, 0)",
+                   videos=videos_column({"videos": len(videos)}), skipped=skipped_column(skipped))
 
 
-def cmd_consistency(args: argparse.Namespace) -> pd.DataFrame:
+def cmd_consistency(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
+    import numpy as np
+    import pandas as pd
+
     from .clip import CLIP
     from .consistency import feature_consistency, seam_score, temporal_flicker
     from .dino import DINO
     from .features import load_any, video_features
+    from .provenance import skipped_column, videos_column, weights_columns
     from .results import summary_row
     from .stats import bootstrap_mean
-    from .video_io import list_videos, read_chunk_frames
+    from .video_io import read_chunk_frames
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     unknown = set(metrics) - set(CONSISTENCY_METRICS)
     if unknown:
         raise ValueError(f"unknown --metrics {sorted(unknown)}; choose from {','.join(CONSISTENCY_METRICS)}")
-    videos = list_videos(args.video_dir)
-    device, cache, progress = _device(args.device), _cache(args), not args.no_progress
+    uses_features = "subject" in metrics or "background" in metrics
+    videos, _, skipped = _videos(args, args.video_dir, args.num_frames if uses_features else None, "uniform")
+    device, cache, progress = _device(args.device) if uses_features else "cpu", _cache(args), not args.no_progress
     per_video = pd.DataFrame({"video": [v.name for v in videos]})
+    provenance: dict[str, dict] = {}
     if "subject" in metrics:
         try:
-            dino = DINO.load(args.dino_weights, args.dino_arch, args.weights_dir, device)
+            dino = _load(args, "dino", lambda: DINO.load(args.dino_weights, args.dino_arch, args.weights_dir, device))
         except MissingWeightsError as err:
             raise MissingWeightsError(f"{err}\n(--metrics flicker,seam needs no weights)") from None
         feats = video_features(dino, videos, args.num_frames, "uniform", cache=cache, progress=progress, desc="DINO")
         per_video["subject_consistency"] = [feature_consistency(f) for f in feats]
+        provenance["subject_consistency"] = dict(**weights_columns([dino]), preprocessing=dino.describe_preprocessing(args.num_frames))
     if "background" in metrics:
-        clip = CLIP.load(args.clip_weights, args.clip_arch, args.weights_dir, device)
+        clip = _load(args, "clip", lambda: CLIP.load(args.clip_weights, args.clip_arch, args.weights_dir, device))
         feats = video_features(clip, videos, args.num_frames, "uniform", cache=cache, progress=progress, desc="CLIP")
         per_video["background_consistency"] = [feature_consistency(f) for f in feats]
+        provenance["background_consistency"] = dict(**weights_columns([clip]), preprocessing=clip.describe_preprocessing(args.num_frames))
     if "flicker" in metrics or "seam" in metrics:
-        flicker, seams = [], []
+        flicker, seams, chunks = [], [], []
         for path in videos:
             video = load_any(path)
             flicker.append(temporal_flicker(video))
             chunk = args.chunk_size or read_chunk_frames(path)
+            chunks.append(chunk)
             seams.append(seam_score(video, chunk) if chunk else np.nan)
+        raw = "all frames at their own size, no resize"
         if "flicker" in metrics:
             per_video["temporal_flicker"] = flicker
+            provenance["temporal_flicker"] = {"preprocessing": raw + "; mean |frame difference| in 0-255"}
         if "seam" in metrics:
             per_video["seam_score"] = seams
+            source = f"--chunk-size {args.chunk_size}" if args.chunk_size else "chunk_frames of each video's sidecar JSON"
+            provenance["seam_score"] = {"preprocessing": f"{raw}; chunk size from {source}; capped at 1000"}
             if np.isnan(seams).all():
                 print("note: no seam score: give --chunk-size or write <video>.json with chunk_frames", file=sys.stderr)
     name = args.name or args.video_dir.name
-    rows = [
-        summary_row(name, column, bootstrap_mean(per_video[column].dropna().to_numpy(), seed=args.seed))
-        for column in per_video.columns[1:] if per_video[column].notna().any()
-    ]
-    return _finish(args, pd.DataFrame(rows), per_video)
+    rows, columns = [], []
+    for column in per_video.columns[1:]:
+        if per_video[column].notna().any():
+            rows.append(summary_row(name, column, bootstrap_mean(per_video[column].dropna().to_numpy(), seed=args.seed)))
+            columns.append(column)
+    table = pd.DataFrame(rows)
+    extra = {key: [provenance[c].get(key, "") for c in columns] for key in ("weights", "weights_sha256", "preprocessing")}
+    return _finish(args, table, per_video, argv, **extra, videos=videos_column({"videos": len(videos)}),
+                   skipped=skipped_column(skipped))
 
 
-def cmd_adherence(args: argparse.Namespace) -> pd.DataFrame:
+def cmd_adherence(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
+    import pandas as pd
+
     from .adherence import ATTRIBUTES, adherence_table
+    from .provenance import skipped_column, videos_column
     from .results import summary_row
     from .stats import bootstrap_mean
-    from .video_io import list_videos, read_prompts
 
-    videos = list_videos(args.video_dir)
-    prompts = read_prompts(args.prompts, videos)
+    videos, prompts, skipped = _videos(args, args.video_dir, None, "consecutive", prompts=args.prompts)
     per_video = adherence_table(videos, prompts)
     name = args.name or args.video_dir.name
     rows = [summary_row(name, f"adherence_{key}", bootstrap_mean(per_video[key].to_numpy(float), seed=args.seed))
             for key in ATTRIBUTES]
     per_video.insert(0, "video", [v.name for v in videos])
     per_video.insert(1, "prompt", prompts)
-    return _finish(args, pd.DataFrame(rows), per_video)
+    return _finish(args, pd.DataFrame(rows), per_video, argv,
+                   preprocessing="all frames, no resize; streamdit.data.prompt_adherence detector",
+                   videos=videos_column({"videos": len(videos)}), skipped=skipped_column(skipped))
 
 
-def cmd_report(args: argparse.Namespace) -> pd.DataFrame:
+def cmd_report(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
     from .report import make_report
 
     table = make_report(args.results, args.out)
@@ -275,7 +432,7 @@ def cmd_report(args: argparse.Namespace) -> pd.DataFrame:
     return table
 
 
-def cmd_paper(args: argparse.Namespace) -> Path:
+def cmd_paper(args: argparse.Namespace, argv: Sequence[str] | None = None) -> Path:
     from dataclasses import replace
 
     from streamdit.pipeline import BUNDLED_DIR
@@ -284,6 +441,8 @@ def cmd_paper(args: argparse.Namespace) -> Path:
 
     settings = QUICK if args.quick else FULL
     overrides = {k: v for k, v in (("prompts", args.prompts), ("frames", args.frames), ("streams", args.streams)) if v}
+    if args.drift_seconds is not None:
+        overrides["drift_seconds"] = args.drift_seconds
     teacher, single, student = (path or BUNDLED_DIR / name for path, name in (
         (args.teacher, "teacher"), (args.single_scheme, "single-scheme"), (args.student, "student")))
     table = run_paper(args.out, replace(settings, **overrides), teacher, single, student,
@@ -294,7 +453,9 @@ def cmd_paper(args: argparse.Namespace) -> Path:
     return table
 
 
-def cmd_bench(args: argparse.Namespace) -> pd.DataFrame:
+def cmd_bench(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
+    import torch
+
     from .bench import run_bench
 
     device = _device(args.device)
@@ -306,17 +467,52 @@ def cmd_bench(args: argparse.Namespace) -> pd.DataFrame:
     return table
 
 
+def cmd_weights(args: argparse.Namespace, argv: Sequence[str] | None = None) -> None:
+    from .weights import weights_dir
+
+    root = weights_dir(args.weights_dir)
+    if args.action == "list":
+        for kind, files in WEIGHTS.items():
+            for i, w in enumerate(files):
+                here = "present" if (root / w.relpath).exists() else "missing"
+                pinned = f"sha256 {w.sha256}" if w.sha256 else "no pinned sha256"
+                print(f"{kind}{'' if i == 0 else f' (alternative {i})'}: {root / w.relpath} [{here}]\n"
+                      f"    <- {w.url} ({pinned})\n    {w.source}")
+        return
+    if not args.names:
+        raise ValueError(f"weights download needs NAME(s): {', '.join(WEIGHTS)}")
+    from .download import download_weights
+
+    for name in args.names:
+        print(f"{name}: {download_weights(name, root)}")
+
+
 COMMANDS = {"fvd": cmd_fvd, "clip-score": cmd_clip_score, "consistency": cmd_consistency,
-            "adherence": cmd_adherence, "report": cmd_report, "paper": cmd_paper, "bench": cmd_bench}
+            "adherence": cmd_adherence, "report": cmd_report, "paper": cmd_paper, "bench": cmd_bench,
+            "weights": cmd_weights}
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .video_io import VideoLoadError
+    """Run one command; user errors (bad input, missing or corrupt weights, no GPU, failed download) are
+    one `error:` line on stderr and exit status 2."""
+    args = build_parser().parse_args(argv)  # before the heavy imports: --help stays fast
+    from .download import DownloadError
+    from .video_io import PromptsError, VideoLoadError
 
-    args = build_parser().parse_args(argv)
-    try:
-        COMMANDS[args.command](args)
-    except (VideoLoadError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            COMMANDS[args.command](args, argv)
+        except VideoLoadError as err:
+            hint = " (--skip-bad skips such videos and lists them in the result)" if (
+                hasattr(args, "skip_bad") and not args.skip_bad and not isinstance(err, PromptsError)) else ""
+            print(f"error: {err}{hint}", file=sys.stderr)
+            return 2
+        except (FileNotFoundError, ValueError, DownloadError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
     return 0

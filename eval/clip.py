@@ -19,10 +19,11 @@ from torch import nn
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
+from .batching import embed_frames
 from .features import FeatureCache, VideoLike, video_features
 from .stats import Estimate, bootstrap_mean
 from .video_io import VideoLoadError
-from .weights import DEFAULT_CLIP_ARCH, file_fingerprint, resolve_weights
+from .weights import DEFAULT_CLIP_ARCH, file_fingerprint, load_error, resolve_weights
 
 
 class CLIP:
@@ -37,6 +38,8 @@ class CLIP:
         self.size = size if isinstance(size, int) else size[0]
         self.mean, self.std = list(cfg["mean"]), list(cfg["std"])
         self.device, self.batch_size = device, batch_size
+        self.weights_file: Path | None = None
+        self.weights_sha256: str | None = None
         self.fingerprint = None if fingerprint is None else f"clip-{arch}-{fingerprint}-{self.size}"
 
     @classmethod
@@ -46,8 +49,20 @@ class CLIP:
         if path is None and arch != DEFAULT_CLIP_ARCH:
             raise ValueError(f"CLIP architecture {arch} needs its checkpoint path (--clip-weights PATH)")
         path = resolve_weights("clip", path, weights_dir)
-        model = open_clip.create_model(arch, pretrained=str(path), device=device)
-        return cls(model, arch, device, batch_size, file_fingerprint(path))
+        sha = file_fingerprint(path)
+        try:
+            model = open_clip.create_model(arch, pretrained=str(path), device=device)
+        except Exception as err:  # junk, truncated or another architecture's file: one clear line
+            raise load_error("clip", path, err) from err
+        clip = cls(model, arch, device, batch_size, sha)
+        clip.weights_file, clip.weights_sha256 = path, sha
+        return clip
+
+    def describe_preprocessing(self, num_frames: int | None) -> str:
+        """How frames are taken and resized, for the provenance of a result."""
+        frames = f"{num_frames} frames spread uniformly" if num_frames else "all frames"
+        return (f"{frames}; each video's shorter side resized to {self.size} (bicubic, antialiased), center crop "
+                f"{self.size}x{self.size}, CLIP mean/std (open_clip eval transform)")
 
     def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 (N, H, W, 3) -> normalized float (N, 3, size, size)."""
@@ -56,15 +71,14 @@ class CLIP:
         x = TF.center_crop(x, [self.size, self.size])
         return TF.normalize(x.float() / 255.0, self.mean, self.std)
 
+    def _forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(pixels.to(self.device))
+
     @torch.no_grad()
     def image_features(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
         """L2-normalized image features (N, D) of uint8 frames (N, H, W, 3), `batch_size` per call."""
-        frames = torch.as_tensor(np.asarray(frames))
-        out = [
-            self.model.encode_image(self.preprocess(frames[i:i + self.batch_size]).to(self.device)).float()
-            for i in range(0, len(frames), self.batch_size)
-        ]
-        return nn.functional.normalize(torch.cat(out), dim=-1).cpu()
+        feats = embed_frames([frames], self.preprocess, self._forward, self.batch_size)[0]
+        return nn.functional.normalize(torch.from_numpy(feats), dim=-1)
 
     @torch.no_grad()
     def text_features(self, prompts: Sequence[str]) -> torch.Tensor:
@@ -72,10 +86,12 @@ class CLIP:
         tokens = self.tokenizer(list(prompts)).to(self.device)
         return nn.functional.normalize(self.model.encode_text(tokens).float(), dim=-1).cpu()
 
+    @torch.no_grad()
     def encode_videos(self, videos: list[np.ndarray]) -> list[np.ndarray]:
-        """Per-frame features of each video; frames of all videos go through the network together."""
-        feats = self.image_features(np.concatenate(videos)).numpy()
-        return np.split(feats, np.cumsum([len(v) for v in videos])[:-1])
+        """Per-frame L2-normalized features of each video (videos may differ in size: each is resized and
+        cropped on its own); frames of all videos go through the network together."""
+        feats = embed_frames(videos, self.preprocess, self._forward, self.batch_size)
+        return [nn.functional.normalize(torch.from_numpy(f), dim=-1).numpy() for f in feats]
 
 
 def clip_score_per_frame(image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:

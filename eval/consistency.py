@@ -54,11 +54,15 @@ def temporal_flicker(video: np.ndarray) -> float:
     return float(frame_differences(video).mean())
 
 
+SEAM_SCORE_CAP = 1000.0
+
+
 def seam_score(video: np.ndarray, chunk_size: int) -> float:
     """Mean frame difference across chunk boundaries (frame i-1 to i, i a positive multiple of
     `chunk_size`; chunks start at frame 0) divided by the mean over all other consecutive pairs.
-    1.0 = seams as smooth as the rest; a video with no change anywhere scores 1.0; seams in an
-    otherwise static video score inf."""
+    1.0 = seams as smooth as the rest. Always finite: a video with no change anywhere scores 1.0, and
+    the ratio is capped at `SEAM_SCORE_CAP` (1000), which is also the score of a video that changes only
+    at chunk boundaries (static chunks joined by jumps: the worst seams there are)."""
     if chunk_size < 2:
         raise ValueError(f"chunk_size must be >= 2 (a chunk of {chunk_size} frame has no inner pair)")
     diffs = frame_differences(video)
@@ -67,6 +71,8 @@ def seam_score(video: np.ndarray, chunk_size: int) -> float:
     if not boundary.any():
         raise ValueError(f"the video has {len(diffs) + 1} frames: no chunk boundary for chunk size {chunk_size}")
     across, within = diffs[boundary].mean(), diffs[~boundary].mean()
-    if within == 0:
-        return 1.0 if across == 0 else float("inf")
+    if across == 0:
+        return 0.0 if within > 0 else 1.0  # nothing happens at the seams (or anywhere)
+    if across >= SEAM_SCORE_CAP * within:  # also within == 0: change only at the seams
+        return SEAM_SCORE_CAP
     return float(across / within)

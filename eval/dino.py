@@ -18,7 +18,8 @@ import torchvision.transforms.v2.functional as TF
 from safetensors.torch import load_file
 from torch import nn
 
-from .weights import DEFAULT_DINO_ARCH, file_fingerprint, resolve_weights
+from .batching import embed_frames
+from .weights import DEFAULT_DINO_ARCH, file_fingerprint, load_error, resolve_weights
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
@@ -36,6 +37,8 @@ class DINO:
         self.network = network.eval().to(device)
         self.device, self.batch_size, self.size = device, batch_size, size
         self.fingerprint = fingerprint
+        self.weights_file: Path | None = None
+        self.weights_sha256: str | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None, arch: str = DEFAULT_DINO_ARCH, weights_dir: str | Path | None = None,
@@ -44,33 +47,43 @@ class DINO:
         if path is None and arch != DEFAULT_DINO_ARCH:
             raise ValueError(f"DINO architecture {arch} needs its checkpoint path (--dino-weights PATH)")
         path = resolve_weights("dino", path, weights_dir)
-        if path.suffix == ".safetensors":
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+        sha = file_fingerprint(path)
         network = dino_vit(arch)
         try:
+            if path.suffix == ".safetensors":
+                state = load_file(str(path))
+            else:
+                state = torch.load(path, map_location="cpu", weights_only=True)
             network.load_state_dict(state)
-        except RuntimeError as err:
-            raise ValueError(f"{path} is not a {arch} DINO backbone state dict: {err}") from err
-        return cls(network, device, batch_size, fingerprint=f"dino-{arch}-{file_fingerprint(path)}")
+        except Exception as err:  # junk file or another architecture's weights: one clear line
+            raise load_error("dino", path, err) from err
+        model = cls(network, device, batch_size, fingerprint=f"dino-{arch}-{sha}")
+        model.weights_file, model.weights_sha256 = path, sha
+        return model
+
+    def describe_preprocessing(self, num_frames: int | None) -> str:
+        """How frames are taken and resized, for the provenance of a result."""
+        frames = f"{num_frames} frames spread uniformly" if num_frames else "all frames"
+        return (f"{frames}; each video's shorter side resized to {self.size} (bilinear, no antialias, no crop), "
+                "ImageNet mean/std (VBench dino_transform)")
 
     def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
         """uint8 (N, H, W, 3) -> float (N, 3, h, w), shorter side `size` (VBench `dino_transform`)."""
         x = TF.resize(frames.permute(0, 3, 1, 2), [self.size], antialias=False)
         return TF.normalize(x.float() / 255.0, IMAGENET_MEAN, IMAGENET_STD)
 
+    def _forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.network(pixels.to(self.device))
+
     @torch.no_grad()
     def image_features(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
         """L2-normalized CLS features (N, D) of uint8 frames (N, H, W, 3)."""
-        frames = torch.as_tensor(np.asarray(frames))
-        out = [
-            self.network(self.preprocess(frames[i:i + self.batch_size]).to(self.device)).float()
-            for i in range(0, len(frames), self.batch_size)
-        ]
-        return nn.functional.normalize(torch.cat(out), dim=-1).cpu()
+        feats = embed_frames([frames], self.preprocess, self._forward, self.batch_size)[0]
+        return nn.functional.normalize(torch.from_numpy(feats), dim=-1)
 
+    @torch.no_grad()
     def encode_videos(self, videos: list[np.ndarray]) -> list[np.ndarray]:
-        """Per-frame features of each video; frames of all videos go through the network together."""
-        feats = self.image_features(np.concatenate(videos)).numpy()
-        return np.split(feats, np.cumsum([len(v) for v in videos])[:-1])
+        """Per-frame L2-normalized features of each video (videos may differ in size: each is resized on
+        its own); frames of videos with the same resized shape go through the network together."""
+        feats = embed_frames(videos, self.preprocess, self._forward, self.batch_size)
+        return [nn.functional.normalize(torch.from_numpy(f), dim=-1).numpy() for f in feats]

@@ -4,6 +4,10 @@ d^2 = |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)). The trace of the matr
 computed by torchmetrics' `_compute_fid` (sum of square roots of the eigenvalues of S_a S_b) in float64:
 unlike `scipy.linalg.sqrtm` (StyleGAN-V, cd-fvd) it stays finite and real when a covariance is
 rank-deficient (fewer samples than feature dimensions), and it agrees with sqrtm otherwise.
+
+The covariance is the maximum-likelihood one (divided by N, not N - 1), as StyleGAN-V's and cd-fvd's
+`FeatureStats.get_mean_cov` compute it, so FVDs equal theirs on the same features at every set size
+(torchmetrics' FID divides by N - 1: the two differ by a factor N / (N - 1) on the covariance terms).
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ from torchmetrics.image.fid import _compute_fid
 
 
 def gaussian_moments(features: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and unbiased covariance (float64) of an (N, D) feature array, N >= 2."""
+    """Mean and covariance (divided by N, as StyleGAN-V and cd-fvd; float64) of an (N, D) feature array,
+    N >= 2."""
     x = torch.as_tensor(np.asarray(features), dtype=torch.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"features must be (N, D) with N >= 2 samples, got shape {tuple(x.shape)}")
-    return x.mean(dim=0), torch.cov(x.T).reshape(x.shape[1], x.shape[1])
+    return x.mean(dim=0), torch.cov(x.T, correction=0).reshape(x.shape[1], x.shape[1])
 
 
 def frechet_distance_from_moments(mu_a: torch.Tensor, sigma_a: torch.Tensor, mu_b: torch.Tensor, sigma_b: torch.Tensor) -> float:

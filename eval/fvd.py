@@ -38,7 +38,8 @@ def fvd(real: Sequence[VideoLike], fake: Sequence[VideoLike], model: I3D | Video
 
 class FrechetVideoDistance(Metric):
     """torchmetrics-style FVD (states as torchmetrics' FrechetInceptionDistance: feature sums and
-    outer-product sums in float64): `update(videos, real=True|False)`, `compute()`."""
+    outer-product sums in float64): `update(videos, real=True|False)`, `compute()`. The covariance is
+    divided by N, as StyleGAN-V and cd-fvd (and `eval.frechet_distance`) do."""
 
     higher_is_better = False
     full_state_update = False
@@ -64,7 +65,7 @@ class FrechetVideoDistance(Metric):
         if n < 2:
             raise RuntimeError(f"FVD needs at least 2 {side} videos before compute(), got {int(n)}")
         mean = getattr(self, f"{side}_sum") / n
-        cov = (getattr(self, f"{side}_outer") - n * torch.outer(mean, mean)) / (n - 1)
+        cov = getattr(self, f"{side}_outer") / n - torch.outer(mean, mean)
         return mean, cov
 
     def compute(self) -> torch.Tensor:

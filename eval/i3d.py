@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .weights import file_fingerprint, resolve_weights
+from .weights import file_fingerprint, load_error, resolve_weights
 
 I3D_SIZE = 224
 I3D_MIN_FRAMES = 9  # three stride-2 temporal poolings must leave 2 steps for the final 2x7x7 average
@@ -141,35 +141,62 @@ class I3D:
         self.torchscript, self.device, self.batch_size = torchscript, device, batch_size
         self.fingerprint = fingerprint
         self.num_features = 400
+        self.weights_file: Path | None = None
+        self.weights_sha256: str | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None, weights_dir: str | Path | None = None,
              device: str = "cpu", batch_size: int = 8) -> "I3D":
         """Load StyleGAN-V's `i3d_torchscript.pt` or pytorch-i3d's `i3d_pretrained_400.pt`."""
         path = resolve_weights("i3d", path, weights_dir)
-        if _is_torchscript(path):
-            return cls(torch.jit.load(str(path), map_location=device), True, device, batch_size,
-                       "i3d-ts-" + file_fingerprint(path))
-        network = InceptionI3d()
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        sha = file_fingerprint(path)
         try:
-            network.load_state_dict(state)
-        except RuntimeError as err:
-            raise ValueError(f"{path} is not a pytorch-i3d Kinetics-400 state dict: {err}") from err
-        return cls(network, False, device, batch_size, "i3d-sd-" + file_fingerprint(path))
+            if _is_torchscript(path):
+                model = cls(torch.jit.load(str(path), map_location=device), True, device, batch_size, "i3d-ts-" + sha)
+            else:
+                network = InceptionI3d()
+                network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+                model = cls(network, False, device, batch_size, "i3d-sd-" + sha)
+        except Exception as err:  # any failure to read the file is the file's fault: one clear line
+            raise load_error("i3d", path, err) from err
+        model.weights_file, model.weights_sha256 = path, sha
+        return model
+
+    def describe_preprocessing(self, num_frames: int, stride: int) -> str:
+        """How clips are taken and resized, for the provenance of a result."""
+        resize = ("resized by StyleGAN-V's TorchScript detector itself (rescale=True, resize=True)" if self.torchscript
+                  else "each video resized to 224x224 (bilinear, align_corners=False, no antialias, aspect ratio not "
+                       "kept), values to [-1, 1] (cd-fvd preprocess_i3d)")
+        return f"first {num_frames} frames at stride {stride} from frame 0; {resize}; I3D Kinetics-400 logits"
+
+    def _torchscript_forward(self, clips: list[torch.Tensor]) -> torch.Tensor:
+        """The detector resizes inside: clips of one size share a call, others get their own."""
+        out: list[torch.Tensor | None] = [None] * len(clips)
+        shapes: dict[tuple, list[int]] = {}
+        for i, clip in enumerate(clips):
+            shapes.setdefault(tuple(clip.shape), []).append(i)
+        for members in shapes.values():
+            x = torch.stack([clips[i] for i in members]).permute(0, 4, 1, 2, 3).contiguous().to(self.device)
+            y = self.network(x, rescale=True, resize=True, return_features=True).float().cpu()
+            for i, row in zip(members, y):
+                out[i] = row
+        return torch.stack(out)  # type: ignore[arg-type]
 
     @torch.no_grad()
     def encode_videos(self, videos: Sequence[np.ndarray | torch.Tensor]) -> np.ndarray:
-        """I3D logits of each video (all with the same frame count, >= 9; 16 for standard FVD)."""
+        """I3D logits of each video (all with the same frame count, >= 9; 16 for standard FVD). Videos may
+        differ in size: each is resized to 224x224 on its own before batching."""
+        lengths = {len(v) for v in videos}
+        if len(lengths) > 1:
+            raise ValueError(f"I3D clips must have one frame count, got {sorted(lengths)}")
         out = []
         for i in range(0, len(videos), self.batch_size):
-            batch = torch.stack([torch.as_tensor(np.asarray(v)) for v in videos[i:i + self.batch_size]])
-            if batch.shape[1] < I3D_MIN_FRAMES:
-                raise ValueError(f"I3D needs at least {I3D_MIN_FRAMES} frames per clip, got {batch.shape[1]}")
+            clips = [torch.as_tensor(np.asarray(v)) for v in videos[i:i + self.batch_size]]
+            if clips[0].shape[0] < I3D_MIN_FRAMES:
+                raise ValueError(f"I3D needs at least {I3D_MIN_FRAMES} frames per clip, got {clips[0].shape[0]}")
             if self.torchscript:
-                clips = batch.permute(0, 4, 1, 2, 3).contiguous().to(self.device)
-                y = self.network(clips, rescale=True, resize=True, return_features=True)
+                y = self._torchscript_forward(clips)
             else:
-                y = self.network(preprocess_i3d(batch).to(self.device))
+                y = self.network(torch.cat([preprocess_i3d(c[None]) for c in clips]).to(self.device))
             out.append(y.float().cpu().numpy())
         return np.concatenate(out)

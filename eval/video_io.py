@@ -2,7 +2,9 @@
 
 A "video" in this package is a uint8 array or tensor of shape (T, H, W, 3). Directories of videos hold
 video files (mp4, webm, gif, avi, mov, mkv) and/or frame folders (a sub-directory of png/jpg images,
-read in natural sort order). Every failure is a `VideoLoadError` naming the file and what is wrong.
+read in natural sort order), listed in `sorted()` order of their names (as `LC_ALL=C ls` lists them).
+Videos of a folder may differ in size: each metric resizes every video with its own reference
+preprocessing before batching. Every failure is a `VideoLoadError` naming the file and what is wrong.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import csv
 import hashlib
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -28,6 +31,10 @@ class VideoLoadError(ValueError):
     """A video (or a directory of videos, or a prompt list) cannot be used."""
 
 
+class PromptsError(VideoLoadError):
+    """A prompts file cannot be read or does not match the videos."""
+
+
 def _natural_key(path: Path) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
@@ -36,8 +43,9 @@ def _frame_files(folder: Path) -> list[Path]:
     return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS), key=_natural_key)
 
 
-def list_videos(directory: str | Path) -> list[Path]:
-    """Video files and frame folders directly inside `directory`, sorted by name."""
+def list_videos(directory: str | Path, max_videos: int | None = None) -> list[Path]:
+    """Video files and frame folders directly inside `directory`, in `sorted()` order of their names
+    (`clip10` before `clip2`, as `ls` lists them); the first `max_videos` of them if given."""
     directory = Path(directory)
     if not directory.is_dir():
         raise VideoLoadError(f"{directory}: not a directory of videos")
@@ -51,7 +59,27 @@ def list_videos(directory: str | Path) -> list[Path]:
             f"{directory}: no videos found (expected files ending in {', '.join(VIDEO_EXTENSIONS)} "
             f"or sub-folders of {'/'.join(IMAGE_EXTENSIONS)} frames)"
         )
-    return sorted(found, key=_natural_key)
+    found = sorted(found, key=lambda p: p.name)
+    if max_videos is not None:
+        if max_videos < 1:
+            raise VideoLoadError(f"--max-videos must be at least 1, got {max_videos}")
+        found = found[:max_videos]
+    return found
+
+
+def split_usable(videos: Sequence[Path], num_frames: int | None = None, sampling: Sampling = "consecutive",
+                 stride: int = 1, min_frames: int = 2) -> tuple[list[Path], dict[str, str]]:
+    """Try to load each video with the sampling a metric will use: (usable paths, {name: why not} for
+    the others). Decodes each video once more than the metric does."""
+    good, bad = [], {}
+    for path in videos:
+        try:
+            load_video(path, num_frames, sampling, stride, min_frames)
+        except VideoLoadError as err:
+            bad[Path(path).name] = str(err).removeprefix(f"{path}: ")
+        else:
+            good.append(path)
+    return good, bad
 
 
 def _decode_file(path: Path, limit: int | None = None) -> np.ndarray:
@@ -157,34 +185,77 @@ def content_hash(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_prompts(prompts_file: str | Path, videos: Sequence[Path]) -> list[str]:
-    """Prompts for `videos`, from a .txt file (one prompt per line, in the sorted order of the videos),
-    a .csv with columns `video,prompt`, or a .json object {video file name: prompt} or list."""
-    prompts_file = Path(prompts_file)
-    if not prompts_file.is_file():
-        raise VideoLoadError(f"{prompts_file}: prompts file not found")
+def _names(names: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def _read_mapping(prompts_file: Path) -> dict[str, str] | list[str]:
     suffix = prompts_file.suffix.lower()
     if suffix == ".csv":
-        with open(prompts_file, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        if rows and not {"video", "prompt"} <= set(rows[0]):
-            raise VideoLoadError(f"{prompts_file}: a prompts CSV needs the columns video,prompt")
-        data: dict | list = {r["video"]: r["prompt"] for r in rows}
-    elif suffix == ".json":
-        data = json.loads(prompts_file.read_text())
-    else:
-        data = [line.strip() for line in prompts_file.read_text().splitlines() if line.strip()]
-    if isinstance(data, dict):
-        missing = [v.name for v in videos if v.name not in data]
-        if missing:
-            raise VideoLoadError(f"{prompts_file}: no prompt for {len(missing)} video(s), e.g. {missing[:3]}")
-        return [str(data[v.name]) for v in videos]
-    if len(data) != len(videos):
-        raise VideoLoadError(
-            f"{prompts_file}: {len(data)} prompts for {len(videos)} videos; give one prompt per video "
-            "(one per line, in sorted video-name order) or a CSV/JSON keyed by video file name"
-        )
-    return [str(p) for p in data]
+        with open(prompts_file, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or not {"video", "prompt"} <= set(reader.fieldnames):
+                raise PromptsError(f"{prompts_file}: a prompts CSV needs a header with the columns video,prompt "
+                                     f"(found {reader.fieldnames})")
+            rows = list(reader)
+        mapping: dict[str, str] = {}
+        for row in rows:
+            if row["video"] in mapping:
+                raise PromptsError(f"{prompts_file}: video {row['video']} is listed twice")
+            mapping[row["video"]] = row["prompt"]
+        return mapping
+    if suffix == ".json":
+        try:
+            data = json.loads(prompts_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise PromptsError(f"{prompts_file}: not valid JSON ({err})") from None
+        if isinstance(data, dict):
+            return {str(k): str(v) for k, v in data.items()}
+        if isinstance(data, list) and all(isinstance(x, dict) and {"video", "prompt"} <= set(x) for x in data):
+            return {str(x["video"]): str(x["prompt"]) for x in data}
+        if isinstance(data, list):
+            return [str(x) for x in data]
+        raise PromptsError(f"{prompts_file}: expected {{video: prompt}} or a list of {{video, prompt}} records")
+    return [line.strip() for line in prompts_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_prompts(prompts_file: str | Path, videos: Sequence[Path]) -> list[str]:
+    """Prompts for `videos` (as `list_videos` orders them). The explicit way: a .csv with columns
+    `video,prompt` or a .json `{video: prompt}` (or a list of `{"video", "prompt"}` records), keyed by
+    file name (`clip1.mp4`) or by stem (`clip1`). A .txt (one prompt per line) or a JSON list is matched
+    to the videos in `sorted()` order of their names. Any mismatch is an error naming the files."""
+    prompts_file = Path(prompts_file)
+    if not prompts_file.is_file():
+        raise PromptsError(f"{prompts_file}: prompts file not found")
+    data = _read_mapping(prompts_file)
+    names = [Path(v).name for v in videos]
+    if isinstance(data, list):
+        if len(data) != len(videos):
+            raise PromptsError(
+                f"{prompts_file}: {len(data)} prompts for {len(videos)} videos ({_names(names)}); a line-per-prompt "
+                "list is matched to the videos in sorted() order of their names: give exactly one prompt per video, "
+                "or map them explicitly with a CSV (video,prompt) or JSON {video: prompt}"
+            )
+        return list(data)
+    stems: dict[str, list[str]] = {}
+    for name in names:
+        stems.setdefault(Path(name).stem, []).append(name)
+    prompts, used, missing = [], set(), []
+    for name in names:
+        key = name if name in data else Path(name).stem if Path(name).stem in data and len(stems[Path(name).stem]) == 1 else None
+        if key is None:
+            missing.append(name)
+        else:
+            used.add(key)
+            prompts.append(data[key])
+    if missing:
+        raise PromptsError(f"{prompts_file}: no prompt for {len(missing)} video(s): {_names(missing)}")
+    extra = [k for k in data if k not in used]
+    if extra:
+        warnings.warn(f"{prompts_file}: {len(extra)} prompt(s) name no video in the folder (ignored): {_names(extra)}",
+                      stacklevel=2)
+    return prompts
 
 
 def read_chunk_frames(video_path: str | Path) -> int | None:

@@ -17,7 +17,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from transformers import VideoMAEModel
 
-from .weights import file_fingerprint, resolve_weights
+from .weights import file_fingerprint, load_error, resolve_weights
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
@@ -30,15 +30,28 @@ class VideoMAE:
         self.device, self.batch_size, self.fingerprint = device, batch_size, fingerprint
         self.num_frames, self.size = model.config.num_frames, model.config.image_size
         self.num_features = model.config.hidden_size
+        self.weights_file: Path | None = None
+        self.weights_sha256: str | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None, weights_dir: str | Path | None = None, device: str = "cpu",
              batch_size: int = 4) -> "VideoMAE":
         """Load a local transformers VideoMAE directory (never the hub)."""
         path = resolve_weights("videomae", path, weights_dir)
-        model = VideoMAEModel.from_pretrained(str(path), local_files_only=True)
+        try:
+            model = VideoMAEModel.from_pretrained(str(path), local_files_only=True)
+        except Exception as err:  # not a transformers VideoMAE directory: one clear line
+            raise load_error("videomae", path, err) from err
         weights = sorted(p for p in path.iterdir() if p.suffix in (".safetensors", ".bin"))
-        return cls(model, device, batch_size, "videomae-" + "-".join(file_fingerprint(w) for w in weights))
+        shas = [file_fingerprint(w) for w in weights]
+        videomae = cls(model, device, batch_size, "videomae-" + "-".join(shas))
+        videomae.weights_file, videomae.weights_sha256 = path, "+".join(shas)
+        return videomae
+
+    def describe_preprocessing(self, num_frames: int, stride: int) -> str:
+        """How clips are taken and resized, for the provenance of a result."""
+        return (f"first {num_frames} frames at stride {stride} from frame 0; each video's shorter side resized to "
+                f"{self.size} (bilinear, antialiased), center crop, ImageNet mean/std; mean of VideoMAE tokens")
 
     def preprocess(self, videos: torch.Tensor) -> torch.Tensor:
         """uint8 (B, T, H, W, 3) -> float (B, T, 3, size, size)."""
@@ -53,9 +66,11 @@ class VideoMAE:
         """Mean-pooled encoder tokens of each clip (each exactly `num_frames` frames)."""
         out = []
         for i in range(0, len(videos), self.batch_size):
-            batch = torch.stack([torch.as_tensor(np.asarray(v)) for v in videos[i:i + self.batch_size]])
-            if batch.shape[1] != self.num_frames:
-                raise ValueError(f"this VideoMAE takes clips of {self.num_frames} frames, got {batch.shape[1]}")
-            tokens = self.model(pixel_values=self.preprocess(batch).to(self.device)).last_hidden_state
+            clips = [torch.as_tensor(np.asarray(v)) for v in videos[i:i + self.batch_size]]
+            for clip in clips:
+                if clip.shape[0] != self.num_frames:
+                    raise ValueError(f"this VideoMAE takes clips of {self.num_frames} frames, got {clip.shape[0]}")
+            pixels = torch.cat([self.preprocess(clip[None]) for clip in clips])  # each clip resized on its own
+            tokens = self.model(pixel_values=pixels.to(self.device)).last_hidden_state
             out.append(tokens.mean(dim=1).float().cpu().numpy())
         return np.concatenate(out)

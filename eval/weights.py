@@ -1,11 +1,15 @@
-"""Where the pretrained networks' weight files live, and the error that says how to get a missing one.
+"""Where the pretrained networks' weight files live, the error that says how to get a missing one, and
+the error for a file that is not what it claims to be.
 
-Nothing is downloaded at run time. Files are looked up in `--weights-dir`, else `$STREAMDIT_EVAL_WEIGHTS`,
-else `~/.cache/streamdit/eval-weights`, unless a path is given explicitly.
+Files are looked up in `--weights-dir`, else `$STREAMDIT_EVAL_WEIGHTS`, else
+`$XDG_CACHE_HOME/streamdit/eval-weights` (`~/.cache/...` when XDG_CACHE_HOME is unset), unless a path is
+given explicitly. Nothing is downloaded unless asked (`python -m eval weights download NAME`, or
+`--download` on a metric command; see `eval.download`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -17,13 +21,28 @@ DEFAULT_DINO_ARCH = "vit_base_patch16_224"  # DINO ViT-B/16: VBench's subject-co
 
 
 @dataclass(frozen=True)
+class Part:
+    """One file to download: its path relative to the weights dir, its URL and, where known, its SHA-256
+    (a full hex digest, or a prefix of one, as torchvision's file names carry)."""
+
+    relpath: str
+    url: str
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
 class WeightsFile:
     """A published weights file (or transformers directory): where it goes (relative to the weights
-    dir) and where to get it."""
+    dir), where to get it, and the files a download fetches (`parts`; default: `relpath` from `url`)."""
 
     relpath: str
     url: str
     source: str
+    sha256: str | None = None
+    parts: tuple[Part, ...] = ()
+
+    def downloads(self) -> tuple[Part, ...]:
+        return self.parts or (Part(self.relpath, self.url, self.sha256),)
 
 
 WEIGHTS = {
@@ -51,6 +70,11 @@ WEIGHTS = {
             "videomae-base-finetuned-kinetics",
             "https://huggingface.co/MCG-NJU/videomae-base-finetuned-kinetics (config.json + model.safetensors)",
             "VideoMAE ViT-B/16 fine-tuned on Kinetics-400, a transformers directory (alternative FVD features)",
+            parts=tuple(
+                Part(f"videomae-base-finetuned-kinetics/{name}",
+                     f"https://huggingface.co/MCG-NJU/videomae-base-finetuned-kinetics/resolve/main/{name}")
+                for name in ("config.json", "model.safetensors")
+            ),
         ),
     ),
     "dino": (
@@ -60,7 +84,36 @@ WEIGHTS = {
             "DINO ViT-B/16 backbone (facebookresearch/dino), VBench's subject-consistency network",
         ),
     ),
+    "raft": (
+        WeightsFile(
+            "raft_large_C_T_V1-22a6c225.pth",
+            "https://download.pytorch.org/models/raft_large_C_T_V1-22a6c225.pth",
+            "torchvision RAFT-large, the original RAFT-things weights (FlyingChairs + FlyingThings3D) ported: "
+            "VBench's dynamic-degree flow network",
+            sha256="22a6c225",
+        ),
+    ),
 }
+
+
+class WeightsLoadError(ValueError):
+    """A weights file exists but is not a usable network of the expected kind."""
+
+
+def load_error(kind: str, path: str | Path, err: BaseException) -> WeightsLoadError:
+    """A one-line error for a weights file that would not load, saying what it looks like and what to do."""
+    path = Path(path)
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512).lstrip().lower()
+    except OSError:
+        head = b""
+    looks = " (it is an HTML/text page, not weights: a failed download?)" if head.startswith((b"<", b"{\"error")) else ""
+    return WeightsLoadError(
+        f"{path}: not a usable {kind} weights file{looks}: {type(err).__name__}: {detail[:200]}. Delete it and "
+        f"get it again (python -m eval weights download {kind}), or pass the right file"
+    )
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -68,10 +121,13 @@ class MissingWeightsError(FileNotFoundError):
 
 
 def weights_dir(override: str | Path | None = None) -> Path:
-    """The directory searched for weight files."""
+    """The directory searched for weight files (and where downloads go)."""
     if override is not None:
         return Path(override)
-    return Path(os.environ.get("STREAMDIT_EVAL_WEIGHTS", Path.home() / ".cache" / "streamdit" / "eval-weights"))
+    if os.environ.get("STREAMDIT_EVAL_WEIGHTS"):
+        return Path(os.environ["STREAMDIT_EVAL_WEIGHTS"])
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "streamdit" / "eval-weights"
 
 
 def how_to_get(kind: str, directory: Path) -> str:
@@ -97,16 +153,24 @@ def resolve_weights(kind: str, path: str | Path | None = None, directory: str | 
         if (root / w.relpath).exists():
             return root / w.relpath
     raise MissingWeightsError(
-        f"no {kind} weights found; this tool never downloads them. Download one of these and put it "
-        f"exactly here (or pass --{kind}-weights PATH, or set STREAMDIT_EVAL_WEIGHTS to another folder):\n"
+        f"no {kind} weights found in {root}. Run `python -m eval weights download {kind}` (or add --download to "
+        f"this command), or download one of these by hand and put it exactly here (or pass --{kind}-weights PATH, "
+        "or set STREAMDIT_EVAL_WEIGHTS to another folder):\n"
         + how_to_get(kind, root)
     )
 
 
-def file_fingerprint(path: str | Path) -> str:
-    """SHA-256 of a weights file, so cached features are tied to the exact weights that made them."""
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """SHA-256 of a weights file, so cached features and results are tied to the exact weights that made
+    them (computed once per file version in a process)."""
+    stat = Path(path).stat()
+    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)

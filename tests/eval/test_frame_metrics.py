@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from eval import seam_score, temporal_flicker
+import warnings
+
+from eval import SEAM_SCORE_CAP, seam_score, temporal_flicker
 from eval.consistency import feature_consistency
 
 
@@ -38,7 +40,19 @@ def test_seam_score_known_jump():
 def test_seam_score_invisible_and_static():
     assert seam_score(constant_frames(range(0, 40, 4)), 4) == 1.0  # uniform motion: seams invisible
     assert seam_score(constant_frames([5] * 9), 4) == 1.0
-    assert seam_score(constant_frames([0, 0, 50, 50]), 2) == float("inf")
+
+
+def test_seam_score_change_only_at_boundaries_is_the_finite_cap():
+    """A static video with one jump at a chunk boundary (what the seam score exists to catch)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy warning either
+        assert seam_score(constant_frames([0, 0, 50, 50]), 2) == SEAM_SCORE_CAP == 1000.0
+        assert seam_score(constant_frames([0] * 4 + [80] * 4 + [80] * 4), 4) == SEAM_SCORE_CAP
+        # a huge but finite ratio is capped too, so the score is monotone in the seam's size
+        values = [0, 0, 0, 0, 255, 255, 255, 255]
+        video = constant_frames(values)
+        video[1, 0, 0, 0] = 1  # one sub-pixel step inside the first chunk
+        assert seam_score(video, 4) == SEAM_SCORE_CAP
 
 
 def test_seam_score_bad_chunk_sizes():

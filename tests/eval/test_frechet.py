@@ -8,7 +8,7 @@ from eval import frechet_distance
 def scipy_reference(a: np.ndarray, b: np.ndarray) -> float:
     """The straightforward formula with scipy's sqrtm (as StyleGAN-V and cd-fvd compute it)."""
     mu_a, mu_b = a.mean(0), b.mean(0)
-    s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    s_a, s_b = np.cov(a, rowvar=False, bias=True), np.cov(b, rowvar=False, bias=True)  # their FeatureStats: / N
     covmean = scipy.linalg.sqrtm(s_a @ s_b).real
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a + s_b - 2 * covmean))
 

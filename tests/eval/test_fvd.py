@@ -1,15 +1,19 @@
 """FVD end to end with randomly initialised I3D weights (real architecture), and parity with cd-fvd."""
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from torchmetrics.image.kid import poly_mmd
 from cdfvd.fvd import cdfvd
 from cdfvd.third_party.i3d.pytorch_i3d import InceptionI3d as CdfvdInceptionI3d
 from cdfvd.third_party.i3d.utils import preprocess_i3d as cdfvd_preprocess
 
-from eval import I3D, FrechetVideoDistance, MissingWeightsError, frechet_distance, fvd
+from eval import I3D, FrechetVideoDistance, MissingWeightsError, frechet_distance, fvd, kernel_distance
 from eval.cli import main
 from eval_helpers import moving_square_video, write_frame_folder
 
@@ -164,3 +168,115 @@ def test_videomae_fvd_plumbing_random_weights(tmp_path, clips):
     assert row["value"] == pytest.approx(frechet_distance(feats[:2], feats[2:]), rel=1e-5)
     with pytest.raises(ValueError, match="clips of 4 frames"):
         model.encode_videos([real[0]])
+
+
+def _write_mixed(root: Path, videos: dict[str, np.ndarray]) -> None:
+    for name, video in videos.items():
+        write_frame_folder(root / name, video)  # PNG frames: lossless
+
+
+@pytest.fixture(scope="module")
+def mixed_sets() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Real and fake folders whose videos all differ in size (and aspect ratio)."""
+    sizes = [(40, 48), (48, 48), (32, 56), (64, 40), (56, 32), (36, 60)]
+    real = {f"r{i}": moving_square_video(FRAMES, 64, (255, 0, 0), 1, seed=i)[:, :h, :w] for i, (h, w) in enumerate(sizes[:3])}
+    fake = {f"f{i}": moving_square_video(FRAMES, 64, (0, 255, 0), 3, seed=10 + i)[:, :h, :w] for i, (h, w) in enumerate(sizes[3:])}
+    return real, fake
+
+
+@pytest.mark.filterwarnings("ignore:The `disp` argument:DeprecationWarning")
+def test_mixed_resolution_folders_fvd_equals_cdfvd_plumbing_random_weights(tmp_path, state_dict_file, cdfvd_network,
+                                                                           mixed_sets, capsys):
+    real, fake = mixed_sets
+    _write_mixed(tmp_path / "real", real)
+    _write_mixed(tmp_path / "fake", fake)
+    assert main(["fvd", str(tmp_path / "real"), str(tmp_path / "fake"), "--i3d-weights", str(state_dict_file),
+                 "--num-frames", str(FRAMES), "--no-cache", "--no-progress", "--batch-size", "3",
+                 "--out", str(tmp_path / "fvd.json")]) == 0
+    ours = json.loads((tmp_path / "fvd.json").read_text())[0]
+    # cd-fvd's own preprocessing and network, one video at a time (its way with videos of any size)
+    with torch.no_grad():
+        feats = {side: torch.cat([cdfvd_network(cdfvd_preprocess(v[None])) for v in videos.values()])
+                 for side, videos in (("real", real), ("fake", fake))}
+    reference = cdfvd(model="i3d", ckpt_path=str(state_dict_file), device="cpu", n_real="full", n_fake="full")
+    reference.real_stats.append_torch(feats["real"], num_gpus=1, rank=0)
+    reference.fake_stats.append_torch(feats["fake"], num_gpus=1, rank=0)
+    assert ours["metric"] == "fvd" and ours["value"] > 0
+    assert ours["value"] == pytest.approx(float(reference.compute_fvd_from_stats()), rel=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
+def test_torchscript_detector_mixed_sizes_plumbing_random_weights(tmp_path, state_dict_file, mixed_sets):
+    network = I3D.load(state_dict_file).network
+    path = tmp_path / "i3d_torchscript.pt"
+    torch.jit.script(StyleGANVStyleDetector(network)).save(str(path))
+    model = I3D.load(path, batch_size=4)
+    videos = list(mixed_sets[0].values()) + list(mixed_sets[1].values())[:1]
+    one_by_one = np.concatenate([model.encode_videos([v]) for v in videos])
+    np.testing.assert_allclose(model.encode_videos(videos), one_by_one, rtol=1e-5, atol=1e-5 * np.abs(one_by_one).max())
+
+
+def test_provenance_kvd_and_small_set_warning_in_results_plumbing_random_weights(tmp_path, state_dict_file, clips,
+                                                                                 our_features, capsys):
+    real, fake = clips
+    _write_mixed(tmp_path / "real", {f"clip{i}": v for i, v in enumerate(real)})
+    _write_mixed(tmp_path / "fake", {f"clip{i}": v for i, v in enumerate(fake)})
+    argv = ["fvd", str(tmp_path / "real"), str(tmp_path / "fake"), "--i3d-weights", str(state_dict_file),
+            "--num-frames", str(FRAMES), "--no-cache", "--no-progress", "--out", str(tmp_path / "fvd.csv")]
+    assert main(argv) == 0
+    assert "warning: 2 real videos for 400-dimensional features" in capsys.readouterr().err
+    table = pd.read_csv(tmp_path / "fvd.csv").set_index("metric")
+    row = table.loc["fvd"]
+    assert row["weights"] == "i3d_pretrained_400.pt"
+    assert row["weights_sha256"] == hashlib.sha256(state_dict_file.read_bytes()).hexdigest()
+    assert row["code_version"].startswith("streamdit eval ") and "torch" in row["code_version"]
+    assert f"first {FRAMES} frames at stride 1" in row["preprocessing"] and "224x224" in row["preprocessing"]
+    assert row["videos"] == "real=2; fake=2" and row["command"].startswith("python -m eval fvd ")
+    expected = kernel_distance(our_features[:2], our_features[2:])
+    assert table.loc["kvd", "value"] == pytest.approx(expected, rel=1e-6)
+    # KVD is torchmetrics' unbiased polynomial MMD (KID's) on sets of equal size
+    poly = float(poly_mmd(torch.from_numpy(our_features[:2]).double(), torch.from_numpy(our_features[2:]).double()))
+    assert expected == pytest.approx(poly, rel=1e-6)
+
+
+def test_real_stats_saved_loaded_and_refused_for_other_settings_plumbing_random_weights(tmp_path, state_dict_file, clips,
+                                                                                        capsys):
+    real, fake = clips
+    _write_mixed(tmp_path / "real", {f"clip{i}": v for i, v in enumerate(real)})
+    _write_mixed(tmp_path / "fake", {f"clip{i}": v for i, v in enumerate(fake)})
+    stats = tmp_path / "real_stats.npz"
+    common = ["--i3d-weights", str(state_dict_file), "--no-cache", "--no-progress", "--real-stats", str(stats)]
+    assert main(["fvd", str(tmp_path / "real"), str(tmp_path / "fake"), "--num-frames", str(FRAMES),
+                 "--out", str(tmp_path / "a.json")] + common) == 0
+    assert stats.is_file()
+    assert main(["fvd", "-", str(tmp_path / "fake"), "--num-frames", str(FRAMES), "--out", str(tmp_path / "b.json")] + common) == 0
+    a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab")
+    assert [r["value"] for r in a] == [r["value"] for r in b] and b[0]["videos"] == "real=2; fake=2"
+    capsys.readouterr()
+    assert main(["fvd", "-", str(tmp_path / "fake"), "--num-frames", "12"] + common) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "real statistics made with other settings" in err
+
+
+def test_corrupt_weights_and_missing_gpu_are_one_line_errors(tmp_path, clips, capsys):
+    real, fake = clips
+    _write_mixed(tmp_path / "real", {f"clip{i}": v for i, v in enumerate(real)})
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "i3d_torchscript.pt").write_text("<!DOCTYPE html><html><body>Dropbox - sign in</body></html>")
+    folders = [str(tmp_path / "real"), str(tmp_path / "real")]
+    assert main(["fvd", *folders, "--weights-dir", str(weights), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "i3d_torchscript.pt: not a usable i3d weights file" in err and "HTML" in err
+    (weights / "i3d_torchscript.pt").unlink()
+    (weights / "i3d_pretrained_400.pt").write_bytes(b"\x80\x02junk" * 100)
+    assert main(["fvd", *folders, "--weights-dir", str(weights), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "i3d_pretrained_400.pt: not a usable i3d weights file" in err
+    assert main(["fvd", *folders, "--device", "cuda:99"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--device cuda:99" in err
+    if not torch.cuda.is_available():
+        assert main(["fvd", *folders, "--device", "cuda"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "no CUDA GPU" in err
