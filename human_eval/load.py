@@ -123,7 +123,7 @@ def free_port() -> int:
 
 
 def start_server(study: str | Path, db: str | Path, port: int, log: str | Path | None = None,
-                 timeout: float = 30.0, vote_sync: str = "full") -> subprocess.Popen:
+                 timeout: float = 120.0, vote_sync: str = "full") -> subprocess.Popen:
     """Start ``python -m human_eval serve`` on 127.0.0.1:port and wait until it answers."""
     out = open(log, "ab") if log else subprocess.DEVNULL
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -1,4 +1,8 @@
-"""Load and crash tests against a real server subprocess on 127.0.0.1 (bounded in votes and time)."""
+"""Load and crash tests against a real server subprocess on 127.0.0.1.
+
+Runs are bounded by a number of votes; the durations are only generous limits for a stuck run, never
+an assertion (a loaded machine is slow, not wrong). Speeds are measured by ``python -m human_eval bench``.
+"""
 from __future__ import annotations
 
 import http.client
@@ -15,6 +19,7 @@ from human_eval.store import Store
 from human_eval.toy import make_toy_study
 
 pytestmark = pytest.mark.slow
+PATIENCE_S = 300  # upper limit for a run that should end by its vote count long before
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +59,8 @@ def test_concurrent_annotators_every_acked_vote_is_stored_once(big_study, tmp_pa
     port = free_port()
     server = start_server(big_study, db, port, log=tmp_path / "server.log")
     try:
-        result = run_load(f"http://127.0.0.1:{port}", tokens, seconds=4, max_votes=400)
-        assert result.failed == 0 and len(result.acked) >= 50
+        result = run_load(f"http://127.0.0.1:{port}", tokens, seconds=PATIENCE_S, max_votes=200)
+        assert result.failed == 0 and len(result.acked) >= 200
         resent = _resubmit(port, result.acked[:100])
         assert all(status == 200 and answer == {"ok": True, "duplicate": True} for status, answer in resent)
     finally:
@@ -83,22 +88,24 @@ def test_kill_9_mid_load_loses_no_acked_vote(big_study, tmp_path, vote_sync):
     result = LoadResult()
 
     def load():
-        result.__dict__.update(run_load(f"http://127.0.0.1:{port}", tokens, seconds=30, max_votes=100_000).__dict__)
+        result.__dict__.update(run_load(f"http://127.0.0.1:{port}", tokens, seconds=PATIENCE_S,
+                                        max_votes=100_000).__dict__)
 
     worker = threading.Thread(target=load)
     try:
         worker.start()
-        deadline = time.monotonic() + 20
-        while _count(db) < 150 and time.monotonic() < deadline:
+        deadline = time.monotonic() + PATIENCE_S
+        while _count(db) < 150 and time.monotonic() < deadline and worker.is_alive():
             time.sleep(0.05)
+        stored_before_kill = _count(db)
         os.kill(server.pid, signal.SIGKILL)  # in the middle of the load
-        server.wait(10)
-        worker.join(40)
+        server.wait(30)
+        worker.join(PATIENCE_S)
         assert not worker.is_alive()
     finally:
         if server.poll() is None:
             server.kill()
-    assert len(result.acked) >= 100, "the load did not get going before the kill"
+    assert stored_before_kill >= 150, "the load did not get going before the kill"
     assert result.failed > 0  # connections broke: the kill really hit a running load
 
     rows = _stored(db)
@@ -112,7 +119,8 @@ def test_kill_9_mid_load_loses_no_acked_vote(big_study, tmp_path, vote_sync):
         resent = _resubmit(port, result.acked + result.unanswered)
         assert all(status == 200 and answer["ok"] for status, answer in resent)
         assert all(answer["duplicate"] for _, answer in resent[:len(result.acked)])
-        assert run_load(f"http://127.0.0.1:{port}", tokens[:2], seconds=1, max_votes=10).failed == 0  # serves on
+        again = run_load(f"http://127.0.0.1:{port}", tokens[:2], seconds=PATIENCE_S, max_votes=10)
+        assert again.failed == 0 and len(again.acked) >= 10  # serves on
     finally:
         server.terminate()
         server.wait(10)
