@@ -36,6 +36,8 @@ class DINO:
                  fingerprint: str | None = None):
         self.network = network.eval().to(device)
         self.device, self.batch_size, self.size = device, batch_size, size
+        patch = getattr(getattr(network, "patch_embed", None), "patch_size", 16)
+        self.patch_size = int(patch[0] if isinstance(patch, (tuple, list)) else patch)
         self.fingerprint = fingerprint
         self.weights_file: Path | None = None
         self.weights_sha256: str | None = None
@@ -68,8 +70,12 @@ class DINO:
                 "ImageNet mean/std (VBench dino_transform)")
 
     def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
-        """uint8 (N, H, W, 3) -> float (N, 3, h, w), shorter side `size` (VBench `dino_transform`)."""
+        """uint8 (N, H, W, 3) -> float (N, 3, h, w), shorter side `size` (VBench `dino_transform`). The
+        bottom/right pixels beyond a multiple of the patch size are dropped, as DINO's stride-16 patch
+        convolution ignores them (timm's ViT would refuse such a frame: 16:9 video gives 224x398)."""
         x = TF.resize(frames.permute(0, 3, 1, 2), [self.size], antialias=False)
+        patch = self.patch_size
+        x = x[..., : x.shape[-2] // patch * patch, : x.shape[-1] // patch * patch]
         return TF.normalize(x.float() / 255.0, IMAGENET_MEAN, IMAGENET_STD)
 
     def _forward(self, pixels: torch.Tensor) -> torch.Tensor:

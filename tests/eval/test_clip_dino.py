@@ -14,7 +14,8 @@ from safetensors.torch import save_file
 from torchmetrics.functional.multimodal import clip_score as torchmetrics_clip_score
 from torchmetrics.functional.multimodal.clip_score import _clip_score_update
 
-from eval import CLIP, DINO, VideoCLIPScore, VideoLoadError, background_consistency, clip_score, subject_consistency
+from eval import (CLIP, DINO, VideoCLIPScore, VideoLoadError, background_consistency, clip_score, load_video,
+                  subject_consistency)
 from eval.cli import main
 from eval.consistency import feature_consistency
 from eval.dino import dino_vit
@@ -163,3 +164,51 @@ def test_cli_clip_score_and_consistency_plumbing_random_weights(clip_file, dino_
     (tmp_path / "prompts.txt").write_text(PROMPTS[0])
     assert main(["clip-score", str(folder), "--prompts", str(tmp_path / "prompts.txt")] + common) == 2
     assert "1 prompts for 2 videos" in capsys.readouterr().err
+
+
+def test_mixed_sizes_each_video_preprocessed_on_its_own_plumbing_random_weights(clip_file, dino_file, clip_model,
+                                                                               tmp_path):
+    """A folder of videos of different sizes: every per-video value equals the value of that video alone."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    videos = {"a.mp4": moving_square_video(3, 48, (255, 0, 0), 2, seed=1)[:, :32],
+              "b.mp4": moving_square_video(3, 40, (0, 255, 0), 2, seed=2),
+              "c.mp4": moving_square_video(3, 64, (0, 0, 255), 2, seed=3)[:, 8:56, :40]}
+    for name, video in videos.items():
+        write_video(folder / name, video)
+    decoded = [load_video(folder / name) for name in videos]
+    (tmp_path / "p.csv").write_text("video,prompt\n" + "\n".join(f"{n},{p}" for n, p in zip(videos, PROMPTS * 2)))
+    common = ["--no-cache", "--no-progress", "--clip-weights", str(clip_file), "--clip-arch", ARCH]
+    assert main(["clip-score", str(folder), "--prompts", str(tmp_path / "p.csv"), "--batch-size", "4",
+                 "--per-video", str(tmp_path / "clip.json")] + common) == 0
+    alone = [clip_score([v], [p], clip_model).value for v, p in zip(decoded, PROMPTS * 2)]
+    assert pd.read_json(tmp_path / "clip.json")["clip_score"].tolist() == pytest.approx(alone, rel=1e-5)
+    # the features behind it (random weights put most cosines below 0, where the score clamps to 0)
+    clip_model.batch_size = 4
+    together = clip_model.encode_videos(decoded)
+    for f, v in zip(together, decoded):
+        np.testing.assert_allclose(f, clip_model.encode_videos([v])[0], rtol=1e-4, atol=1e-5)
+    assert main(["consistency", str(folder), "--dino-weights", str(dino_file), "--dino-arch", DINO_ARCH,
+                 "--metrics", "subject,background", "--per-video", str(tmp_path / "cons.csv")] + common) == 0
+    dino = DINO.load(dino_file, DINO_ARCH)
+    per_video = pd.read_csv(tmp_path / "cons.csv")
+    assert per_video["subject_consistency"].tolist() == pytest.approx(
+        [subject_consistency([v], dino).value for v in decoded], rel=1e-5)
+    assert per_video["background_consistency"].tolist() == pytest.approx(
+        [background_consistency([v], clip_model).value for v in decoded], rel=1e-5)
+
+
+def test_junk_safetensors_is_a_one_line_error(tmp_path, videos, capsys):
+    folder = tmp_path / "sys"
+    folder.mkdir()
+    write_video(folder / "v0.mp4", videos[0])
+    (tmp_path / "p.csv").write_text(f"video,prompt\nv0.mp4,{PROMPTS[0]}\n")
+    junk = tmp_path / "open_clip_model.safetensors"
+    junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}" + bytes(100))
+    assert main(["clip-score", str(folder), "--prompts", str(tmp_path / "p.csv"), "--clip-weights", str(junk),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "open_clip_model.safetensors: not a usable clip weights file" in err
+    assert main(["consistency", str(folder), "--metrics", "subject", "--dino-weights", str(junk), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a usable dino weights file" in err
