@@ -1,7 +1,10 @@
-"""Side-by-side report of several systems: a markdown table and a PNG bar chart with CI error bars."""
+"""Side-by-side report of several systems: a markdown table and a PNG grid of bar charts (one panel per
+metric, one fixed colour per system across panels, a legend, the better direction on each axis, CI
+error bars)."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -11,11 +14,39 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
-from .results import read_table  # noqa: E402
+from .results import PROVENANCE_COLUMNS, read_table  # noqa: E402
+
+LOWER, HIGHER, ONE = "lower is better", "higher is better", "1 is best (seams invisible)"
+DIRECTIONS = {
+    "fvd": LOWER, "kvd": LOWER, "fvd_videomae": LOWER, "kvd_videomae": LOWER, "fd_ae": LOWER,
+    "temporal_flicker": LOWER, "seam_score": ONE,
+    "clip_score": HIGHER, "subject_consistency": HIGHER, "background_consistency": HIGHER,
+    "motion_smoothness": HIGHER, "dynamic_degree": "higher = more motion", "adherence": HIGHER,
+    "switch_after": HIGHER, "switch_before": HIGHER, "inside_share": HIGHER, "gen_fps": HIGHER,
+}
+COLUMNS_PER_ROW = 3
+
+
+def direction(metric: str) -> str | None:
+    """Which way a metric is better ("lower is better", ...), from its name or its prefix."""
+    if metric in DIRECTIONS:
+        return DIRECTIONS[metric]
+    prefix = metric.split("_")[0]
+    return DIRECTIONS.get(prefix)
+
+
+def system_colours(systems: Sequence[str]) -> dict[str, tuple]:
+    """One colour per system, by order of first appearance (tab10, then tab20)."""
+    cmap = plt.cm.tab10 if len(systems) <= 10 else plt.cm.tab20
+    return {s: cmap(i % cmap.N) for i, s in enumerate(systems)}
 
 
 def _cell(row: pd.Series) -> str:
+    if np.isnan(row["value"]):
+        return "n/a"
     if np.isnan(row["ci_low"]):
         return f"{row['value']:.4g}"
     return f"{row['value']:.4g} [{row['ci_low']:.4g}, {row['ci_high']:.4g}]"
@@ -36,20 +67,63 @@ def markdown_table(table: pd.DataFrame, missing: Mapping[str, str] | None = None
     return "\n".join(lines)
 
 
-def bar_chart(table: pd.DataFrame, path: Path) -> None:
-    """One panel per metric, one bar per system, error bars from the bootstrap CI where there is one."""
+def report_figure(table: pd.DataFrame) -> Figure:
+    """The grid: a panel per metric (at most 3 per row), bars at fixed positions and colours per system,
+    a shared legend, each panel titled with its metric and better direction."""
     metrics = list(dict.fromkeys(table["metric"]))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.4), squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
-        rows = table[table["metric"] == metric]
-        values = rows["value"].to_numpy(float)
-        err = np.nan_to_num(np.stack([values - rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float) - values]))
-        ax.bar(range(len(rows)), values, yerr=err, capsize=4, color=plt.cm.tab10(np.arange(len(rows)) % 10))
-        ax.set_xticks(range(len(rows)), rows["system"], rotation=30, ha="right")
-        ax.set_title(metric)
-    fig.tight_layout()
+    systems = list(dict.fromkeys(table["system"]))
+    colours = system_colours(systems)
+    ncols = min(COLUMNS_PER_ROW, len(metrics))
+    nrows = math.ceil(len(metrics) / ncols)
+    width = max(1.0, 0.45 * len(systems) + 0.8)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * max(3.4, width * 1.2), nrows * 3.0 + 0.6),
+                             squeeze=False)
+    for ax in axes.flat[len(metrics):]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.flat, metrics):
+        rows = table[table["metric"] == metric].set_index("system").reindex(systems)
+        present = rows["value"].notna().to_numpy()
+        x = np.arange(len(systems))[present]
+        values = rows["value"].to_numpy(float)[present]
+        low, high = rows["ci_low"].to_numpy(float)[present], rows["ci_high"].to_numpy(float)[present]
+        ax.bar(x, values, color=[colours[s] for s in np.array(systems)[present]], width=0.7)
+        has_ci = ~np.isnan(low) & ~np.isnan(high)  # FVD/KVD have none: no error bar rather than a flat one
+        if has_ci.any():
+            ax.errorbar(x[has_ci], values[has_ci], yerr=np.stack([values - low, high - values])[:, has_ci],
+                        fmt="none", ecolor="black", capsize=4, linewidth=1.2)
+        ax.set_xticks(np.arange(len(systems)), [])
+        ax.set_xlim(-0.6, len(systems) - 0.4)
+        better = direction(metric)
+        arrow = {LOWER: " \u2193", HIGHER: " \u2191"}.get(better, "")
+        ax.set_title(f"{metric}{arrow}" + (f"\n({better})" if better else ""), fontsize=10)
+        if better == ONE:
+            ax.axhline(1.0, color="0.3", linestyle="--", linewidth=1)
+        ax.grid(axis="y", alpha=0.3)
+    handles = [Patch(color=colours[s], label=s) for s in systems]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(systems), 6), frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    legend_rows = math.ceil(len(systems) / 6)
+    fig.tight_layout(rect=(0, 0.05 * legend_rows + 0.02, 1, 1))
+    return fig
+
+
+def bar_chart(table: pd.DataFrame, path: Path) -> None:
+    """Write `report_figure(table)` to a PNG."""
+    fig = report_figure(table)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _provenance(table: pd.DataFrame) -> str:
+    columns = [c for c in PROVENANCE_COLUMNS if c in table.columns]
+    if not columns:
+        return ""
+    lines = ["## How each result was made", ""]
+    for _, row in table.iterrows():
+        parts = [f"{c}: {row[c]}" for c in columns if isinstance(row[c], str) and row[c]]
+        if parts:
+            lines.append(f"- **{row['system']} / {row['metric']}**: " + "; ".join(parts))
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
 
 
 def make_report(results: Sequence[str | Path], out_dir: str | Path) -> pd.DataFrame:
@@ -60,11 +134,12 @@ def make_report(results: Sequence[str | Path], out_dir: str | Path) -> pd.DataFr
     table = table[~duplicated].reset_index(drop=True)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "summary.csv", index=False)
+    table.to_csv(out_dir / "summary.csv", index=False, float_format="%.17g")
     bar_chart(table, out_dir / "report.png")
+    directions = "; ".join(f"{m}: {direction(m)}" for m in dict.fromkeys(table["metric"]) if direction(m))
     (out_dir / "report.md").write_text(
         "# Evaluation report\n\n" + markdown_table(table)
-        + "\n\nCells: mean [95% bootstrap CI over videos]; FVD has no interval (it is not a mean over videos).\n\n"
-        + "![metrics](report.png)\n"
+        + "\n\nCells: mean [95% bootstrap CI over videos]; FVD/KVD have no interval (they are not means over "
+        + f"videos). Better: {directions}.\n\n![metrics](report.png)\n\n" + _provenance(table)
     )
     return table

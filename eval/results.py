@@ -62,7 +62,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise FileNotFoundError(f"{path}: no such results file")
     try:
         if path.suffix == ".csv":
-            table = pd.read_csv(path)
+            table = pd.read_csv(path, float_precision="round_trip")
         else:
             records = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):

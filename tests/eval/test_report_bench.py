@@ -49,3 +49,54 @@ def test_bench_runs_small(capsys):
     table = run_bench(num_videos=1, frames=9, size=32)  # runs end to end; figures come from `python -m eval bench`
     assert list(table["model"]) == ["I3D (FVD)", "CLIP (clip-score)"]
     assert (table[["batched_videos_per_s", "naive_videos_per_s", "ratio"]] > 0).all().all()
+
+
+def test_json_keeps_full_precision(tmp_path):
+    table = pd.DataFrame([summary_row("a", "fvd", 3e-12, 2), summary_row("a", "kvd", 0.1 + 0.2, 2),
+                          summary_row("a", "x", Estimate(1 / 3, 2 / 7, 1e-300, 5))])
+    for suffix in (".json", ".csv"):
+        write_table(table, tmp_path / f"r{suffix}")
+        back = read_table(tmp_path / f"r{suffix}")
+        assert back["value"].tolist() == [3e-12, 0.1 + 0.2, 1 / 3]
+        assert back.loc[2, "ci_low"] == 2 / 7 and back.loc[2, "ci_high"] == 1e-300
+    assert '"ci_low": null' in (tmp_path / "r.json").read_text()  # NaN (FVD has no interval) is null
+
+
+def test_report_on_a_per_video_file_is_a_one_line_error(tmp_path, capsys):
+    per_video = tmp_path / "per_video.csv"
+    pd.DataFrame({"video": ["a.mp4"], "clip_score": [30.0]}).to_csv(per_video, index=False)
+    assert main(["report", str(per_video), "--out", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "per_video.csv: not a results table" in err and "--per-video" in err
+    (tmp_path / "junk.json").write_text("{not json")
+    assert main(["report", str(tmp_path / "junk.json"), "--out", str(tmp_path / "rep")]) == 2
+    assert "junk.json: not a results table" in capsys.readouterr().err
+
+
+def test_report_grid_fixed_colours_legend_directions(tmp_path):
+    from matplotlib.colors import to_rgba
+
+    from eval.report import report_figure
+
+    rows = []
+    for system, base in (("teacher", 1.0), ("student", 2.0), ("fifo", 3.0)):
+        for metric in ("fvd", "clip_score", "temporal_flicker", "seam_score", "subject_consistency"):
+            if system == "fifo" and metric == "clip_score":
+                continue  # a system missing from one panel keeps its colour and place in the others
+            rows.append(summary_row(system, metric, Estimate(base, base - 0.1, base + 0.1, 8)))
+    fig = report_figure(pd.DataFrame(rows))
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == 5 and len({round(ax.get_position().y0, 3) for ax in panels}) == 2  # a 3 + 2 grid
+    legend = fig.legends[0]
+    assert [t.get_text() for t in legend.get_texts()] == ["teacher", "student", "fifo"]
+    legend_colours = [to_rgba(h.get_facecolor()) for h in legend.legend_handles]
+    for ax in panels:
+        bars = ax.patches
+        by_x = {round(b.get_x() + b.get_width() / 2): to_rgba(b.get_facecolor()) for b in bars}
+        for x, colour in by_x.items():
+            assert colour == legend_colours[x]
+    titles = {ax.get_title().split("\n")[0]: ax.get_title() for ax in panels}
+    assert "lower is better" in titles["fvd \u2193"] and "higher is better" in titles["clip_score \u2191"]
+    assert "1 is best" in titles["seam_score"]
+    width, height = fig.get_size_inches()
+    assert height > width / 3  # not one long row
