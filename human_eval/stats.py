@@ -130,18 +130,19 @@ def bootstrap_bradley_terry_clusters(counts: np.ndarray, rounds: int = 1000, see
 
 
 def few_clusters_factor(sizes: np.ndarray, level: float) -> float:
-    """t_{G*-1} / z at ``level``: how much to widen a cluster-bootstrap interval about its estimate.
+    """sqrt(G*/(G*-1)) t_{G*-1} / z at ``level``: how much to widen a cluster-bootstrap interval about its estimate.
 
-    The percentile interval of a cluster bootstrap is a normal-theory interval in disguise, too
-    narrow when the clusters are few or one of them holds much of the data (its own deviation is
-    seen only once). ``G* = (sum n_g)^2 / sum n_g^2`` is the effective number of clusters of sizes
-    ``n_g`` (Kish), and the t quantile with G* - 1 degrees of freedom replaces the normal one, as
-    cluster-robust inference with few clusters does. Many equal clusters: factor ~1.
+    The cluster bootstrap's spread is that of the plain cluster-robust ("sandwich") variance, too
+    small when the clusters are few or one of them holds much of the data (its own deviation is seen
+    once, and pulls the estimate towards itself). The usual small-sample corrections of
+    cluster-robust inference (as in Stata's ``vce(cluster)``: variance times G/(G-1), t quantiles with
+    G-1 degrees of freedom) are applied with ``G* = (sum n_g)^2 / sum n_g^2``, the effective number of
+    clusters of sizes ``n_g`` (Kish), in place of the count G. Many equal clusters: factor ~1.
     """
     n = np.asarray(sizes, dtype=float)
-    effective = n.sum() ** 2 / (n ** 2).sum()
+    effective = max(n.sum() ** 2 / (n ** 2).sum(), 2.0)
     q = (1 + level) / 2
-    return float(stats.t.ppf(q, max(effective - 1, 1.0)) / stats.norm.ppf(q))
+    return float(np.sqrt(effective / (effective - 1)) * stats.t.ppf(q, effective - 1) / stats.norm.ppf(q))
 
 
 def krippendorff_alpha(ratings: np.ndarray) -> float:

@@ -122,7 +122,7 @@ def test_cluster_bootstrap_covers_where_one_annotator_casts_40_percent():
 def test_few_clusters_factor():
     assert stats.few_clusters_factor(np.full(10_000, 5), 0.95) == pytest.approx(1, abs=1e-3)
     equal, heavy = stats.few_clusters_factor(np.full(12, 50), 0.95), stats.few_clusters_factor(np.r_[240, [33] * 11], 0.95)
-    assert equal == pytest.approx(2.2010 / 1.95996, abs=1e-3)  # t_11 / z at 97.5%
+    assert equal == pytest.approx(math.sqrt(12 / 11) * 2.2010 / 1.95996, abs=1e-3)  # sqrt(G/(G-1)) t_11 / z
     assert heavy > equal
 
 

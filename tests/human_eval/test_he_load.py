@@ -110,6 +110,8 @@ def test_kill_9_mid_load_loses_no_acked_vote(big_study, tmp_path, vote_sync):
 
     rows = _stored(db)
     stored_ids = {r["client_vote_id"] for r in rows}
+    print(f"kill -9 ({vote_sync}): {len(result.acked)} votes acked, {len(result.unanswered)} sent unanswered, "
+          f"{len(rows)} stored after the kill, {len({b['client_vote_id'] for b in result.acked} - stored_ids)} acked lost")
     assert {b["client_vote_id"] for b in result.acked} <= stored_ids  # every acked vote survived
     assert stored_ids <= {b["client_vote_id"] for b in result.acked + result.unanswered}
 

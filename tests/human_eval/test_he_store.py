@@ -118,3 +118,17 @@ def test_revoked_token_is_refused_and_old_databases_gain_new_columns(tmp_path):
     for odd in (1, True, ["x"], None, float("nan")):
         assert s.annotator(odd) is None and not s.is_admin(odd)
     s.close()
+
+
+def test_a_token_revoked_by_another_process_is_refused_within_the_cache_time(tmp_path, monkeypatch):
+    import human_eval.store as store_module
+    server_side, cli_side = Store(tmp_path / "v.sqlite"), None
+    (name, token), = server_side.create_tokens(1)
+    assert server_side.annotator(token) is not None  # now remembered
+    cli_side = Store(tmp_path / "v.sqlite")
+    cli_side.revoke(name)
+    now = time.monotonic()
+    monkeypatch.setattr(store_module.time, "monotonic", lambda: now + store_module.TOKEN_CACHE_SECONDS + 0.01)
+    assert server_side.annotator(token) is None
+    server_side.close()
+    cli_side.close()
