@@ -18,6 +18,8 @@ _EXPORTS = {
     "background_consistency": "consistency", "feature_consistency": "consistency", "seam_score": "consistency",
     "subject_consistency": "consistency", "temporal_flicker": "consistency", "SEAM_SCORE_CAP": "consistency",
     "DINO": "dino",
+    "DynamicDegree": "dynamic_degree", "RAFTFlow": "dynamic_degree", "dynamic_degree": "dynamic_degree",
+    "MotionSmoothness": "motion_smoothness", "motion_smoothness": "motion_smoothness",
     "download_weights": "download",
     "FeatureCache": "features", "video_features": "features",
     "frechet_distance": "frechet",

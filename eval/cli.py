@@ -128,6 +128,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-video", type=Path, help="also write per-video values to this .csv/.json")
     _common(p)
 
+    p = sub.add_parser("dynamic-degree", help="VBench dynamic degree: share of videos that move (RAFT optical flow)",
+                       description="VBench's dynamic degree: frames every round(fps/8), RAFT-large flow between "
+                                   "consecutive frames (20 iterations), a video moves when round(4 n / 16) pairs "
+                                   "have their top-5%% flow magnitude above 6 min(H, W) / 256 pixels; the value is "
+                                   "the share of moving videos. Frames under 128 px a side are upsampled first "
+                                   "(torchvision's RAFT minimum).")
+    p.add_argument("video_dir", type=Path)
+    p.add_argument("--raft-weights", type=Path, help=_weights_help("raft"))
+    p.add_argument("--fps", type=float, help="frame rate of every video (default: each file's own; frame folders: "
+                                             "every frame is used)")
+    p.add_argument("--iters", type=int, default=20, help="RAFT refinement iterations (VBench: 20)")
+    p.add_argument("--batch-size", type=int, default=8, help="frame pairs per RAFT forward pass")
+    p.add_argument("--per-video", type=Path, help="also write per-video verdicts to this .csv/.json")
+    _common(p)
+
+    p = sub.add_parser("motion-smoothness", help="VBench motion smoothness: odd frames predicted from even ones",
+                       description="VBench's motion smoothness: (255 - mean |odd frame - interpolation of its even "
+                                   "neighbours|) / 255. VBench interpolates with AMT-S, which this package does not "
+                                   "include: --interpolation linear (the only built-in) averages the neighbours and "
+                                   "is reported as motion_smoothness_linear, a lower bound of the AMT-S score.")
+    p.add_argument("video_dir", type=Path)
+    p.add_argument("--interpolation", choices=["linear"], default="linear",
+                   help="frame interpolator (AMT-S is not available here; see the description)")
+    p.add_argument("--per-video", type=Path, help="also write per-video values to this .csv/.json")
+    _common(p)
+
     p = sub.add_parser("adherence", help="prompt adherence on the synthetic domain (analytic detector)",
                        description="Fraction of videos whose detected colour, shape and motion direction match "
                                    "the prompt (streamdit.data.prompt_adherence).")
@@ -423,6 +449,50 @@ def cmd_adherence(args: argparse.Namespace, argv: Sequence[str] | None = None) -
                    videos=videos_column({"videos": len(videos)}), skipped=skipped_column(skipped))
 
 
+def cmd_dynamic_degree(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
+    import pandas as pd
+
+    from .dynamic_degree import RAFTFlow, dynamic_degree_per_video
+    from .provenance import skipped_column, videos_column, weights_columns
+    from .results import summary_row
+    from .stats import bootstrap_mean
+
+    videos, _, skipped = _videos(args, args.video_dir, None, "consecutive")
+    device = _device(args.device)
+    model = _load(args, "raft", lambda: RAFTFlow.load(args.raft_weights, args.weights_dir, device, args.iters,
+                                                      args.batch_size))
+    flags = dynamic_degree_per_video(videos, model, args.fps)
+    name = args.name or args.video_dir.name
+    per_video = pd.DataFrame({"video": [v.name for v in videos], "moves": flags.astype(bool)})
+    table = pd.DataFrame([summary_row(name, "dynamic_degree", bootstrap_mean(flags, seed=args.seed))])
+    fps = f"--fps {args.fps}" if args.fps else "each file's fps"
+    return _finish(args, table, per_video, argv, **weights_columns([model]),
+                   preprocessing=f"{model.describe_preprocessing()} ({fps})",
+                   videos=videos_column({"videos": len(videos)}), skipped=skipped_column(skipped))
+
+
+def cmd_motion_smoothness(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
+    import pandas as pd
+
+    from .motion_smoothness import INTERPOLATORS, motion_smoothness_per_video
+    from .provenance import skipped_column, videos_column
+    from .results import summary_row
+    from .stats import bootstrap_mean
+
+    videos, _, skipped = _videos(args, args.video_dir, None, "consecutive")
+    values = motion_smoothness_per_video(videos, INTERPOLATORS[args.interpolation])
+    metric = f"motion_smoothness_{args.interpolation}"
+    print(f"note: {metric}: VBench interpolates with AMT-S, not available here; {args.interpolation} "
+          "interpolation gives a lower bound", file=sys.stderr)
+    name = args.name or args.video_dir.name
+    per_video = pd.DataFrame({"video": [v.name for v in videos], metric: values})
+    table = pd.DataFrame([summary_row(name, metric, bootstrap_mean(values, seed=args.seed))])
+    return _finish(args, table, per_video, argv, weights="", weights_sha256="",
+                   preprocessing=f"all frames at their own size; odd frames vs {args.interpolation} interpolation "
+                                 "of their even neighbours (VBench definition; VBench uses AMT-S)",
+                   videos=videos_column({"videos": len(videos)}), skipped=skipped_column(skipped))
+
+
 def cmd_report(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
     from .report import make_report
 
@@ -489,7 +559,8 @@ def cmd_weights(args: argparse.Namespace, argv: Sequence[str] | None = None) -> 
 
 COMMANDS = {"fvd": cmd_fvd, "clip-score": cmd_clip_score, "consistency": cmd_consistency,
             "adherence": cmd_adherence, "report": cmd_report, "paper": cmd_paper, "bench": cmd_bench,
-            "weights": cmd_weights}
+            "weights": cmd_weights, "dynamic-degree": cmd_dynamic_degree,
+            "motion-smoothness": cmd_motion_smoothness}
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -24,7 +24,7 @@ DIRECTIONS = {
     "fvd": LOWER, "kvd": LOWER, "fvd_videomae": LOWER, "kvd_videomae": LOWER, "fd_ae": LOWER,
     "temporal_flicker": LOWER, "seam_score": ONE,
     "clip_score": HIGHER, "subject_consistency": HIGHER, "background_consistency": HIGHER,
-    "motion_smoothness": HIGHER, "dynamic_degree": "higher = more motion", "adherence": HIGHER,
+    "motion_smoothness": HIGHER, "motion_smoothness_linear": HIGHER, "dynamic_degree": "higher = more motion", "adherence": HIGHER,
     "switch_after": HIGHER, "switch_before": HIGHER, "inside_share": HIGHER, "gen_fps": HIGHER,
 }
 COLUMNS_PER_ROW = 3

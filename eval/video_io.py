@@ -115,6 +115,21 @@ def _read_frame_folder(folder: Path, limit: int | None = None) -> np.ndarray:
     return np.stack(frames)
 
 
+def video_fps(path: str | Path) -> float | None:
+    """The frame rate of a video file (None for a frame folder, or a file that does not say)."""
+    path = Path(path)
+    if path.is_dir():
+        return None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            rate = container.streams.video[0].average_rate or container.streams.video[0].base_rate
+            return float(rate) if rate else None
+    except (av.error.FFmpegError, UnicodeDecodeError) as err:
+        raise VideoLoadError(f"{path}: cannot decode video ({err})") from err
+
+
 def sample_frames(video: np.ndarray, num_frames: int | None, sampling: Sampling = "consecutive", stride: int = 1) -> np.ndarray:
     """Pick `num_frames` frames: `consecutive` takes frames 0, stride, 2*stride, ... (StyleGAN-V's FVD
     clips start at frame 0 of generated videos); `uniform` spreads them evenly over the whole video."""
