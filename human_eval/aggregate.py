@@ -90,7 +90,7 @@ def annotator_quality(table: pd.DataFrame) -> pd.DataFrame:
             "gold_accuracy": (gold["winner"] == gold["expected"]).mean() if len(gold) else np.nan,
             "repeat_total": both["item_id"].nunique(),  # repeated items (consistency is over their answers)
             "repeat_consistency": (both["winner"] == both["winner_repeat"]).mean() if len(both) else np.nan,
-            "median_seconds": per_item["seconds"].median(),
+            "median_seconds": per_item["seconds"].median() if per_item["seconds"].notna().any() else np.nan,
         })
     return pd.DataFrame(rows, columns=["annotator", "items", "gold_total", "gold_accuracy", "repeat_total",
                                        "repeat_consistency", "median_seconds"])

@@ -54,8 +54,8 @@ def answer_rows(vote_rows: list[dict], skip_rows: list[dict] = ()) -> pd.DataFra
               "client_vote_id": "", "counted": False, "kind": k["kind"], "assignment_id": k["assignment_id"],
               "seconds": round(k["created_at"] - k["served_at"], 3), "expected": "", "watched_left_s": None,
               "watched_right_s": None, "comment": "", "skipped": k["reason"]} for k in skip_rows]
-    if skips:
-        table = pd.concat([table[COLUMNS], pd.DataFrame(skips, columns=COLUMNS)], ignore_index=True)
+    if skips:  # records, not pd.concat: concat warns about the all-empty columns of either part
+        table = pd.DataFrame(table[COLUMNS].to_dict("records") + skips, columns=COLUMNS)
     return table[COLUMNS]
 
 

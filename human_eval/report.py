@@ -117,7 +117,7 @@ def write_report(table: pd.DataFrame, out: str | Path, *, rounds: int = 1000, se
         "# Human evaluation report", "",
         f"{len(comp)} counted answers on system pairs from {comp['annotator'].nunique()} annotators "
         f"({len(failed)} excluded), {comp['item_id'].nunique()} pairs, questions: {', '.join(sorted(comp['question'].unique()))}. "
-        f"{skipped} items skipped (not counted; see skipped.csv).",
+        f"{skipped} skipped item{'' if skipped == 1 else 's'} (never counted; see skipped.csv).",
         "",
         "Method: latest answer per annotator, pair and question; gold items only score annotators. "
         f"**Ties** (and \"both bad\" answers, which are ties) count as half a win for each side in the "

@@ -134,12 +134,16 @@ class _SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         is_media = scope["path"].startswith("/media/")
+        # admin pages post forms: with no-referrer, browsers send "Origin: null" and the origin check fails
+        is_admin = scope["path"] == "/admin" or scope["path"].startswith("/admin/")
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 dropped = MEDIA_DROPPED_HEADERS if is_media else {b"cache-control"}
                 headers = [h for h in message.get("headers", []) if h[0].lower() not in dropped]
                 extra = [h for h in SECURITY_HEADERS if not (is_media and h[0] == b"cache-control")]
+                if is_admin:
+                    extra = [h if h[0] != b"referrer-policy" else (h[0], b"same-origin") for h in extra]
                 message = {**message, "headers": headers + extra
                            + ([(b"cache-control", b"private, max-age=3600")] if is_media else [])}
             await send(message)

@@ -82,6 +82,10 @@ def test_browser_vote_needs_both_videos_played_and_skip_is_recorded(tmp_path):
             assert seen[0] >= 0.9 * seen[2] and seen[1] >= 0.9 * seen[2]
             # the right video follows the left one while they play
             page.wait_for_function("() => !L.paused && Math.abs(L.currentTime - R.currentTime) < 0.3", timeout=WAIT_MS)
+            page.keyboard.press("Space")  # pauses both, and plays both again
+            page.wait_for_function("() => L.paused && R.paused", timeout=WAIT_MS)
+            page.keyboard.press("Space")
+            page.wait_for_function("() => !L.paused && !R.paused", timeout=WAIT_MS)
 
             page.fill("#comment", "left one is sharper")
             for name, (width, height) in SIZES.items():
@@ -126,3 +130,43 @@ def test_browser_vote_needs_both_videos_played_and_skip_is_recorded(tmp_path):
     assert [(s["assignment_id"], s["reason"]) for s in skips] == [(skipped_item, "cant_play")]
     for shot in shots.values():
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (make system-deps)")
+def test_browser_admin_signs_in_adds_and_revokes_annotators(study_dir, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    db = tmp_path / "votes.sqlite"
+    store = Store(db)
+    store.create_tokens(1)
+    secret = store.create_tokens(1, "admin", role="admin")[0][1]
+    store.close()
+    port = free_port()
+    server = start_server(study_dir, db, port, log=tmp_path / "server.log")
+    try:
+        with sync_playwright() as p:
+            browser = _launch(p)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"http://127.0.0.1:{port}/admin?secret={secret}")
+            page.get_by_text("not accepted in the address").wait_for(timeout=WAIT_MS)
+            page.fill("input[name=secret]", secret)
+            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("heading", name="Study progress").wait_for(timeout=WAIT_MS)
+            assert "secret" not in page.url
+            page.fill("input[name=n]", "2")
+            page.fill("input[name=prefix]", "late")
+            page.get_by_role("button", name="Add").click()
+            page.get_by_role("heading", name="New annotator links").wait_for(timeout=WAIT_MS)
+            links = [cell.inner_text() for cell in page.locator("td:has-text('/?token=')").all()]
+            page.goto(f"http://127.0.0.1:{port}/admin")
+            page.select_option("select[name=name]", "late-003")
+            page.get_by_role("button", name="Revoke").click()
+            page.get_by_role("heading", name="Study progress").wait_for(timeout=WAIT_MS)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert len(links) == 2 and [a["name"] for a in Store(db).accounts() if a["revoked"]] == ["late-003"]
+    store = Store(db)
+    assert store.annotator(links[0].split("token=")[1]) is None and store.annotator(links[1].split("token=")[1])
+    store.close()
