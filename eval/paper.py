@@ -15,9 +15,12 @@ Systems, all sampled on the same held-out prompts of the synthetic domain with t
 Metrics per system: FD against the ground-truth renders (I3D FVD when I3D weights are found, else FD on
 the teacher's video-autoencoder latents, `eval.ae_features`), CLIP score (only with local CLIP weights),
 prompt adherence (the analytic detector: colour, shape and direction all right), temporal flicker, seam
-score (at the system's chunk length), and long streams whose prompt changes half-way
+score and the share of frame change inside chunks (at the system's chunk length; the ground truth is
+scored at every chunk length a system uses, one row each), long streams whose prompt changes half-way
 (`VideoStream.set_prompt`), scored by the detector against the old prompt before the change and the
-new one once the buffer has turned over. Means carry 95% bootstrap intervals (`eval.stats`).
+new one once the buffer has turned over, and the long-stream drift: a stream of `Settings.drift_seconds`
+per streaming system, once with one prompt and once with the prompt changed every 30 s, scored per 15 s
+window (`eval.motion.window_scores`). Means carry 95% bootstrap intervals (`eval.stats`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from .ae_features import AutoencoderFeatures
 from .clip import CLIP, clip_scores
 from .consistency import seam_score, temporal_flicker
 from .frechet import frechet_distance
+from .motion import inside_chunk_share, window_scores
 from .fvd import FVD_FRAMES, fvd_features
 from .i3d import I3D
 from .paper_report import write_outputs
@@ -52,12 +56,17 @@ GROUND_TRUTH = "ground-truth"
 METRIC_NOTES = (
     "adherence: fraction of videos whose colour, shape and direction the analytic detector reads as prompted",
     ("temporal_flicker: mean absolute difference of consecutive frames (0-255); seam_score: frame change across "
-     "chunk boundaries / elsewhere (1 = invisible seams), at each system's chunk length"),
+     "chunk boundaries / elsewhere (1 = invisible seams), at each system's chunk length; inside_share: the share of "
+     "all frame change that happens inside chunks (a smooth video about (c - 1) / c, a slideshow 0); ground-truth-cN: "
+     "the domain's own renders scored at N frames per chunk"),
     ("switch_before / switch_after: detector match with the old prompt over the first frames and with the new "
      "prompt over the last frames, after the buffer turned over (paper_switch.csv)"),
     "gen_fps: frames per second of generating the held-out videos on this device (no interval)",
 )
 QUEUE_LAG_CHUNKS = 3  # chunks a stream may have made before a prompt change reaches the model (queue of 2 + 1)
+DRIFT_WINDOW_S = 15  # seconds per window of the drift measure
+DRIFT_CHANGE_S = 30  # seconds between prompt changes in the drift stream with changes
+DRIFT_SYSTEMS = ("teacher", "student")  # the streaming systems a visitor meets
 
 
 @dataclass(frozen=True)
@@ -123,19 +132,51 @@ def settle_frames(pipe: StreamDiTPipeline) -> int:
     return buffer + QUEUE_LAG_CHUNKS * pipe.frames_per_chunk
 
 
+def long_stream(pipe: StreamDiTPipeline, prompts: list[tuple[int, str]], total: int, seed: int,
+                progress: bool = False, desc: str = "") -> np.ndarray:
+    """`total` frames of one stream; `prompts` lists (frame, prompt) in order: the stream starts with the
+    first prompt (its frame is 0) and changes to each next one once that many frames were received."""
+    got, pending, received = [], list(prompts[1:]), 0
+    with pipe.stream(prompts[0][1], seed=seed) as stream, \
+            tqdm(total=total, desc=desc, unit="frame", disable=not progress) as bar:
+        for chunk in stream:
+            got.append(chunk)
+            received += len(chunk)
+            bar.update(len(chunk))
+            while pending and pending[0][0] <= received:
+                stream.set_prompt(pending.pop(0)[1])
+            if received >= total:
+                break
+    return np.concatenate(got)[:total]
+
+
 def stream_with_switch(pipe: StreamDiTPipeline, first: str, second: str, frames: int, seed: int) -> np.ndarray:
     """A stream of `first` whose prompt changes to `second` after `frames` frames were received; it
     runs on for `settle_frames` + `frames` frames."""
-    total, got = 2 * frames + settle_frames(pipe), []
-    with pipe.stream(first, seed=seed) as stream:
-        for chunk in stream:
-            got.append(chunk)
-            n = sum(map(len, got))
-            if n - len(chunk) < frames <= n:
-                stream.set_prompt(second)
-            if n >= total:
-                break
-    return np.concatenate(got)[:total]
+    return long_stream(pipe, [(0, first), (frames, second)], 2 * frames + settle_frames(pipe), seed)
+
+
+def drift_scores(system: str, pipe: StreamDiTPipeline, prompts: list[str], seconds: int, seed: int,
+                 progress: bool) -> pd.DataFrame:
+    """The drift measure of one system: a stream of `seconds` with `prompts[0]` throughout, and one whose
+    prompt moves on through `prompts` every `DRIFT_CHANGE_S` seconds; `window_scores` per 15 s window
+    (adherence skips `settle_frames` after each change)."""
+    fps, chunk = pipe.sampler.fps, pipe.frames_per_chunk
+    window, every, total = DRIFT_WINDOW_S * fps, DRIFT_CHANGE_S * fps, seconds * fps
+    count = total // window
+    tables = []
+    for changes in (False, True):
+        starts = list(range(0, total, every)) if changes else [0]
+        schedule = [(frame, prompts[i % len(prompts)]) for i, frame in enumerate(starts)]
+        video = long_stream(pipe, schedule, total, seed, progress,
+                            f"{system} drift{' with prompt changes' if changes else ''}")
+        active = [schedule[sum(f <= w * window for f in starts) - 1][1] for w in range(count)]
+        skip = [settle_frames(pipe) if w and w * window in starts else 0 for w in range(count)]
+        table = window_scores(video, active, chunk, window, skip, fps)
+        table.insert(0, "system", system)
+        table.insert(1, "prompt_changes", changes)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
 
 
 def switch_scores(system: str, pipe: StreamDiTPipeline, pairs: list[tuple[str, str]], frames: int, seed: int,
@@ -205,7 +246,15 @@ def video_metrics(system: str, videos: list[np.ndarray], prompts: list[str], chu
     table["temporal_flicker"] = [temporal_flicker(v) for v in videos]
     seams = chunk_frames is not None and chunk_frames >= 2 and len(videos[0]) > chunk_frames
     table["seam_score"] = [seam_score(v, chunk_frames) if seams else np.nan for v in videos]
+    table["inside_share"] = [inside_chunk_share(v, chunk_frames) if seams else np.nan for v in videos]
     return table
+
+
+def truth_motion(videos: list[np.ndarray], chunk_frames: int) -> pd.DataFrame:
+    """The ground truth's seam score and inside share at `chunk_frames` per chunk (row `ground-truth-cN`)."""
+    return pd.DataFrame({"system": f"{GROUND_TRUTH}-c{chunk_frames}", "video": "",
+                         "seam_score": [seam_score(v, chunk_frames) for v in videos],
+                         "inside_share": [inside_chunk_share(v, chunk_frames) for v in videos]})
 
 
 def summarise(per_video: pd.DataFrame, switches: pd.DataFrame, fd: dict[str, float], fd_metric: str,
@@ -217,11 +266,11 @@ def summarise(per_video: pd.DataFrame, switches: pd.DataFrame, fd: dict[str, flo
             rows.append(summary_row(system, fd_metric, fd[system], len(group)))
         if clip is not None and system in set(clip["system"]):
             rows.append(summary_row(system, "clip_score", bootstrap_mean(clip.loc[clip["system"] == system, "clip_score"], seed=seed)))
-        rows.append(summary_row(system, "adherence", bootstrap_mean(group["match"].to_numpy(float), seed=seed)))
-        for column in ("temporal_flicker", "seam_score"):
+        for column in ("match", "temporal_flicker", "seam_score", "inside_share"):
             values = group[column].dropna().to_numpy(float)
             if values.size:
-                rows.append(summary_row(system, column, bootstrap_mean(values, seed=seed)))
+                rows.append(summary_row(system, "adherence" if column == "match" else column,
+                                        bootstrap_mean(values, seed=seed)))
         streams = switches[switches["system"] == system]
         for column in ("switch_before", "switch_after"):
             if len(streams):
@@ -250,7 +299,9 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
     use_clip = clip_weights is not None or _found("clip", weights_dir)  # a path given must exist
     clip_model = CLIP.load(clip_weights, DEFAULT_CLIP_ARCH, weights_dir, device) if use_clip else None
     pairs = switch_prompts(settings.streams, resolution, seed)
-    tables, switches, fd, fps, clip_rows, study_videos, notes = [], [], {}, {}, [], {}, []
+    drift_prompts = [caption for _, caption in switch_prompts(settings.drift_seconds // DRIFT_CHANGE_S, resolution, seed + 1)]
+    tables, switches, drift, fd, fps, clip_rows, study_videos, notes = [], [], [], {}, {}, [], {}, []
+    chunk_lengths: set[int] = set()
     for system in systems:
         pipe = first if system is systems[0] else load_system(system, device)
         videos, fps[system.name] = generate(pipe, prompts, settings.frames, seed, progress, system.name)
@@ -259,15 +310,19 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
             write_video(study / path, video, pipe.sampler.fps)
         study_videos[system.name] = paths
         tables.append(video_metrics(system.name, videos, prompts, pipe.frames_per_chunk, paths))
+        chunk_lengths.add(pipe.frames_per_chunk)
         fd[system.name] = frechet_distance(real, fvd_features(videos, fd_model, n_fd, desc=f"FD {system.name}", progress=progress))
         if clip_model is not None:
             scores = clip_scores(videos, prompts, clip_model, progress=progress)
             clip_rows += [{"system": system.name, "clip_score": s} for s in scores]
         switches += switch_scores(system.name, pipe, pairs, settings.frames, seed, progress)
+        if system.name in DRIFT_SYSTEMS and settings.drift_seconds:
+            drift.append(drift_scores(system.name, pipe, drift_prompts, settings.drift_seconds, seed, progress))
         s = pipe.schedule.scheme
         notes.append(f"{system.name}: {system.description}; K = {s.num_chunks}, c = {s.chunk_size}, s = {s.micro_steps}, "
                      f"guidance {pipe.sampler.guidance}, {pipe.frames_per_chunk} frames per chunk, mode {pipe.sampler.mode}")
     tables.append(video_metrics(GROUND_TRUTH, truth, prompts, None, [""] * len(truth)))
+    tables += [truth_motion(truth, c) for c in sorted(chunk_lengths) if 2 <= c < settings.frames]
     write_study(study, prompts, study_videos)
     per_video = pd.concat(tables, ignore_index=True)
     summary = summarise(per_video, pd.DataFrame(switches), fd, fd_metric, fps,
@@ -275,7 +330,9 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
     missing = {} if clip_model is not None else {"clip_score": "n/a: no CLIP weights"}
     header = (f"Synthetic shapes domain, {settings.prompts} held-out prompts x {settings.frames} frames at "
               f"{resolution}x{resolution} per system (seed {seed}), {settings.streams} long streams with a prompt change "
-              f"per system; device {device}.")
+              f"per system, a {settings.drift_seconds} s drift stream with and without prompt changes for "
+              f"{', '.join(DRIFT_SYSTEMS)}; device {device}.")
     notes = [fd_note, *METRIC_NOTES, *notes,
              f"human-eval study: {study / 'pairs.csv'} (`python -m human_eval serve --study {study} --db votes.sqlite`)"]
-    return write_outputs(out, summary, per_video, pd.DataFrame(switches), missing, header, notes)
+    return write_outputs(out, summary, per_video, pd.DataFrame(switches), missing, header, notes,
+                         pd.concat(drift, ignore_index=True) if drift else None)

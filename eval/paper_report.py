@@ -15,7 +15,8 @@ import pandas as pd  # noqa: E402
 
 from .report import bar_chart, markdown_table  # noqa: E402
 
-HIGHER_IS_BETTER = {"adherence": True, "switch_after": True, "seam_score": False, "fd_ae": False, "fvd": False}
+HIGHER_IS_BETTER = {"adherence": True, "switch_after": True, "seam_score": False, "inside_share": True,
+                    "fd_ae": False, "fvd": False}
 CLAIMS = (  # (what the paper claims, system, compared with)
     ("mixed training beats a single scheme", "teacher", "single-scheme"),
     ("mixed training beats a single scheme at the same budget", "teacher-same-budget", "single-scheme"),
@@ -74,10 +75,43 @@ def switch_chart(table: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+DRIFT_PANELS = (("adherence", "detector match (window's prompt)"), ("seam_score", "seam score (1 = invisible)"),
+                ("inside_share", "share of change inside chunks"), ("frozen_share", "share of frozen frame pairs"))
+
+
+def drift_chart(drift: pd.DataFrame, path: Path) -> None:
+    """The drift measure over the stream: one panel per figure, a line per system and prompt setting."""
+    fig, axes = plt.subplots(1, len(DRIFT_PANELS), figsize=(4 * len(DRIFT_PANELS), 3.4))
+    for ax, (column, label) in zip(axes, DRIFT_PANELS):
+        for (system, changes), rows in drift.groupby(["system", "prompt_changes"], sort=False):
+            ax.plot((rows["start_s"] + rows["end_s"]) / 2, rows[column], marker="o", linestyle="--" if changes else "-",
+                    label=f"{system}{', prompt changes' if changes else ''}")
+        ax.set_xlabel("stream time (s), window centre")
+        ax.set_title(label, fontsize=10)
+    axes[0].set_ylim(-0.05, 1.05)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def drift_section(drift: pd.DataFrame) -> str:
+    """A markdown table of the drift windows: per system and setting, each window's figures."""
+    columns = ["system", "prompt_changes", "start_s", "end_s", "adherence", "seam_score", "inside_share",
+               "frozen_share", "temporal_flicker"]
+    rows = drift[columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |"
+              for row in rows.itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def write_outputs(out: Path, summary: pd.DataFrame, per_video: pd.DataFrame, switches: pd.DataFrame,
-                  missing: Mapping[str, str], header: str, notes: Sequence[str]) -> Path:
+                  missing: Mapping[str, str], header: str, notes: Sequence[str],
+                  drift: pd.DataFrame | None = None) -> Path:
     """Write `out/paper_table.md`, `paper_summary.csv`, `paper_per_video.csv`, `paper_switch.csv`,
-    `paper_metrics.png` and `paper_switch.png`; returns the table's path."""
+    `paper_metrics.png` and `paper_switch.png` (and with `drift`, `paper_drift.csv` and `paper_drift.png`);
+    returns the table's path."""
     out.mkdir(parents=True, exist_ok=True)
     summary.to_csv(out / "paper_summary.csv", index=False)
     per_video.to_csv(out / "paper_per_video.csv", index=False)
@@ -89,5 +123,11 @@ def write_outputs(out: Path, summary: pd.DataFrame, per_video: pd.DataFrame, swi
             + "\n".join(f"- {note}" for note in notes)
             + "\n\n## The paper's claims at this scale\n\n" + (claims_section(summary) or "(nothing to compare)")
             + "\n\n![metrics](paper_metrics.png)\n\n![prompt change](paper_switch.png)\n")
+    if drift is not None:
+        drift.to_csv(out / "paper_drift.csv", index=False)
+        drift_chart(drift, out / "paper_drift.png")
+        text += ("\n## Long-stream drift\n\nOne stream per system, windows of 15 s; with prompt changes the prompt moves "
+                 "on every 30 s and adherence skips the frames a change needs to reach the screen.\n\n"
+                 + drift_section(drift) + "\n\n![drift](paper_drift.png)\n")
     (out / "paper_table.md").write_text(text)
     return out / "paper_table.md"

@@ -49,7 +49,7 @@ def test_paper_quick_path_writes_table_csvs_plots_and_study_plumbing_random_weig
     from human_eval.study import load_study
 
     out = tmp_path / "results"
-    argv = ["paper", "--quick", "--prompts", "2", "--frames", "16", "--streams", "2", "--out", str(out),
+    argv = ["paper", "--quick", "--prompts", "2", "--frames", "16", "--streams", "2", "--drift-seconds", "60", "--out", str(out),
             "--teacher", model_dirs["teacher"], "--single-scheme", model_dirs["single-scheme"],
             "--student", model_dirs["student"], "--device", "cpu", "--weights-dir", str(tmp_path / "no-weights"),
             "--no-progress"]
@@ -58,11 +58,15 @@ def test_paper_quick_path_writes_table_csvs_plots_and_study_plumbing_random_weig
     table = (out / "paper_table.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("|")]
     header = rows[0]
-    assert len(rows) == 2 + 6 and {line.count("|") for line in rows} == {header.count("|")}
-    assert [r.split("|")[1].strip() for r in rows[2:]] == SYSTEMS + ["ground-truth"]
-    for column in ("fd_ae", "adherence", "temporal_flicker", "seam_score", "switch_before", "switch_after", "clip_score"):
+    summary_rows = rows[:rows.index(next(r for r in rows[1:] if r.startswith("| system | prompt_changes")))]
+    assert len(summary_rows) == 2 + 8 and {line.count("|") for line in summary_rows} == {header.count("|")}
+    # fifo streams chunks of 4 frames (c = 1 latent frame of 4), the others of 8: a ground-truth row at each length
+    assert [r.split("|")[1].strip() for r in summary_rows[2:]] == SYSTEMS + ["ground-truth", "ground-truth-c4",
+                                                                             "ground-truth-c8"]
+    for column in ("fd_ae", "adherence", "temporal_flicker", "seam_score", "inside_share", "switch_before",
+                   "switch_after", "clip_score"):
         assert f" {column} |" in header
-    assert table.count("n/a: no CLIP weights") == 6 and "when no I3D weights are found" in table
+    assert table.count("n/a: no CLIP weights") == 8 and "when no I3D weights are found" in table
     assert "mixed training beats a single scheme" in table and "paper_metrics.png" in table
 
     summary = pd.read_csv(out / "paper_summary.csv")
@@ -74,12 +78,23 @@ def test_paper_quick_path_writes_table_csvs_plots_and_study_plumbing_random_weig
     assert (means["ci_low"] <= means["value"] + 1e-9).all() and (means["value"] <= means["ci_high"] + 1e-9).all()
     assert (summary.loc[summary["metric"] == "fd_ae", "value"] >= 0).all()
     per_video = pd.read_csv(out / "paper_per_video.csv")
-    assert len(per_video) == 2 * 6 and per_video.groupby("system").size().eq(2).all()
+    assert len(per_video) == 2 * 8 and per_video.groupby("system").size().eq(2).all()
     flicker = per_video.groupby("system", sort=False)["temporal_flicker"].apply(tuple)
-    assert len(set(flicker)) == 6  # each system (the baselines: each sampler) made different videos
+    assert len(set(flicker.drop(["ground-truth-c4", "ground-truth-c8"]))) == 6  # each system (the baselines: each sampler) made different videos
+    truth = per_video[per_video["system"].str.startswith("ground-truth-c")]
+    assert truth["seam_score"].between(0.7, 1.4).all() and truth["inside_share"].between(0.75, 0.95).all()
+    assert summary.loc[summary["system"] == "ground-truth-c8", "metric"].tolist() == ["seam_score", "inside_share"]
+    drift = pd.read_csv(out / "paper_drift.csv")
+    assert drift.groupby(["system", "prompt_changes"]).size().to_dict() == {
+        ("student", False): 4, ("student", True): 4, ("teacher", False): 4, ("teacher", True): 4}
+    teacher = drift[drift["system"] == "teacher"]
+    assert list(teacher["start_s"]) == [0, 15, 30, 45] * 2
+    steady, changing = teacher["prompt"].iloc[:4].tolist(), teacher["prompt"].iloc[4:].tolist()
+    assert len(set(steady)) == 1 and changing[0] == changing[1] == steady[0] != changing[2] == changing[3]
+    assert drift["seam_score"].gt(0).all() and drift["inside_share"].between(0, 1).all()
     switches = pd.read_csv(out / "paper_switch.csv")
     assert len(switches) == 2 * 5 and (switches["prompt_before"] != switches["prompt_after"]).all()
-    for png in ("paper_metrics.png", "paper_switch.png"):
+    for png in ("paper_metrics.png", "paper_switch.png", "paper_drift.png"):
         with Image.open(out / png) as image:
             assert image.format == "PNG" and min(image.size) > 100
 
