@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the heavy imports happen inside the commands, so `--help` i
     import pandas as pd
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "streamdit" / "eval-features"
-CONSISTENCY_METRICS = ("subject", "background", "flicker", "seam")
+CONSISTENCY_METRICS = ("subject", "background", "flicker", "seam", "inside", "frozen")
 
 
 def _weights_help(kind: str) -> str:
@@ -112,13 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("consistency", help="subject/background consistency, temporal flicker, seam score",
                        description="Subject consistency (DINO) and background consistency (CLIP) as VBench; "
                                    "temporal flicker (mean absolute frame difference, 0-255); seam score (frame "
-                                   "difference across chunk boundaries / elsewhere, 1.0 = invisible seams). The "
-                                   "chunk size is --chunk-size, else each video's sidecar `<video file>.json` "
-                                   "(or `<stem>.json`) key `chunk_frames`; videos with neither get no seam score.")
+                                   "difference across chunk boundaries / elsewhere, 1.0 = invisible seams); inside "
+                                   "(share of all frame change inside chunks: real video about (c-1)/c, a stream "
+                                   "that steps at its chunk borders near 0); frozen (share of consecutive frames "
+                                   "that do not change). The chunk size is --chunk-size, else each video's sidecar "
+                                   "`<video file>.json` (or `<stem>.json`) key `chunk_frames`; videos with neither get "
+                                   "no seam score or inside share.")
     p.add_argument("video_dir", type=Path)
     p.add_argument("--chunk-size", type=int, help="frames per generated chunk (chunks start at frame 0)")
     p.add_argument("--metrics", default=",".join(CONSISTENCY_METRICS),
-                   help=f"comma-separated subset of {','.join(CONSISTENCY_METRICS)} (flicker and seam need no weights)")
+                   help=f"comma-separated subset of {','.join(CONSISTENCY_METRICS)} (all but subject and background "
+                        "need no weights)")
     p.add_argument("--dino-weights", type=Path, help=_weights_help("dino"))
     p.add_argument("--dino-arch", default=DEFAULT_DINO_ARCH,
                    help="timm ViT architecture of the DINO checkpoint (e.g. vit_small_patch16_224 for dino_deitsmall16)")
@@ -373,6 +377,7 @@ def cmd_consistency(args: argparse.Namespace, argv: Sequence[str] | None = None)
 
     from .clip import CLIP
     from .consistency import feature_consistency, seam_score, temporal_flicker
+    from .motion import frozen_share, inside_chunk_share
     from .dino import DINO
     from .features import load_any, video_features
     from .provenance import skipped_column, videos_column, weights_columns
@@ -393,7 +398,7 @@ def cmd_consistency(args: argparse.Namespace, argv: Sequence[str] | None = None)
         try:
             dino = _load(args, "dino", lambda: DINO.load(args.dino_weights, args.dino_arch, args.weights_dir, device))
         except MissingWeightsError as err:
-            raise MissingWeightsError(f"{err}\n(--metrics flicker,seam needs no weights)") from None
+            raise MissingWeightsError(f"{err}\n(--metrics flicker,seam,inside,frozen needs no weights)") from None
         feats = video_features(dino, videos, args.num_frames, "uniform", cache=cache, progress=progress, desc="DINO")
         per_video["subject_consistency"] = [feature_consistency(f) for f in feats]
         provenance["subject_consistency"] = dict(**weights_columns([dino]), preprocessing=dino.describe_preprocessing(args.num_frames))
@@ -402,24 +407,33 @@ def cmd_consistency(args: argparse.Namespace, argv: Sequence[str] | None = None)
         feats = video_features(clip, videos, args.num_frames, "uniform", cache=cache, progress=progress, desc="CLIP")
         per_video["background_consistency"] = [feature_consistency(f) for f in feats]
         provenance["background_consistency"] = dict(**weights_columns([clip]), preprocessing=clip.describe_preprocessing(args.num_frames))
-    if "flicker" in metrics or "seam" in metrics:
-        flicker, seams, chunks = [], [], []
+    if {"flicker", "seam", "inside", "frozen"} & set(metrics):
+        flicker, seams, inside, frozen, chunks = [], [], [], [], []
         for path in videos:
             video = load_any(path)
             flicker.append(temporal_flicker(video))
+            frozen.append(frozen_share(video))
             chunk = args.chunk_size or read_chunk_frames(path)
             chunks.append(chunk)
             seams.append(seam_score(video, chunk) if chunk else np.nan)
+            inside.append(inside_chunk_share(video, chunk) if chunk else np.nan)
         raw = "all frames at their own size, no resize"
+        source = f"--chunk-size {args.chunk_size}" if args.chunk_size else "chunk_frames of each video's sidecar JSON"
         if "flicker" in metrics:
             per_video["temporal_flicker"] = flicker
             provenance["temporal_flicker"] = {"preprocessing": raw + "; mean |frame difference| in 0-255"}
         if "seam" in metrics:
             per_video["seam_score"] = seams
-            source = f"--chunk-size {args.chunk_size}" if args.chunk_size else "chunk_frames of each video's sidecar JSON"
             provenance["seam_score"] = {"preprocessing": f"{raw}; chunk size from {source}; capped at 1000"}
-            if np.isnan(seams).all():
-                print("note: no seam score: give --chunk-size or write <video>.json with chunk_frames", file=sys.stderr)
+        if "inside" in metrics:
+            per_video["inside_share"] = inside
+            provenance["inside_share"] = {"preprocessing": f"{raw}; chunk size from {source}"}
+        if "frozen" in metrics:
+            per_video["frozen_share"] = frozen
+            provenance["frozen_share"] = {"preprocessing": raw + "; pairs with no change at all"}
+        if ("seam" in metrics or "inside" in metrics) and np.isnan(seams).all():
+            print("note: no seam score or inside share: give --chunk-size or write <video>.json with chunk_frames",
+                  file=sys.stderr)
     name = args.name or args.video_dir.name
     rows, columns = [], []
     for column in per_video.columns[1:]:

@@ -78,3 +78,25 @@ def test_drift_windows_score_each_window_against_its_own_prompt():
     assert list(table["adherence"]) == [1.0, 0.0]
     with pytest.raises(ValueError, match="one prompt per window"):
         window_scores(video, [right], chunk_size=4, window=window)
+
+
+def test_consistency_command_reports_inside_and_frozen_share(tmp_path, capsys):
+    import pandas as pd
+
+    from eval.cli import main
+    from streamdit.video_io import write_video
+
+    folder = tmp_path / "videos"
+    smooth = generator_video(48)
+    write_video(folder / "smooth.mp4", smooth, FPS, crf=0)  # lossless: the codec keeps every small change
+    write_video(folder / "slideshow.mp4", slideshow(smooth, 4), FPS, crf=0)
+    out = tmp_path / "scores.json"
+    per_video = tmp_path / "per_video.csv"
+    assert main(["consistency", str(folder), "--metrics", "seam,inside,frozen", "--chunk-size", "4",
+                 "--out", str(out), "--per-video", str(per_video), "--no-progress"]) == 0
+    rows = pd.read_csv(per_video).set_index("video")
+    assert rows.loc["smooth.mp4", "inside_share"] == pytest.approx(0.75, abs=0.04)
+    assert rows.loc["slideshow.mp4", "inside_share"] < 0.05
+    assert rows.loc["smooth.mp4", "frozen_share"] == 0 and rows.loc["slideshow.mp4", "frozen_share"] > 0.7
+    summary = out.read_text()
+    assert '"inside_share"' in summary and '"frozen_share"' in summary
