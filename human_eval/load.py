@@ -53,7 +53,7 @@ def _call(conn: http.client.HTTPConnection, method: str, path: str, body: dict |
 
 def _annotator(host: str, port: int, token: str, result: LoadResult, deadline: float, max_votes: int,
                stop: threading.Event, lock: threading.Lock) -> None:
-    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn = http.client.HTTPConnection(host, port, timeout=60)  # a loaded machine is slow, not broken
     try:
         while not stop.is_set() and time.perf_counter() < deadline:
             try:

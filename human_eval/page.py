@@ -204,11 +204,13 @@ function track(video, side) {
     w.tick = video.paused ? null : now;
   };
   video.addEventListener("timeupdate", tick);
+  video.addEventListener("playing", () => { watch[side].tick = performance.now(); });
   video.addEventListener("pause", () => { tick(); watch[side].tick = null; });
   video.addEventListener("waiting", () => { watch[side].tick = null; });
   video.addEventListener("ended", () => {
     tick();
-    if (playedShare(video) >= 0.9) watch[side].through = true;
+    // the same rule as the server's: played to the end, and seen playing for 90% of its length
+    if (playedShare(video) >= 0.9 && watch[side].seen >= 0.9 * video.duration) watch[side].through = true;
     markActive();
     video.currentTime = 0;  // loop by hand, so the end of every pass is seen
     video.play().catch(() => {});

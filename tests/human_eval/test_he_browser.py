@@ -114,7 +114,7 @@ def test_browser_vote_needs_both_videos_played_and_skip_is_recorded(tmp_path):
             browser.close()
     finally:
         server.terminate()
-        server.wait(30)
+        server.wait(60)
         if os.environ.get("HUMAN_EVAL_SCREENSHOTS"):
             for shot in shots.values():
                 if shot.exists():
@@ -165,7 +165,7 @@ def test_browser_admin_signs_in_adds_and_revokes_annotators(study_dir, tmp_path)
             browser.close()
     finally:
         server.terminate()
-        server.wait(30)
+        server.wait(60)
     assert len(links) == 2 and [a["name"] for a in Store(db).accounts() if a["revoked"]] == ["late-003"]
     store = Store(db)
     assert store.annotator(links[0].split("token=")[1]) is None and store.annotator(links[1].split("token=")[1])

@@ -10,7 +10,7 @@ from human_eval.cli import main
 
 
 def test_module_entry_point_and_help():
-    done = subprocess.run([sys.executable, "-m", "human_eval", "--help"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "human_eval", "--help"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0
     for command in ("pairs", "serve", "tokens", "export", "aggregate", "bench", "toy-study"):
         assert command in done.stdout
@@ -65,7 +65,7 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
         assert main(argv) == 2, argv
         assert message in capsys.readouterr().err
     done = subprocess.run([sys.executable, "-m", "human_eval", "serve", "--study", str(tmp_path / "nope"), "--db",
-                           str(tmp_path / "v.sqlite")], capture_output=True, text=True, timeout=60)
+                           str(tmp_path / "v.sqlite")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "study directory" in done.stderr and "Traceback" not in done.stderr
 
 
@@ -78,7 +78,7 @@ def test_option_and_path_errors_are_messages_not_tracebacks(running, tmp_path, c
     assert "folder" in capsys.readouterr().err and not (tmp_path / "no").exists()
     for bad in ("0", "-5", "many"):
         done = subprocess.run([sys.executable, "-m", "human_eval", "aggregate", "--db", str(running.db), "--out",
-                               str(tmp_path / "o"), "--bootstrap", bad], capture_output=True, text=True, timeout=60)
+                               str(tmp_path / "o"), "--bootstrap", bad], capture_output=True, text=True, timeout=300)
         assert done.returncode == 2 and "--bootstrap" in done.stderr and "Traceback" not in done.stderr
     # the study has gold items but no annotator met one yet; no repeats either: a filter with no data is an error
     assert main(["aggregate", "--db", str(running.db), "--out", str(tmp_path / "o"), "--min-consistency", "0.8"]) == 2

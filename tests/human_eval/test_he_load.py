@@ -43,7 +43,7 @@ def _stored(db):
 
 
 def _resubmit(port, bodies):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     answers = []
     for body in bodies:
         conn.request("POST", "/api/vote", body=json.dumps(body), headers={"Content-Type": "application/json"})
@@ -65,7 +65,7 @@ def test_concurrent_annotators_every_acked_vote_is_stored_once(big_study, tmp_pa
         assert all(status == 200 and answer == {"ok": True, "duplicate": True} for status, answer in resent)
     finally:
         server.terminate()
-        server.wait(10)
+        server.wait(60)
     rows = _stored(db)
     ids = [r["client_vote_id"] for r in rows]
     assert len(ids) == len(set(ids)) == len(result.acked)
@@ -99,7 +99,7 @@ def test_kill_9_mid_load_loses_no_acked_vote(big_study, tmp_path, vote_sync):
             time.sleep(0.05)
         stored_before_kill = _count(db)
         os.kill(server.pid, signal.SIGKILL)  # in the middle of the load
-        server.wait(30)
+        server.wait(60)
         worker.join(PATIENCE_S)
         assert not worker.is_alive()
     finally:
@@ -125,7 +125,7 @@ def test_kill_9_mid_load_loses_no_acked_vote(big_study, tmp_path, vote_sync):
         assert again.failed == 0 and len(again.acked) >= 10  # serves on
     finally:
         server.terminate()
-        server.wait(10)
+        server.wait(60)
     ids = [r["client_vote_id"] for r in _stored(db)]
     assert len(ids) == len(set(ids))  # resubmitted votes counted once
     assert {b["client_vote_id"] for b in result.acked + result.unanswered} <= set(ids)

@@ -87,7 +87,7 @@ def test_path_traversal_over_a_real_socket(tmp_path, study_dir):
     port = free_port()
     server = start_server(study_dir, db, port)
     try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         conn.request("GET", f"/api/next?token={token}")
         item = json.loads(conn.getresponse().read())
         conn.request("GET", item["left_url"])
@@ -96,7 +96,7 @@ def test_path_traversal_over_a_real_socket(tmp_path, study_dir):
         conn.close()
         for path in ("/media/../../etc/passwd", "/media/..%2f..%2fetc%2fpasswd/left", "/../../../etc/passwd",
                      "/media/%2e%2e%2f%2e%2e%2fetc%2fpasswd/right"):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             conn.request("GET", f"{path}?token={token}")
             response = conn.getresponse()
             body = response.read()
@@ -105,7 +105,7 @@ def test_path_traversal_over_a_real_socket(tmp_path, study_dir):
             assert b"root:" not in body
     finally:
         server.terminate()
-        server.wait(10)
+        server.wait(60)
 
 
 def test_bad_votes_are_refused_and_nothing_is_stored(running):
