@@ -11,7 +11,8 @@ from pathlib import Path
 from .export import VotesError
 from .media import MediaError
 from .store import Store, StoreError
-from .study import Pair, StudyError, build_pairs, probe_pairs, write_default_study, write_pairs
+from .study import (Pair, Study, StudyError, blinding_warnings, build_pairs, probe_pairs, write_default_study,
+                    write_pairs)
 
 
 def _pairs(args: argparse.Namespace) -> None:
@@ -28,8 +29,9 @@ def _pairs(args: argparse.Namespace) -> None:
     pairs = build_pairs(root, args.systems, prompts, args.per_prompt, args.seed)
     if args.normalize:
         pairs = _normalize(root, pairs, args)
-    else:
-        probe_pairs(root, pairs)
+    study = Study(root=root.resolve(), pairs=pairs, videos=probe_pairs(root, pairs))
+    for warning in blinding_warnings(study):
+        print(f"warning: {warning}", file=sys.stderr)
     write_pairs(pairs, root / "pairs.csv")
     print(f"wrote {len(pairs)} pairs to {root / 'pairs.csv'}")
     if not any((root / name).exists() for name in ("study.json", "study.yaml", "study.yml")):

@@ -25,6 +25,7 @@ import json
 import math
 import mimetypes
 import secrets
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -39,7 +40,7 @@ from starlette.routing import Route
 from . import admin, page
 from .assign import Assigner
 from .store import Store, StoreError
-from .study import Study, StudyError, load_study
+from .study import Study, StudyError, blinding_warnings, load_study
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_COMMENT_CHARS = 2000
@@ -456,6 +457,8 @@ def serve(study_dir: str | Path, db: str | Path, host: str = "127.0.0.1", port: 
           seed: int | None = None, vote_sync: str = "full") -> None:
     """Load the study (decoding every video once), open the database and serve until interrupted."""
     study = load_study(study_dir)
+    for warning in blinding_warnings(study):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     store = Store(db, vote_sync)
     app = create_app(study, store, seed=seed)
     print(f"serving {len(study.pairs)} pairs from {study.root} on http://{host}:{port}/?token=TOKEN "

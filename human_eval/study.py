@@ -112,6 +112,29 @@ class Study:
         self._by_id = {p.pair_id: p for p in self.pairs}
 
 
+def blinding_warnings(study: Study) -> list[str]:
+    """Ways the probed videos differ between systems (codec, size, fps, length) that an annotator could
+    learn to tell the systems apart by; empty when they do not (e.g. after ``pairs --normalize``)."""
+    by_system: dict[str, set] = {}
+    for p in study.pairs:
+        if p.gold is not None:
+            continue
+        for system, video in ((p.system_a, p.video_a), (p.system_b, p.video_b)):
+            info = study.videos.get(video)
+            if info is not None:
+                by_system.setdefault(system, set()).add(
+                    (("codec", info.codec), ("size", f"{info.width}x{info.height}"), ("fps", f"{info.fps:g}"),
+                     ("length", f"{info.seconds:.2f} s")))
+    warnings = []
+    for index, what in enumerate(("codec", "size", "fps", "length")):
+        values = {system: sorted({f[index][1] for f in formats}) for system, formats in sorted(by_system.items())}
+        if len({tuple(v) for v in values.values()}) > 1:
+            shown = "; ".join(f"{system}: {', '.join(v)}" for system, v in values.items())
+            warnings.append(f"videos differ between systems in {what} ({shown}): an annotator can learn to tell "
+                            "them apart; `python -m human_eval pairs --normalize` re-encodes them alike")
+    return warnings
+
+
 def resolve_inside(root: Path, relative: str) -> Path:
     """Resolve ``relative`` against ``root``; raise StudyError if it escapes ``root`` (``..``, absolute, links)."""
     if not relative or Path(relative).is_absolute() or "\\" in relative or "\x00" in relative:

@@ -129,7 +129,10 @@ def test_pairs_refuses_an_undecodable_video_and_normalize_evens_out_the_files(st
     assert "videos/system_a/003.mp4' does not decode" in capsys.readouterr().err
     (study_dir / "videos" / "system_a" / "003.mp4").unlink()
     (study_dir / "videos" / "system_b" / "003.mp4").unlink()
-    assert main(["pairs", str(study_dir), "--systems", *systems, "--normalize", "--size", "32x32"]) == 0
+    assert main(["pairs", str(study_dir), "--systems", *systems]) == 0
+    assert "warning: videos differ between systems in size" in capsys.readouterr().err
+    assert main(["pairs", str(study_dir), "--systems", *systems, "--normalize", "--size", "32x32", "--force"]) == 0
+    assert "warning" not in capsys.readouterr().err
     pairs = pd.read_csv(study_dir / "pairs.csv", dtype=str)
     videos = sorted(set(pairs["video_a"]) | set(pairs["video_b"]))
     assert len(videos) == 6 and all(v.startswith("media/") and "system" not in v for v in videos)

@@ -134,3 +134,15 @@ def test_probed_videos_give_lengths(study_dir):
     study = load_study(study_dir)
     info = study.videos[study.pairs[0].video_a]
     assert (info.codec, info.width, info.height, info.frames, info.fps, info.seconds) == ("h264", 32, 32, 8, 8.0, 1.0)
+
+
+def test_videos_that_differ_between_systems_are_warned_about(study_dir):
+    from human_eval.study import blinding_warnings
+    from human_eval.toy import moving_square, write_video
+    assert blinding_warnings(load_study(study_dir)) == []  # every toy video is alike
+    for stem in ("000", "001", "002", "003"):
+        write_video(study_dir / "videos" / "system_c" / f"{stem}.mp4", moving_square(7, frames=16, size=48), fps=16)
+    warnings = blinding_warnings(load_study(study_dir))
+    assert [w.split(" (")[0] for w in warnings] == ["videos differ between systems in size",
+                                                   "videos differ between systems in fps"]
+    assert "system_c: 48x48" in warnings[0] and "system_a: 32x32" in warnings[0] and "--normalize" in warnings[0]
