@@ -102,6 +102,7 @@ def coverage_independent():
                     rounds=200, seed=11)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", [0.95, 0.90])
 def test_intervals_cover_truth_at_their_nominal_level(coverage_independent, level):
     hits, n = coverage_independent["annotator", level]
@@ -109,6 +110,7 @@ def test_intervals_cover_truth_at_their_nominal_level(coverage_independent, leve
     assert low <= hits / n <= high, f"{level:.0%} intervals covered the truth {hits / n:.3f} of the time"
 
 
+@pytest.mark.slow
 def test_cluster_bootstrap_covers_where_one_annotator_casts_40_percent():
     """Votes of one annotator share that annotator's taste: resampling votes gives intervals far too narrow."""
     scenario = Scenario(heavy_share=0.4, taste=0.5)
