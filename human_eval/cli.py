@@ -236,8 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_export)
 
     p = sub.add_parser("aggregate", help="rankings, win rates, agreement and annotator quality",
-                       description="Writes OUT/report.md, ranking.csv, pairwise.csv, agreement.csv, "
-                                   "annotators.csv, ranking.png and win_rates.png.")
+                       description="Writes OUT/report.md, ranking.csv (Bradley-Terry and Elo with intervals), "
+                                   "pairwise.csv (Holm-adjusted sign tests), predicted_win_rates.csv, agreement.csv, "
+                                   "annotators.csv, skipped.csv, ranking.png, win_rates.png and "
+                                   "predicted_win_rates.png. Intervals: cluster bootstrap over annotators unless "
+                                   "--cluster says otherwise.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--votes", help="CSV written by export")
     source.add_argument("--db", help="SQLite file of votes")

@@ -269,6 +269,8 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
                              watched=watched, comment=comment)
         if result == "conflict":
             return _error(409, "client_vote_id was already used for a different vote")
+        if result == "skipped":
+            return _error(409, "this item was skipped; it takes no vote")
         if result == "new":
             assigner.mark_answered(a.id)
         return JSONResponse({"ok": True, "duplicate": result == "duplicate"})
@@ -292,9 +294,9 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         a = assigner.by_id.get(item_id)
         if a is None or a.annotator_id != annotator.id:
             return _error(404, "unknown item_id for this token")
-        if a.id not in skipped and await asyncio.to_thread(store.has_vote, a.id):
-            return _error(409, "this item already has a vote")
         result = await write(store.add_skip, annotator.id, a.id, reason)
+        if result == "voted":
+            return _error(409, "this item already has a vote")
         skipped.add(a.id)
         assigner.mark_answered(a.id)
         return JSONResponse({"ok": True, "duplicate": result == "duplicate"})

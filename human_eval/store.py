@@ -270,9 +270,6 @@ class Store:
         """Assignments closed by a vote or a skip."""
         return {a for (a,) in self._query("SELECT assignment_id FROM votes UNION SELECT assignment_id FROM skips")}
 
-    def has_vote(self, assignment_id: str) -> bool:
-        return bool(self._query("SELECT 1 FROM votes WHERE assignment_id = ? LIMIT 1", (assignment_id,)))
-
     def skipped_assignments(self) -> set[str]:
         return {a for (a,) in self._query("SELECT assignment_id FROM skips")}
 
@@ -282,14 +279,17 @@ class Store:
         """Append a vote in one committed transaction.
 
         Returns "new", "duplicate" (same client_vote_id, item, answers and comment already stored:
-        nothing added; answers compare as canonical JSON, so key order does not matter) or "conflict"
-        (same client_vote_id with other content: nothing added). ``watched``: seconds each video
+        nothing added; answers compare as canonical JSON, so key order does not matter), "conflict"
+        (same client_vote_id with other content: nothing added) or "skipped" (the assignment was
+        skipped: nothing added). ``watched``: seconds each video
         (left, right) played, as the page measured them; the first stored value is kept.
         """
         payload = json.dumps(answers, sort_keys=True)
         left, right = watched if watched is not None else (None, None)
         try:
             with self._transaction(durable=self._vote_durable) as db:
+                if db.execute("SELECT 1 FROM skips WHERE assignment_id = ?", (assignment_id,)).fetchone():
+                    return "skipped"
                 db.execute("INSERT INTO votes (annotator_id, assignment_id, client_vote_id, answers, created_at, "
                            "watched_left, watched_right, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                            (annotator_id, assignment_id, client_vote_id, payload, created_at or time.time(),
@@ -303,9 +303,12 @@ class Store:
             return "duplicate" if tuple(rows[0]) == (assignment_id, payload, comment) else "conflict"
 
     def add_skip(self, annotator_id: int, assignment_id: str, reason: str, created_at: float | None = None) -> str:
-        """Record that an annotator could not rate an assignment: "new" or "duplicate" (already skipped)."""
+        """Record that an annotator could not rate an assignment: "new", "duplicate" (already skipped) or
+        "voted" (it has a vote: nothing added)."""
         try:
             with self._transaction(durable=self._vote_durable) as db:
+                if db.execute("SELECT 1 FROM votes WHERE assignment_id = ?", (assignment_id,)).fetchone():
+                    return "voted"
                 db.execute("INSERT INTO skips (annotator_id, assignment_id, reason, created_at) VALUES (?, ?, ?, ?)",
                            (annotator_id, assignment_id, reason, created_at or time.time()))
             return "new"

@@ -132,3 +132,14 @@ def test_a_token_revoked_by_another_process_is_refused_within_the_cache_time(tmp
     assert server_side.annotator(token) is None
     server_side.close()
     cli_side.close()
+
+
+def test_a_skipped_assignment_takes_no_vote_and_a_voted_one_no_skip(store):
+    store.create_tokens(1)
+    a, b = _assign(store, 1, aid="a1"), _assign(store, 1, "p0002", aid="a2")
+    assert store.add_skip(1, a.id, "cant_play") == "new" and store.add_skip(1, a.id, "cant_play") == "duplicate"
+    assert store.add_vote(1, a.id, {"overall": "left"}, "v1") == "skipped"
+    assert store.add_vote(1, b.id, {"overall": "left"}, "v2") == "new"
+    assert store.add_skip(1, b.id, "cant_play") == "voted"
+    assert store.count_votes() == 1 and store.skipped_assignments() == {"a1"}
+    assert store.answered_assignments() == {"a1", "a2"}
