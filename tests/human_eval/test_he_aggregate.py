@@ -12,7 +12,7 @@ from scipy.stats import binom
 from human_eval import aggregate, stats
 from human_eval.export import COLUMNS, VotesError
 from human_eval.report import write_report
-from human_eval.simulate import Scenario, coverage, simulate_votes, true_scores
+from human_eval.simulate import Scenario, coverage
 
 
 def _table(records) -> pd.DataFrame:
