@@ -15,15 +15,20 @@ CLEAN = 5.0  # the data value the oracle velocity points to
 class Tracker:
     """Latents (1, 2, B, 1, 1): channel 0 carries a frame id (velocity 0 keeps it), channel 1 a value.
 
-    The velocity is the exact flow for data ``CLEAN``: ``v = (x_t - x_0) / t`` (0 where ``t = 0``). Euler
-    steps along it are exact, so a frame comes out equal to ``CLEAN`` only if it was stepped with its true
-    time at every evaluation. Every time a frame is seen is recorded per id; ``calls`` counts evaluations.
-    Entering chunks are noised to ``grid[floor]`` and tagged with their index.
+    The velocity is the exact flow for data ``CLEAN``: ``v = (x_t - x_0) / t`` (0 where ``t = 0``).
+    A frame's value is ``CLEAN + tau * (eps - CLEAN)`` with its own noise ``eps``, so ``tau``, the time
+    its state is really at, can be read back from the value. At every evaluation the oracle records the
+    time the frame is *told* (``seen``) and the time its state *is at* (``state``); a sampler is right only
+    if the two agree at every step. (The end state alone proves little: an exact Euler step to ``t = 0``
+    lands on ``CLEAN`` from wherever the frame was.) ``calls`` counts evaluations. Entering chunks are
+    noised to ``grid[floor]`` and tagged with their index.
     """
 
     def __init__(self, schedule: BufferSchedule, floor: int = 0) -> None:
         self.schedule, self.floor = schedule, floor
         self.seen: dict[int, list[float]] = defaultdict(list)
+        self.state: dict[int, list[float]] = defaultdict(list)
+        self.noise: dict[int, float] = {}
         self.calls = 0
         self.next_id = 0
         self.generator = torch.Generator().manual_seed(0)
@@ -31,7 +36,9 @@ class Tracker:
     def velocity(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         self.calls += 1
         for f in range(x.shape[2]):
-            self.seen[int(x[0, 0, f, 0, 0])].append(float(t[0, f]))
+            frame = int(x[0, 0, f, 0, 0])
+            self.seen[frame].append(float(t[0, f]))
+            self.state[frame].append((float(x[0, 1, f, 0, 0]) - CLEAN) / (self.noise[frame] - CLEAN))
         v = torch.zeros_like(x)
         tt = t[:, None, :, None, None]
         v[:, 1:] = torch.where(tt > 0, (x[:, 1:] - CLEAN) / tt.clamp_min(1e-12), torch.zeros_like(x[:, 1:]))
@@ -40,9 +47,17 @@ class Tracker:
     def next_chunk(self) -> EnteringChunk:
         c = self.schedule.scheme.chunk_size
         x = torch.empty(1, 2, c, 1, 1, dtype=torch.float64)
-        x[0, 0, :, 0, 0] = torch.arange(self.next_id, self.next_id + c, dtype=torch.float64)
+        ids = range(self.next_id, self.next_id + c)
+        x[0, 0, :, 0, 0] = torch.tensor(ids, dtype=torch.float64)
         self.next_id += c
         t = float(self.schedule.grid[self.floor])
-        eps = torch.randn(c, generator=self.generator, dtype=torch.float64)
+        eps = torch.randn(c, generator=self.generator, dtype=torch.float64) - 3.0  # eps - CLEAN never near 0
+        self.noise.update(zip(ids, eps.tolist()))
         x[0, 1, :, 0, 0] = (1 - t) * CLEAN + t * eps
         return EnteringChunk(x, floor=self.floor, tag=self.next_id // c - 1)
+
+    def assert_states_at_their_times(self) -> None:
+        """Every frame's state was at the time it was told, at every evaluation."""
+        for frame, told in self.seen.items():
+            for step, (t, tau) in enumerate(zip(told, self.state[frame], strict=True)):
+                assert abs(t - tau) < 1e-9, f"frame {frame}, evaluation {step}: told t={t}, its state is at t={tau}"

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
+from typing import Iterator
+
+import time
 
 import numpy as np
 import pytest
 import torch
 
 from streamdit import SamplerConfig, StreamDiTPipeline
-from streamdit.autoencoder import PatchAutoencoder
+from streamdit.autoencoder import PatchAutoencoder, tensor_to_video, video_to_tensor
 
 SMALL = dict(buffer_frames=4, latent_height=8, latent_width=8, hidden_size=48, depth=2, num_heads=2,
              window_size=(2, 4, 4))
@@ -27,16 +31,45 @@ def pipe(text_encoder) -> StreamDiTPipeline:
     return pipe
 
 
+CONSTANT_VELOCITY = 0.4
+
+
+@pytest.fixture(scope="module")
+def constant_pipe(text_encoder) -> StreamDiTPipeline:
+    """A model whose output is known: a fresh velocity-predicting StreamDiT outputs zero (DiT's zero output
+    layer), so with its output bias set to a constant it predicts ``v(x, t) = CONSTANT_VELOCITY`` everywhere."""
+    pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(4), text_encoder=text_encoder,
+                                         sampler=SamplerConfig(chunk_size=2, micro_steps=2), prediction="velocity",
+                                         **SMALL)
+    with torch.no_grad():
+        pipe.model.final_layer.linear.bias.fill_(CONSTANT_VELOCITY)
+    return pipe
+
+
 def take(stream, n: int) -> list[np.ndarray]:
     with stream:
         return list(itertools.islice(stream, n))
 
 
+@contextmanager
+def batch_rows(model: torch.nn.Module) -> Iterator[list[int]]:
+    """The batch size of every forward pass of ``model`` while the block runs."""
+    rows: list[int] = []
+    handle = model.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
+    try:
+        yield rows
+    finally:
+        handle.remove()
+
+
 def test_stream_yields_uint8_chunks_forever_until_stopped_plumbing_random_weights(pipe) -> None:
     stream = pipe.stream("a red circle moving left", seed=1)
-    chunks = list(itertools.islice(stream, 5))
+    first = next(stream)
+    to_first = time.perf_counter() - stream.stats.started
+    chunks = [first, *itertools.islice(stream, 4)]
     assert all(c.shape == (2, 32, 32, 3) and c.dtype == np.uint8 for c in chunks)
-    assert stream.stats.chunks == 5 and stream.stats.first_chunk_s > 0
+    assert stream.stats.chunks == 5 and stream.stats.frames == 10
+    assert 0 < stream.stats.first_chunk_s <= to_first  # measured when the first chunk came, not later
     assert not stream.stopped
     stream.stop()
     assert list(stream) == []
@@ -66,10 +99,50 @@ def test_prompt_switch_changes_the_stream_from_the_next_evaluation_plumbing_rand
     assert not np.array_equal(np.concatenate(switched[3:]), np.concatenate(plain[3:]))
 
 
-def test_guidance_zero_disables_the_unconditional_pass_plumbing_random_weights(pipe) -> None:
-    guided = take(pipe.stream("a red circle", seed=2), 2)
-    plain = take(pipe.stream("a red circle", seed=2, guidance=0), 2)
-    assert not np.array_equal(guided[1], plain[1])
+def test_guidance_is_uncond_plus_w_times_cond_minus_uncond_in_one_batched_pass_random_weights(pipe) -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, pipe.model.config.in_channels, 4, 8, 8, generator=g)
+    t = torch.tensor([[0.2, 0.2, 0.7, 0.7]])
+    text, null = pipe.encode_prompt("a red circle"), pipe.encode_prompt("")
+    with torch.inference_mode():
+        cond = pipe.model(x, t, text.tokens, text.mask)
+        uncond = pipe.model(x, t, null.tokens, null.mask)
+        assert (cond - uncond).abs().max() > 1e-2  # the prompt matters to this model
+        with batch_rows(pipe.model) as guided_rows:
+            guided = pipe.velocity(x, t, text, null, 3.0)
+        with batch_rows(pipe.model) as plain_rows:
+            plain = pipe.velocity(x, t, text, null, 0.0)
+    torch.testing.assert_close(guided, uncond + 3.0 * (cond - uncond), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(plain, cond, rtol=1e-4, atol=1e-5)
+    assert guided_rows == [2] and plain_rows == [1]  # conditional and unconditional in one batch of two
+
+
+@pytest.mark.parametrize(("guidance", "rows_per_evaluation"), [(3.0, 2), (0, 1)])
+def test_guidance_zero_skips_the_unconditional_pass_random_weights(pipe, guidance, rows_per_evaluation) -> None:
+    with batch_rows(pipe.model) as rows:
+        stream = pipe.stream("a red circle", seed=2, guidance=guidance)
+        take(stream, 2)
+    assert stream.stats.evaluations >= pipe.schedule.scheme.total_steps
+    assert rows == [rows_per_evaluation] * stream.stats.evaluations
+
+
+@pytest.mark.parametrize(("strength", "t"), [(0.3, 0.25), (0.8, 0.75)])
+def test_video_to_video_output_is_the_input_noised_to_the_strength_and_denoised_exactly(constant_pipe, strength,
+                                                                                       t) -> None:
+    """SDEdit in the buffer: input chunk i enters at the grid time t at or below the strength (the grid is
+    1, .75, .5, .25, 0) as ``(1 - t) * z_i + t * noise_i``, and the constant velocity v moves it by ``-t * v``
+    over its steps down to 0, so the stream is ``decode((1 - t) z_i + t noise_i - t v)`` with the seed's
+    noise drawn chunk by chunk. At strengths other than 0.5 the input's and the noise's weights differ."""
+    frames = np.random.default_rng(1).integers(0, 256, (10, 32, 32, 3), dtype=np.uint8)
+    out = take(constant_pipe.stream("a red circle", seed=7, video=iter(frames), strength=strength), 100)
+    autoencoder, g = PatchAutoencoder(4), torch.Generator().manual_seed(7)
+    z = autoencoder.encode(video_to_tensor(torch.from_numpy(frames)[None]))
+    assert len(out) == 5
+    for i, chunk in enumerate(out):
+        noise = torch.randn(constant_pipe.chunk_latent_shape, generator=g)
+        latents = (1 - t) * z[:, :, 2 * i:2 * i + 2] + t * noise - t * CONSTANT_VELOCITY
+        expected = tensor_to_video(autoencoder.decode(latents))[0].numpy()
+        assert np.abs(chunk.astype(int) - expected.astype(int)).max() <= 1, f"chunk {i}"
 
 
 def test_video_to_video_follows_the_input_and_ends_with_it_plumbing_random_weights(pipe) -> None:

@@ -24,6 +24,7 @@ def test_each_chunk_crosses_the_whole_grid_behind_clean_frames(scheme: Scheme) -
     emitted = list(itertools.islice(stream, K + 3))
     assert [e.tag for e in emitted] == list(range(K + 3))
     assert oracle.calls == T * 4  # start-up: one uniform run; then T evaluations per chunk
+    oracle.assert_states_at_their_times()
     for e in emitted:
         torch.testing.assert_close(e.latents[0, 1], torch.full_like(e.latents[0, 1], CLEAN))
     grid = schedule.grid[:-1].tolist()

@@ -30,11 +30,11 @@ def run(schedule: BufferSchedule, chunks: int, floor: int = 0) -> tuple[Tracker,
     return tracker, out
 
 
-@pytest.mark.parametrize("scheme", SCHEMES, ids=str)
-def test_every_frame_passes_each_grid_index_once_and_leaves_clean(scheme: Scheme) -> None:
-    schedule = BufferSchedule(scheme, shift=3.0)
-    tracker, out = run(schedule, chunks=3 * scheme.num_chunks)
-    grid = schedule.grid[:-1].tolist()  # times at which a frame is evaluated: t_0 .. t_{T-1}
+def check_every_step(schedule: BufferSchedule, tracker: Tracker, out: list[torch.Tensor], floor: int = 0) -> None:
+    """Frames leave in stream order, clean, after being told grid time ``max(i, floor)`` at the i-th of their
+    ``T`` steps, and their state was at the time they were told at every evaluation (not only at the end)."""
+    scheme = schedule.scheme
+    floored = [float(schedule.grid[max(i, floor)]) for i in range(scheme.total_steps)]
     emitted_ids = torch.cat([o[0, 0, :, 0, 0] for o in out]).long().tolist()
     assert emitted_ids == list(range(len(emitted_ids))), "frames must leave in stream order"
     warm = schedule.warmup_steps
@@ -44,11 +44,19 @@ def test_every_frame_passes_each_grid_index_once_and_leaves_clean(scheme: Scheme
         if frame_id < scheme.buffer_frames:
             # start-up: the uniform run shows every frame the first `warm` grid times; a frame keeps the
             # state it had at its steady-state index and goes on from there
-            assert seen[:warm] == grid[:warm], f"frame {frame_id} saw {seen}"
-            seen = grid[:start[frame_id]] + seen[warm:]
-        assert seen == grid, f"frame {frame_id} saw {tracker.seen[frame_id]}"
+            assert seen[:warm] == floored[:warm], f"frame {frame_id} saw {seen}"
+            seen = floored[:start[frame_id]] + seen[warm:]
+        assert seen == floored, f"frame {frame_id} saw {tracker.seen[frame_id]}"
+    tracker.assert_states_at_their_times()
     values = torch.cat([o[0, 1, :, 0, 0] for o in out])
     torch.testing.assert_close(values, torch.full_like(values, CLEAN), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES, ids=str)
+def test_every_frame_passes_each_grid_index_once_and_leaves_clean(scheme: Scheme) -> None:
+    schedule = BufferSchedule(scheme, shift=3.0)
+    tracker, out = run(schedule, chunks=3 * scheme.num_chunks)
+    check_every_step(schedule, tracker, out)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES, ids=str)
@@ -99,15 +107,16 @@ def test_warmup_captures_each_chunk_at_its_steady_state_index() -> None:
     assert captured == {3: 0, 2: 2, 1: 4, 0: 6}
 
 
-def test_video_to_video_frames_wait_at_their_entry_level() -> None:
-    """Frames entering at grid index `floor` are not stepped above it and still come out clean."""
-    schedule = BufferSchedule(Scheme(4, 2, 2), shift=1.0)
-    floor = schedule.index_for_time(0.5)
-    assert float(schedule.grid[floor]) <= 0.5 < float(schedule.grid[floor - 1])
-    tracker, out = run(schedule, chunks=8, floor=floor)
-    values = torch.cat([o[0, 1, :, 0, 0] for o in out])
-    torch.testing.assert_close(values, torch.full_like(values, CLEAN), rtol=0, atol=1e-9)
-    assert max(max(ts) for ts in tracker.seen.values()) == pytest.approx(float(schedule.grid[floor]))
+@pytest.mark.parametrize("scheme", SCHEMES[:2] + SCHEMES[4:], ids=str)
+@pytest.mark.parametrize("strength", [0.3, 0.5, 0.8])
+def test_video_to_video_frames_wait_at_their_entry_level(scheme: Scheme, strength: float) -> None:
+    """Frames entering at grid index `floor` are held there (told that time, their state kept at it) until
+    their schedule reaches it, then stepped along the grid, and come out clean."""
+    schedule = BufferSchedule(scheme, shift=2.0)
+    floor = schedule.index_for_time(strength)
+    assert float(schedule.grid[floor]) <= strength < float(schedule.grid[floor - 1])
+    tracker, out = run(schedule, chunks=3 * scheme.num_chunks, floor=floor)
+    check_every_step(schedule, tracker, out, floor)
 
 
 def test_finite_input_flushes_the_buffer_and_stops() -> None:
