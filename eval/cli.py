@@ -294,7 +294,7 @@ def _finish(args: argparse.Namespace, table: "pd.DataFrame", per_video: "pd.Data
 def cmd_fvd(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
     import pandas as pd
 
-    from .fvd import FVD_FRAMES, fvd_features
+    from .fvd import FVD_FRAMES, check_set_sizes, fvd_features
     from .frechet import frechet_distance
     from .i3d import I3D
     from .kvd import kernel_distance
@@ -333,13 +333,7 @@ def cmd_fvd(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.
     fake, _, bad = _videos(args, args.fake_dir, num_frames, "consecutive", args.stride)
     skipped.update({f"fake/{k}": v for k, v in bad.items()})
     fake_feats = fvd_features(fake, model, num_frames, args.stride, cache, progress, "fake")
-    for side, n in (("real", len(stats.features)), ("fake", len(fake_feats))):
-        if n < 2:
-            raise ValueError(f"FVD needs at least 2 {side} videos to fit a Gaussian, got {n}")
-        if n < model.num_features:
-            warnings.warn(f"{n} {side} videos for {model.num_features}-dimensional features: the covariance is "
-                          "rank-deficient and FVD is strongly biased at this size (compare only equal-size sets; "
-                          "2048 videos are usual)", stacklevel=1)
+    check_set_sizes({"real": len(stats.features), "fake": len(fake_feats)}, model.num_features)
     name = args.name or args.fake_dir.name
     suffix = f"_{metric}" if metric else ""
     table = pd.DataFrame([

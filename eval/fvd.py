@@ -5,6 +5,7 @@ draws a random start for real videos), so results are reproducible."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -26,12 +27,23 @@ def fvd_features(videos: Sequence[VideoLike], model: I3D | VideoMAE, num_frames:
                                    group_size=model.batch_size, progress=progress, desc=desc))
 
 
+def check_set_sizes(sizes: dict[str, int], num_features: int) -> None:
+    """At least 2 videos per set (an error), and a warning for a set smaller than the feature dimension:
+    its covariance is rank-deficient and FVD is strongly biased (StyleGAN-V and cd-fvd use 2048)."""
+    for name, n in sizes.items():
+        if n < 2:
+            raise ValueError(f"FVD needs at least 2 {name} videos to fit a Gaussian, got {n}")
+        if n < num_features:
+            warnings.warn(f"{n} {name} videos for {num_features}-dimensional features: the covariance is "
+                          "rank-deficient and FVD is strongly biased at this size (compare only equal-size sets; "
+                          "2048 videos are usual)", stacklevel=3)
+
+
 def fvd(real: Sequence[VideoLike], fake: Sequence[VideoLike], model: I3D | VideoMAE, num_frames: int = FVD_FRAMES,
         stride: int = 1, cache: FeatureCache | None = None, progress: bool = False) -> float:
-    """FVD between two sets of videos (paths or uint8 arrays), each of at least 2 videos."""
-    for name, videos in (("real", real), ("fake", fake)):
-        if len(videos) < 2:
-            raise ValueError(f"FVD needs at least 2 {name} videos to fit a Gaussian, got {len(videos)}")
+    """FVD between two sets of videos (paths or uint8 arrays), each of at least 2 videos (a warning below
+    the feature dimension)."""
+    check_set_sizes({"real": len(real), "fake": len(fake)}, model.num_features)
     return frechet_distance(fvd_features(real, model, num_frames, stride, cache, progress, "real"),
                             fvd_features(fake, model, num_frames, stride, cache, progress, "fake"))
 

@@ -116,6 +116,26 @@ class InceptionI3d(nn.Module):
         return x.squeeze(4).squeeze(3).mean(dim=2)
 
 
+@torch.no_grad()
+def fold_batch_norm(network: nn.Module) -> nn.Module:
+    """A copy of `network` with every Unit3D's inference-mode BatchNorm folded into its convolution
+    (w * g / sqrt(v + eps), b' = beta + (b - mean) * g / sqrt(v + eps)): the same function, one pass
+    over the activations fewer per layer."""
+    import copy
+
+    network = copy.deepcopy(network).eval()
+    for unit in network.modules():
+        if isinstance(unit, Unit3D) and isinstance(unit.bn, nn.BatchNorm3d):
+            conv, bn = unit.conv3d, unit.bn
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            fused = nn.Conv3d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, bias=True)
+            fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1, 1))
+            bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+            fused.bias.copy_(bn.bias + (bias - bn.running_mean) * scale)
+            unit.conv3d, unit.bn = fused.to(conv.weight.device), nn.Identity()
+    return network
+
+
 def preprocess_i3d(videos: torch.Tensor) -> torch.Tensor:
     """uint8 (B, T, H, W, 3) -> float (B, 3, T, 224, 224) in [-1, 1] (cd-fvd `preprocess_i3d`)."""
     b, t, h, w, c = videos.shape
@@ -138,6 +158,10 @@ class I3D:
     def __init__(self, network: nn.Module, torchscript: bool = False, device: str = "cpu",
                  batch_size: int = 8, fingerprint: str | None = None):
         self.network = network.eval().to(device)
+        # inference copy of a state-dict network: BatchNorm folded into the convolutions and channels-last
+        # memory layout (faster 3D convolutions; the same function up to float rounding)
+        self._forward = self.network if torchscript else fold_batch_norm(self.network).to(
+            memory_format=torch.channels_last_3d)
         self.torchscript, self.device, self.batch_size = torchscript, device, batch_size
         self.fingerprint = fingerprint
         self.num_features = 400
@@ -182,6 +206,18 @@ class I3D:
                 out[i] = row
         return torch.stack(out)  # type: ignore[arg-type]
 
+    @staticmethod
+    def _preprocess(clips: list[torch.Tensor]) -> torch.Tensor:
+        """cd-fvd's preprocessing of each clip on its own size; clips of one size in one call."""
+        shapes: dict[tuple, list[int]] = {}
+        for i, clip in enumerate(clips):
+            shapes.setdefault(tuple(clip.shape), []).append(i)
+        out: list[torch.Tensor | None] = [None] * len(clips)
+        for members in shapes.values():
+            for i, x in zip(members, preprocess_i3d(torch.stack([clips[i] for i in members]))):
+                out[i] = x
+        return torch.stack(out)  # type: ignore[arg-type]
+
     @torch.no_grad()
     def encode_videos(self, videos: Sequence[np.ndarray | torch.Tensor]) -> np.ndarray:
         """I3D logits of each video (all with the same frame count, >= 9; 16 for standard FVD). Videos may
@@ -197,6 +233,6 @@ class I3D:
             if self.torchscript:
                 y = self._torchscript_forward(clips)
             else:
-                y = self.network(torch.cat([preprocess_i3d(c[None]) for c in clips]).to(self.device))
+                y = self._forward(self._preprocess(clips).to(self.device).contiguous(memory_format=torch.channels_last_3d))
             out.append(y.float().cpu().numpy())
         return np.concatenate(out)
