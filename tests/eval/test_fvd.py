@@ -282,3 +282,17 @@ def test_corrupt_weights_and_missing_gpu_are_one_line_errors(tmp_path, clips, ca
         assert main(["fvd", *folders, "--device", "cuda"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "no CUDA GPU" in err
+
+
+def test_weights_in_the_cache_need_no_flag_plumbing_random_weights(tmp_path, state_dict_file, clips, monkeypatch):
+    real, fake = clips
+    _write_mixed(tmp_path / "real", {f"clip{i}": v for i, v in enumerate(real)})
+    _write_mixed(tmp_path / "fake", {f"clip{i}": v for i, v in enumerate(fake)})
+    monkeypatch.delenv("STREAMDIT_EVAL_WEIGHTS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cached = tmp_path / "xdg" / "streamdit" / "eval-weights" / "i3d_pretrained_400.pt"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(state_dict_file.read_bytes())
+    assert main(["fvd", str(tmp_path / "real"), str(tmp_path / "fake"), "--num-frames", str(FRAMES), "--no-cache",
+                 "--no-progress", "--out", str(tmp_path / "fvd.json")]) == 0
+    assert json.loads((tmp_path / "fvd.json").read_text())[0]["weights"] == "i3d_pretrained_400.pt"
