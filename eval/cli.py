@@ -1,4 +1,5 @@
-"""`python -m eval`: FVD, CLIP score, consistency, prompt adherence, reports and a throughput benchmark."""
+"""`python -m eval`: FVD/KVD, CLIP score, consistency, VBench motion, prompt adherence, reports, a benchmark
+against the reference implementations, and the weights downloader."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from .paper_settings import FULL, QUICK
-from .weights import DEFAULT_CLIP_ARCH, DEFAULT_DINO_ARCH, WEIGHTS, MissingWeightsError, WeightsLoadError
+from .weights import DEFAULT_CLIP_ARCH, DEFAULT_DINO_ARCH, WEIGHTS, MissingWeightsError
 
 if TYPE_CHECKING:  # the heavy imports happen inside the commands, so `--help` is fast
     import pandas as pd
@@ -220,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "weights dir; `weights download NAME` fetches NAME's first published file there "
                                    "(resuming a partial download, verifying the pinned SHA-256 where one is known).")
     p.add_argument("action", choices=["list", "download"])
-    p.add_argument("names", nargs="*", metavar="NAME", help=f"one of {', '.join(WEIGHTS)} (download)")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help=f"one of {', '.join(WEIGHTS)}, or an alternative's file name such as i3d_pretrained_400.pt")
     p.add_argument("--weights-dir", type=Path, help="target folder (default as for the metric commands)")
     return parser
 

@@ -89,11 +89,14 @@ def fetch(url: str, dest: str | Path, sha256: str | None = None, timeout: float 
 
 
 def download_weights(kind: str, directory: str | Path | None = None, which: int = 0, progress: bool = True) -> Path:
-    """Download the `which`-th published file of `kind` ("i3d", "clip", "dino", "videomae", "raft") into the
-    weights dir (skipping parts already there); returns its path."""
-    if kind not in WEIGHTS:
-        raise ValueError(f"unknown weights {kind!r}; choose from {', '.join(WEIGHTS)}")
-    entry: WeightsFile = WEIGHTS[kind][which]
+    """Download the `which`-th published file of `kind` ("i3d", "clip", "dino", "videomae", "raft"), or the
+    file named `kind` (e.g. "i3d_pretrained_400.pt", an alternative), into the weights dir (skipping parts
+    already there); returns its path."""
+    named = [w for files in WEIGHTS.values() for w in files if w.relpath == kind or Path(w.relpath).name == kind]
+    if kind not in WEIGHTS and not named:
+        files = ", ".join(Path(w.relpath).name for files in WEIGHTS.values() for w in files)
+        raise ValueError(f"unknown weights {kind!r}; choose from {', '.join(WEIGHTS)} (or a file name: {files})")
+    entry: WeightsFile = WEIGHTS[kind][which] if kind in WEIGHTS else named[0]
     root = weights_dir(directory)
     for part in entry.downloads():
         dest = root / part.relpath

@@ -105,7 +105,10 @@ def test_weights_download_command_and_metric_download_flag(server, tmp_path, mon
     assert (root / "i3d_torchscript.pt").read_bytes() == PAYLOAD
     assert SHA in capsys.readouterr().err
     assert download_weights("i3d", root, progress=False) == root / "i3d_torchscript.pt"  # present: no request
+    assert download_weights("i3d_torchscript.pt", root, progress=False) == root / "i3d_torchscript.pt"  # by file name
     assert len(server.requests) == 1
+    assert main(["weights", "download", "nonsense", "--weights-dir", str(root)]) == 2
+    assert "unknown weights 'nonsense'" in capsys.readouterr().err
     # --download on a metric command fetches what is missing, then the file is loaded (here: not a network)
     (root / "i3d_torchscript.pt").unlink()
     videos = tmp_path / "videos"
