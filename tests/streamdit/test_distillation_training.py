@@ -9,6 +9,7 @@ from functools import partial
 import pytest
 import torch
 from accelerate.state import AcceleratorState
+from small_models import randomise  # on the path via tests/streamdit/conftest.py
 
 from streamdit import SamplerConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder, video_to_tensor
@@ -35,10 +36,7 @@ def teacher(text_encoder) -> StreamDiTPipeline:
     pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(8), text_encoder=text_encoder,
                                          sampler=SamplerConfig(chunk_size=2, micro_steps=2, guidance=2.0, shift=2.0),
                                          **SMALL)
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in pipe.model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    randomise(pipe.model)
     return pipe
 
 
@@ -158,3 +156,28 @@ def test_distill_init_from_starts_at_the_given_student(teacher, tmp_path, capsys
     with pytest.raises(SystemExit, match="no such student"):
         main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "fourth"), "--steps", "1", "--cpu",
               "--init-from", str(tmp_path / "missing")])
+
+
+def test_distill_resume_continues_from_the_latest_checkpoint(teacher, tmp_path, capsys) -> None:
+    teacher.save_pretrained(tmp_path / "teacher")
+    args = ["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "student"), "--batch-size", "2",
+            "--num-workers", "0", "--cpu", "--lr", "1e-2", "--warmup-steps", "1", "--ema-decay", "0",
+            "--checkpoint-every", "2", "--log-every", "1"]
+    assert main([*args, "--steps", "2"]) == 0
+    after_two = StreamDiTPipeline.from_pretrained(tmp_path / "student" / "pipeline", text_encoder=teacher.text_encoder)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    with pytest.raises(FileExistsError, match="resume"):
+        main([*args, "--steps", "3"])
+    AcceleratorState._reset_state(reset_partial_state=True)
+    assert main([*args, "--steps", "2", "--resume"]) == 0  # nothing left to do: the checkpoint's student again
+    again = StreamDiTPipeline.from_pretrained(tmp_path / "student" / "pipeline", text_encoder=teacher.text_encoder)
+    for a, b in zip(after_two.model.state_dict().values(), again.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert any(not torch.equal(a, b) for a, b in zip(again.model.parameters(), teacher.model.parameters()))
+    AcceleratorState._reset_state(reset_partial_state=True)
+    assert main([*args, "--steps", "3", "--resume"]) == 0
+    assert "at step 2" in capsys.readouterr().out
+    log = [json.loads(line)["step"] for line in (tmp_path / "student" / "log.jsonl").read_text().splitlines()]
+    assert log == [1, 2, 3]
+    third = StreamDiTPipeline.from_pretrained(tmp_path / "student" / "pipeline", text_encoder=teacher.text_encoder)
+    assert any(not torch.equal(a, b) for a, b in zip(third.model.parameters(), again.model.parameters()))

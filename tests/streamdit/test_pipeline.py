@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import time
 from contextlib import contextmanager
 from typing import Iterator
-
-import time
 
 import numpy as np
 import pytest
 import torch
+from small_models import CONSTANT_VELOCITY, constant_velocity_pipeline, randomise  # tests/streamdit/conftest.py
 
 from streamdit import SamplerConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder, tensor_to_video, video_to_tensor
@@ -24,26 +24,14 @@ def pipe(text_encoder) -> StreamDiTPipeline:
     """Random weights (plumbing): adaLN gates randomised so the model's output depends on its inputs."""
     pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(4), text_encoder=text_encoder,
                                          sampler=SamplerConfig(chunk_size=2, micro_steps=2, guidance=3.0), **SMALL)
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in pipe.model.parameters():
-            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    randomise(pipe.model)
     return pipe
-
-
-CONSTANT_VELOCITY = 0.4
 
 
 @pytest.fixture(scope="module")
 def constant_pipe(text_encoder) -> StreamDiTPipeline:
-    """A model whose output is known: a fresh velocity-predicting StreamDiT outputs zero (DiT's zero output
-    layer), so with its output bias set to a constant it predicts ``v(x, t) = CONSTANT_VELOCITY`` everywhere."""
-    pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(4), text_encoder=text_encoder,
-                                         sampler=SamplerConfig(chunk_size=2, micro_steps=2), prediction="velocity",
-                                         **SMALL)
-    with torch.no_grad():
-        pipe.model.final_layer.linear.bias.fill_(CONSTANT_VELOCITY)
-    return pipe
+    return constant_velocity_pipeline(text_encoder, PatchAutoencoder(4), SamplerConfig(chunk_size=2, micro_steps=2),
+                                      **SMALL)
 
 
 def take(stream, n: int) -> list[np.ndarray]:
@@ -195,15 +183,13 @@ def test_a_pipeline_saved_with_text_layers_loads_its_encoder_with_them_plumbing_
     assert loaded.generate("a red circle moving left", num_frames=4, seed=0).shape == (4, 32, 32, 3)
 
 
+@pytest.mark.slow
 def test_compiled_model_streams_the_same_video_plumbing_random_weights(text_encoder) -> None:
     """torch.compile (inductor on CPU, ~1 min to compile) gives the plain model's frames within one grey level."""
     def build() -> StreamDiTPipeline:
         pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(4), text_encoder=text_encoder,
                                              sampler=SamplerConfig(chunk_size=2, micro_steps=1, guidance=2.0), **SMALL)
-        g = torch.Generator().manual_seed(3)
-        with torch.no_grad():  # random gates too, so the output depends on every input
-            for p in pipe.model.parameters():
-                p.add_(torch.randn(p.shape, generator=g) * 0.05)
+        randomise(pipe.model, seed=3)
         return pipe
 
     plain, compiled = build(), build().compile()
