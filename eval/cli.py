@@ -249,14 +249,14 @@ def _load(args: argparse.Namespace, kind: str, loader):
 def _videos(args: argparse.Namespace, directory: Path, num_frames: int | None, sampling: str, stride: int = 1,
             prompts: Path | None = None) -> tuple[list[Path], list[str] | None, dict[str, str]]:
     """The folder's videos in sorted() order (first --max-videos), their prompts, and the skipped ones."""
-    from .video_io import list_videos, read_prompts, split_usable
+    from .video_io import read_prompt_file, list_videos, read_prompts, split_usable
 
     videos = list_videos(directory)
     texts = read_prompts(prompts, videos) if prompts is not None else None
-    if prompts is not None and prompts.suffix.lower() not in (".csv", ".json"):
+    if prompts is not None and isinstance(read_prompt_file(prompts), list):  # matched by order: show the pairing
         shown = "\n".join(f"  {v.name} <- {t!r}" for v, t in list(zip(videos, texts))[:10])
         more = f"\n  ... ({len(videos) - 10} more; all in --per-video)" if len(videos) > 10 else ""
-        print(f"{prompts}: one prompt per line, matched to the videos in sorted() name order:\n{shown}{more}",
+        print(f"{prompts}: a list of prompts, matched to the videos in sorted() name order:\n{shown}{more}",
               file=sys.stderr)
     if args.max_videos is not None:
         if args.max_videos < 1:

@@ -205,7 +205,9 @@ def _names(names: Sequence[str], limit: int = 10) -> str:
     return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
-def _read_mapping(prompts_file: Path) -> dict[str, str] | list[str]:
+def read_prompt_file(prompts_file: Path) -> dict[str, str] | list[str]:
+    """The raw contents of a prompts file: a {video: prompt} mapping (CSV, JSON object or records) or a
+    list (.txt lines, JSON list) to be matched by order."""
     suffix = prompts_file.suffix.lower()
     if suffix == ".csv":
         with open(prompts_file, newline="", encoding="utf-8") as fh:
@@ -243,7 +245,7 @@ def read_prompts(prompts_file: str | Path, videos: Sequence[Path]) -> list[str]:
     prompts_file = Path(prompts_file)
     if not prompts_file.is_file():
         raise PromptsError(f"{prompts_file}: prompts file not found")
-    data = _read_mapping(prompts_file)
+    data = read_prompt_file(prompts_file)
     names = [Path(v).name for v in videos]
     if isinstance(data, list):
         if len(data) != len(videos):
