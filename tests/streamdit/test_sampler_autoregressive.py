@@ -23,6 +23,8 @@ def test_each_chunk_crosses_the_whole_grid_behind_clean_frames(scheme: Scheme) -
     stream = denoise_autoregressive(oracle.velocity, schedule, oracle.next_chunk)
     emitted = list(itertools.islice(stream, K + 3))
     assert [e.tag for e in emitted] == list(range(K + 3))
+    ids = torch.cat([e.latents[0, 0, :, 0, 0] for e in emitted]).long().tolist()
+    assert ids == list(range((K + 3) * c)), "each chunk's own frames leave, in stream order"
     assert oracle.calls == T * 4  # start-up: one uniform run; then T evaluations per chunk
     oracle.assert_states_at_their_times()
     for e in emitted:

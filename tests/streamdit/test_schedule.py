@@ -24,6 +24,7 @@ def run(schedule: BufferSchedule, chunks: int, floor: int = 0) -> tuple[Tracker,
     tracker = Tracker(schedule, floor)
     out = []
     for emitted in denoise_stream(tracker.velocity, schedule, tracker.next_chunk):
+        assert emitted.tag == len(out), "a chunk leaves with the tag it entered with"
         out.append(emitted.latents)
         if len(out) == chunks:
             break
