@@ -3,8 +3,11 @@ decoding, and a small randomly initialised pipeline streaming through one."""
 
 import numpy as np
 import torch
+from small_models import randomise
 
 from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit.autoencoder import tensor_to_video
+from streamdit.sampler import EnteringChunk, denoise_stream
 
 
 def decode_in_chunks(autoencoder, latents: torch.Tensor, chunks: list[int]) -> list[torch.Tensor]:
@@ -18,10 +21,21 @@ def decode_in_chunks(autoencoder, latents: torch.Tensor, chunks: list[int]) -> l
 
 
 def stream_random_pipeline(autoencoder, text_encoder, max_chunks: int = 3) -> list[np.ndarray]:
-    """The frames of each chunk of a stream (chunks of 2 latent frames) from a tiny random model on ``autoencoder``."""
+    """The frames of each chunk of a stream (chunks of 2 latent frames) from a tiny random model on ``autoencoder``,
+    checked against a reference: the sampler's latents for the same seed decoded by one stream decoder, chunk
+    after chunk (a decoder restarted per chunk, or chunks decoded out of order, give other frames)."""
     pipe = StreamDiTPipeline.from_config("tiny", autoencoder=autoencoder, text_encoder=text_encoder,
                                          sampler=SamplerConfig(chunk_size=2, micro_steps=1, guidance=0.0),
                                          buffer_frames=4, latent_height=2, latent_width=2, hidden_size=24,
                                          depth=1, num_heads=2, window_size=(4, 1, 1), patch_size=(1, 1, 1))
+    randomise(pipe.model)
     with pipe.stream("a red circle", seed=0, max_chunks=max_chunks) as stream:
-        return list(stream)
+        chunks = list(stream)
+    g, text, decoder = torch.Generator().manual_seed(0), pipe.encode_prompt("a red circle"), autoencoder.stream_decoder()
+    with torch.inference_mode():
+        emitted = denoise_stream(lambda x, t: pipe.velocity(x, t, text, None, None), pipe.schedule,
+                                 lambda: EnteringChunk(torch.randn(pipe.chunk_latent_shape, generator=g)))
+        for i, (chunk, reference) in enumerate(zip(chunks, emitted)):
+            expected = tensor_to_video(decoder.decode(reference.latents))[0].numpy()
+            assert np.abs(chunk.astype(int) - expected.astype(int)).max() <= 1, f"chunk {i}"
+    return chunks
