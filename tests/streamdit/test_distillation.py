@@ -102,3 +102,20 @@ def test_student_rollout_is_the_distilled_stream_step_then_shift() -> None:
     noise = torch.randn_like(x[:, :, :2])
     torch.testing.assert_close(out, torch.cat([stepped[:, :, 2:], noise], dim=2))
     assert not torch.allclose(student_rollout(velocity, teacher, x, 2)[:, :, :2], out[:, :, :2])
+
+
+def test_frames_that_wait_are_left_out_of_the_loss() -> None:
+    """A frame whose segment is empty (``end == start``: it waits, ``t_next = t``) has no target velocity; the
+    loss is the one over the moving frames alone (and finite)."""
+    teacher = BufferSchedule(Scheme(4, 1, 3), shift=2.0)
+    x0 = torch.randn(2, 3, 4, 4, 4)
+    velocity = Oracle(x0)
+    wrong = Oracle(x0, bias=torch.tensor([0.3, -0.1, 0.2, 0.05]).view(1, 1, 4, 1, 1))
+    text, mask = torch.zeros(2, 1, 4), torch.ones(2, 1, dtype=torch.bool)
+    start = torch.tensor([6, 3, 3, 0])
+    end = torch.tensor([9, 6, 3, 0])  # frames 2 and 3 wait
+    x = noised_buffer(x0, teacher, start)
+    loss = distillation_loss(wrong, velocity, teacher, x, text, mask, (start, end))
+    t = teacher.grid[start].float().expand(2, -1)
+    expected = ((wrong(x, t) - velocity(x, t))[:, :, :2] ** 2).mean()
+    torch.testing.assert_close(loss, expected)

@@ -81,6 +81,21 @@ def test_distillation_reduces_the_segment_loss_plumbing_random_teacher(teacher, 
     assert not any(p.requires_grad for p in trainer.teacher.parameters())
 
 
+def test_teacher_velocity_is_uncond_plus_guidance_times_cond_minus_uncond_random_teacher(teacher, tmp_path) -> None:
+    config = TrainConfig(steps=1, batch_size=2, num_workers=0, cond_dropout=0.0)
+    trainer = DistillationTrainer(teacher, synthetic_clips, config, tmp_path / "run")
+    text = teacher.text_encoder.encode(["a red circle moving left", "a blue square moving up"])
+    x = torch.randn(2, teacher.model.config.in_channels, 4, 4, 4, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([[0.1, 0.1, 0.6, 0.6], [0.3, 0.3, 0.9, 0.9]])
+    null = trainer.null_text.repeat(2)
+    with torch.no_grad():
+        cond = trainer.teacher(x, t, text.tokens, text.mask)
+        uncond = trainer.teacher(x, t, null.tokens, null.mask)
+        guided = trainer.teacher_velocity(text, x, t)
+    assert (cond - uncond).abs().max() > 1e-2  # the prompt matters to this teacher
+    torch.testing.assert_close(guided, uncond + 2.0 * (cond - uncond), rtol=1e-4, atol=1e-5)
+
+
 def test_distill_command_writes_a_one_step_student_pipeline(teacher, tmp_path, monkeypatch) -> None:
     import streamdit.distillation as distillation
 
