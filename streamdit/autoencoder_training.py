@@ -2,9 +2,17 @@
 
 Loss: L1 + MSE on pixels in [-1, 1], each pixel weighted by ``1 + foreground_weight * saturation``
 (saturation = max - min over RGB, in [0, 1]): small saturated objects on grey backgrounds otherwise
-drown in the background's share of the loss (an unweighted run lost the objects' colours). After training the latents are normalised to zero mean and unit
-standard deviation (``latent_shift``/``latent_scale`` in the config, as diffusers' ``scaling_factor``),
-which is what the flow-matching model assumes of its data. ``python -m streamdit train-autoencoder``.
+drown in the background's share of the loss (an unweighted run lost the objects' colours). With
+``motion_weight`` the same weighted L1 also compares the change between consecutive frames, so a decoder
+that repeats one picture per group (a step every ``temporal_compression`` frames) pays for it.
+After training the latents are normalised to zero mean and unit standard deviation
+(``latent_shift``/``latent_scale`` in the config, as diffusers' ``scaling_factor``), which is what the
+flow-matching model assumes of its data.
+
+``--motion-from DIR`` adds a motion head to a trained autoencoder and trains only the head: the
+encoder, decoder and latent normalisation stay, so models trained on that latent space keep working.
+Its latents can be jittered with Gaussian noise (``latent_noise``, in normalised units) so the head
+tolerates the small errors of generated latents. ``python -m streamdit train-autoencoder``.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import argparse
 import json
 import math
 import time
+from dataclasses import asdict
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -69,26 +78,93 @@ def reconstruction_loss(recon: torch.Tensor, video: torch.Tensor, foreground_wei
     return ((error.abs() + error.square()) * weights).mean() / weights.mean()
 
 
+def object_crops(video: torch.Tensor, size: int) -> torch.Tensor:
+    """``size`` x ``size`` crops of videos ``(N, 3, T, H, W)``, each centred near the most saturated pixel of
+    its first frame (the object), with a random offset of up to a quarter crop. The domain's frames wrap
+    around (objects cross the borders), so the crop rolls the frame instead of clamping at the edges."""
+    n, _, _, h, w = video.shape
+    if size > min(h, w):
+        raise ValueError(f"crop {size} is larger than the frames {h}x{w}")
+    first = (video[:, :, 0] + 1) / 2
+    saturation = (first.amax(dim=1) - first.amin(dim=1)).flatten(1).argmax(dim=1)
+    jitter = torch.randint(-size // 4, size // 4 + 1, (n, 2))
+    crops = []
+    for i in range(n):
+        y, x = int(saturation[i]) // w + int(jitter[i, 0]), int(saturation[i]) % w + int(jitter[i, 1])
+        rolled = video[i].roll((h // 2 - y, w // 2 - x), dims=(-2, -1))
+        crops.append(rolled[..., (h - size) // 2:(h + size) // 2, (w - size) // 2:(w + size) // 2])
+    return torch.stack(crops)
+
+
+def motion_loss(recon: torch.Tensor, video: torch.Tensor, foreground_weight: float) -> torch.Tensor:
+    """Weighted L1 between the frame-to-frame changes of ``recon`` and ``video`` ``(N, 3, T, H, W)``."""
+    weights = pixel_weights(video, foreground_weight)
+    weights = torch.maximum(weights[:, :, 1:], weights[:, :, :-1])  # the object's place in either frame
+    error = recon.diff(dim=2) - video.diff(dim=2)
+    return (error.abs() * weights).mean() / weights.mean()
+
+
+def with_motion_head(source: VideoAutoencoder, context_latents: int) -> VideoAutoencoder:
+    """A copy of ``source`` (same encoder, decoder and latent normalisation) with a new motion head that
+    reads ``context_latents`` earlier latents. The head starts at zero velocity; a source that has a motion
+    head reading as many latents keeps it (training goes on from it)."""
+    if context_latents < 1:
+        raise ValueError(f"a motion head needs at least one earlier latent, got context_latents={context_latents}")
+    config = VideoAutoencoderConfig(**{**asdict(source.config), "context_latents": context_latents})
+    ae = VideoAutoencoder(config)
+    state = source.state_dict()
+    if source.config.context_latents != context_latents:
+        state = {k: v for k, v in state.items() if not k.startswith("motion.")}
+    missing, unexpected = ae.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.startswith("motion.") for k in missing), (missing, unexpected)
+    return ae
+
+
 def train_autoencoder(ae: VideoAutoencoder, train: Iterable[tuple[np.ndarray, str]], heldout: torch.Tensor,
-                      steps: int, batch_size: int = 8, lr: float = 1e-3, foreground_weight: float = 10.0) -> dict:
-    """Train ``ae`` in place; returns final loss and held-out PSNR."""
-    opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=0.0)
+                      steps: int, batch_size: int = 8, lr: float = 1e-3, foreground_weight: float = 10.0,
+                      motion_weight: float = 0.0, motion_only: bool = False, latent_noise: float = 0.0,
+                      crop: int | None = None) -> dict:
+    """Train ``ae`` in place; returns final loss and held-out PSNR. ``motion_only`` trains only the motion
+    head (encoder, decoder and latent normalisation stay as they are); ``latent_noise`` jitters the latents
+    by up to that standard deviation; ``crop`` trains on crops around the object (:func:`object_crops`), a
+    fraction of the cost per step. The first group of each clip has no earlier latent and is not scored
+    when the motion head trains."""
+    trained = ae.motion if motion_only else ae
+    if trained is None:
+        raise ValueError("motion_only needs an autoencoder with a motion head (context_latents > 0)")
+    ae.requires_grad_(False)
+    trained.requires_grad_(True)
+    params = list(trained.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     start, loss_ema = time.perf_counter(), None
     bar = tqdm(zip(range(steps), batches(train, batch_size)), total=steps, desc="autoencoder", unit="step")
     for _, video in bar:
         ae.train()
-        recon = ae.decode_raw(ae.encode_raw(video))
+        if crop:
+            video = object_crops(video, crop)
+        z = ae.encode_raw(video)
+        if latent_noise:
+            sigma = latent_noise * torch.rand(z.shape[0], 1, 1, 1, 1) / ae.config.latent_scale
+            z = z + sigma * torch.randn_like(z)
+        recon = ae.decode_raw(z)
+        if motion_only:
+            recon, video = recon[:, :, ae.temporal_compression:], video[:, :, ae.temporal_compression:]
         loss = reconstruction_loss(recon, video, foreground_weight)
+        if motion_weight:
+            loss = loss + motion_weight * motion_loss(recon, video, foreground_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(ae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
         loss_ema = loss.item() if loss_ema is None else 0.98 * loss_ema + 0.02 * loss.item()
         bar.set_postfix(loss=f"{loss_ema:.4f}")
-    fit_latent_normalisation(ae, heldout)
+    ae.requires_grad_(True)
+    if not motion_only:
+        fit_latent_normalisation(ae, heldout)
     return {"steps": steps, "batch_size": batch_size, "lr": lr, "foreground_weight": foreground_weight,
+            "motion_weight": motion_weight, "motion_only": motion_only, "latent_noise": latent_noise, "crop": crop,
             "final_loss_ema": loss_ema,
             "heldout_psnr_db": evaluate(ae, heldout), "seconds": time.perf_counter() - start}
 
@@ -102,19 +178,53 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--foreground-weight", type=float, default=10.0,
                         help="extra loss weight of saturated (object) pixels (default 10; 0: plain L1 + MSE)")
+    parser.add_argument("--motion-weight", type=float, default=0.0,
+                        help="weight of the loss on frame-to-frame changes (default 0: frames only)")
+    parser.add_argument("--motion-from", type=Path, metavar="DIR",
+                        help="train only a motion head for the autoencoder in DIR (its encoder, decoder and latent "
+                             "space stay as they are, so models trained on it keep working)")
+    parser.add_argument("--context-latents", type=int, default=1,
+                        help="earlier latents the motion head reads (default 1; with --motion-from)")
+    parser.add_argument("--carry-keyframe", action="store_true",
+                        help="save the autoencoder with each group fading in from the previous group's keyframe "
+                             "(a fixed fade at decoding; the head trains without it)")
+    parser.add_argument("--latent-noise", type=float, default=0.0,
+                        help="jitter latents by Gaussian noise of up to this std (normalised units) in training")
+    parser.add_argument("--crop", type=int, metavar="PIXELS",
+                        help="train on square crops of this size around the object (a multiple of 8; "
+                             "default: whole frames)")
     parser.add_argument("--frames", type=int, default=8, help="frames per training clip (multiple of 4)")
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.context_latents < 1:
+        parser.error("--context-latents must be >= 1")
+    if args.carry_keyframe and args.motion_from is None:
+        parser.error("--carry-keyframe needs a motion head: give --motion-from")
+    if args.crop is not None and (args.crop <= 0 or args.crop % 8 or args.crop > args.resolution):
+        parser.error(f"--crop must be a positive multiple of 8 up to --resolution, got {args.crop}")
+    if args.frames % 4 or args.frames <= 0:
+        parser.error(f"--frames must be a positive multiple of 4, got {args.frames}")
 
     from streamdit import data
 
     torch.manual_seed(args.seed)
-    ae = VideoAutoencoder(VideoAutoencoderConfig())
+    if args.motion_from is None:
+        ae = VideoAutoencoder(VideoAutoencoderConfig())
+    else:
+        try:
+            source = VideoAutoencoder.from_pretrained(args.motion_from)
+        except (FileNotFoundError, ValueError) as error:
+            parser.error(f"--motion-from: {error}")
+        ae = with_motion_head(source, args.context_latents)
     heldout = next(batches(data.stream(seed=args.seed + 1000, num_frames=args.frames, split="heldout",
                                        resolution=args.resolution), 32))
     train = data.stream(seed=args.seed, num_frames=args.frames, resolution=args.resolution)
-    metrics = train_autoencoder(ae, train, heldout, args.steps, args.batch_size, args.lr, args.foreground_weight)
+    metrics = train_autoencoder(ae, train, heldout, args.steps, args.batch_size, args.lr, args.foreground_weight,
+                                args.motion_weight, args.motion_from is not None, args.latent_noise, args.crop)
+    if args.carry_keyframe:
+        ae.config.carry_keyframe = True
+        metrics["heldout_psnr_db"] = evaluate(ae, heldout)  # of the decoder as saved
     ae.save_pretrained(args.out)
     metrics["parameters"] = sum(p.numel() for p in ae.parameters())
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -14,10 +15,12 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).parent))  # the test modules import browser_helpers (--import-mode=importlib)
 MAX_SECONDS = 30
 # Serve this pipeline directory instead of the random one, e.g. to measure the bundled student in the
 # browser: STREAMDIT_DEMO_TEST_MODEL=streamdit/bundled/student pytest -s tests/demo/test_browser.py
 MODEL_ENV = "STREAMDIT_DEMO_TEST_MODEL"
+STUDENT_ENV = "STREAMDIT_DEMO_STUDENT"  # a pipeline to serve in place of the bundled student (e.g. an older one)
 
 
 @pytest.fixture(scope="session")
@@ -51,17 +54,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """URL of ``app.py --model <model_dir> --device cpu --max-streams 1`` running on 127.0.0.1."""
+def serve_app(options: list[str], log: Path) -> Iterator[str]:
+    """Run ``python app.py --host 127.0.0.1 --port <free> --device cpu <options>``; yield its URL, then stop it."""
     port = free_port()
-    log = tmp_path_factory.mktemp("server") / "app.log"
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
            "NO_PROXY": "127.0.0.1,localhost"}
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), "--model", str(model_dir),
-             "--device", "cpu", "--max-streams", "1", "--max-seconds", str(MAX_SECONDS)],
+            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", *options],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 180
@@ -85,3 +85,18 @@ def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
         except subprocess.TimeoutExpired:
             process.kill()
         print(f"\n--- app.py log (tail) ---\n{log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of ``app.py --model <model_dir> --device cpu --max-streams 1`` running on 127.0.0.1."""
+    log = tmp_path_factory.mktemp("server") / "app.log"
+    yield from serve_app(["--model", str(model_dir), "--max-streams", "1", "--max-seconds", str(MAX_SECONDS)], log)
+
+
+@pytest.fixture(scope="session")
+def student_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of ``app.py`` serving its default model, the bundled student (``STREAMDIT_DEMO_STUDENT`` overrides)."""
+    log = tmp_path_factory.mktemp("student-server") / "app.log"
+    model = ["--model", os.environ[STUDENT_ENV]] if os.environ.get(STUDENT_ENV) else []
+    yield from serve_app([*model, "--max-streams", "1", "--max-seconds", str(MAX_SECONDS)], log)

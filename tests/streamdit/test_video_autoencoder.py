@@ -1,4 +1,4 @@
-"""The small group-wise video autoencoder and its training loop (random weights: plumbing)."""
+"""The small group-wise video autoencoder, its motion head and deadband, and its training loop."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from streamdit.autoencoder import load_autoencoder
-from streamdit.autoencoder_training import batches, fit_latent_normalisation, train_autoencoder
-from streamdit.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
+from streamdit.autoencoder_training import (batches, fit_latent_normalisation, motion_loss, train_autoencoder,
+                                            with_motion_head)
+from streamdit.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig, warp_keyframes
+from causal_vae_checks import decode_in_chunks  # on the path via tests/streamdit/conftest.py
 
 
 def small() -> VideoAutoencoder:
@@ -75,3 +77,140 @@ def test_reconstruction_loss_weights_saturated_pixels() -> None:
     on_object = video.clone()
     on_object[0, :, :, 0, 0] += 0.5
     assert reconstruction_loss(on_object, video, 10.0) > 5 * reconstruction_loss(off_object, video, 10.0)
+
+
+@pytest.mark.parametrize("context", [1, 2])
+def test_motion_decoder_streams_exactly_like_the_whole_clip(context) -> None:
+    ae = with_motion_head(small(), context).eval()
+    ae.config.carry_keyframe = True
+    randomise(ae.motion)
+    z = torch.randn(1, 8, 5, 4, 4)
+    with torch.no_grad():
+        whole = ae.decode(z)
+        for chunks in ([1, 1, 1, 1, 1], [2, 3], [1, 4]):
+            parts = torch.cat(decode_in_chunks(ae, z, chunks), dim=2)
+            torch.testing.assert_close(parts, whole, atol=1e-4, rtol=0)  # batch sizes differ: float rounding
+    assert whole.shape == (1, 3, 20, 32, 32)
+
+
+def randomise(module: torch.nn.Module) -> None:
+    """Random weights everywhere, also in the zero-initialised last layer (a head that moves things)."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for param in module.parameters():
+            param.normal_(0, 0.3)
+
+
+def test_motion_head_looks_back_but_never_ahead() -> None:
+    ae = with_motion_head(small(), 1).eval()
+    randomise(ae.motion)
+    z = torch.randn(1, 8, 3, 4, 4)
+    changed = z.clone()
+    changed[:, :, 1] += 1.0  # the middle latent
+    with torch.no_grad():
+        a, b = ae.decode(z), ae.decode(changed)
+    group = lambda v, i: v[:, :, 4 * i:4 * i + 4]  # noqa: E731
+    torch.testing.assert_close(group(a, 0), group(b, 0))  # the group before does not see it
+    assert (group(a, 1) - group(b, 1)).abs().mean() > 1e-3  # its own group
+    assert (group(a, 2) - group(b, 2)).abs().mean() > 1e-3  # and the next one, through the motion head
+
+
+def test_warp_moves_the_keyframe_by_the_velocity_about_the_group_centre() -> None:
+    keyframe = torch.zeros(1, 3, 32, 32)
+    keyframe[:, :, 10:14, 10:14] = 1.0  # a square centred at x = y = 11.5
+    velocity = torch.zeros(1, 2, 4, 4)
+    velocity[:, 0], velocity[:, 1] = 2.0, -1.0  # right 2 and up 1 pixel per frame
+    frames = warp_keyframes(keyframe, velocity, 4)[0, 0]
+    coords = torch.arange(32.0)
+    x = [(f.sum(0) * coords).sum() / f.sum() for f in frames.unbind(0)]
+    y = [(f.sum(1) * coords).sum() / f.sum() for f in frames.unbind(0)]
+    torch.testing.assert_close(torch.stack(x), torch.tensor([8.5, 10.5, 12.5, 14.5]))
+    torch.testing.assert_close(torch.stack(y), torch.tensor([13.0, 12.0, 11.0, 10.0]))
+
+
+def test_a_new_motion_head_keeps_the_latents_and_shows_the_keyframes_still() -> None:
+    source = small()
+    ae = with_motion_head(source, 1).eval()
+    assert ae.config.context_latents == 1 and ae.config.latent_scale == source.config.latent_scale
+    video = torch.rand(1, 3, 12, 32, 32) * 2 - 1
+    with torch.no_grad():
+        z = source.encode(video)
+        torch.testing.assert_close(ae.encode(video), z)
+        still = source.decode(z).view(1, 3, 3, 4, 32, 32).mean(dim=3, keepdim=True).expand(-1, -1, -1, 4, -1, -1)
+        torch.testing.assert_close(ae.decode(z), still.reshape(1, 3, 12, 32, 32), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="at least one earlier latent"):
+        with_motion_head(source, 0)
+
+
+def test_an_autoencoder_saved_before_motion_heads_loads_without_one(tmp_path) -> None:
+    import json
+
+    small().save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    for key in ("context_latents", "motion_width", "carry_keyframe"):
+        del config[key]  # as directories written before the options existed
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded = load_autoencoder(tmp_path)
+    assert loaded.config.context_latents == 0 and loaded.motion is None
+    config["from_the_future"] = 1
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="unknown settings.*from_the_future"):
+        load_autoencoder(tmp_path)
+
+
+def test_carried_keyframe_fades_the_previous_group_into_the_next() -> None:
+    ae = with_motion_head(small(), 1).eval()  # zero velocity: keyframes stay where they are
+    z = torch.randn(1, 8, 2, 4, 4)
+    with torch.no_grad():
+        still = ae.decode(z)
+        ae.config.carry_keyframe = True
+        faded = ae.decode(z)
+    first, second = still[:, :, 0], still[:, :, 4]  # the two keyframes
+    torch.testing.assert_close(faded[:, :, :4], still[:, :, :4])  # the first group has nothing before it
+    for j, weight in enumerate([0.75, 0.5, 0.25, 0.0]):
+        torch.testing.assert_close(faded[:, :, 4 + j], weight * first + (1 - weight) * second)
+
+
+def test_motion_loss_charges_a_decoder_that_holds_one_picture_per_group() -> None:
+    video = torch.linspace(-1, 1, 8).view(1, 1, 8, 1, 1).expand(1, 3, 8, 2, 2).contiguous()
+    held = video[:, :, ::4].repeat_interleave(4, dim=2)  # each group shows its first frame four times
+    assert motion_loss(video, video, 0.0) == 0
+    assert motion_loss(held, video, 0.0) > 0.1
+
+
+def test_motion_only_training_keeps_the_autoencoder_and_trains_the_head() -> None:
+    from streamdit import data
+
+    source = small()
+    source.config.latent_scale, source.config.latent_shift = 1.7, 0.2
+    ae = with_motion_head(source, 1)
+    before = {k: v.clone() for k, v in ae.state_dict().items()}
+    heldout = next(batches(data.stream(seed=1, num_frames=8, resolution=32), 2))
+    metrics = train_autoencoder(ae, data.stream(seed=0, num_frames=8, resolution=32), heldout, steps=3, batch_size=2,
+                                motion_weight=1.0, motion_only=True, latent_noise=0.1, crop=16)
+    assert metrics["motion_only"] and (ae.config.latent_scale, ae.config.latent_shift) == (1.7, 0.2)
+    after = ae.state_dict()
+    changed = {k for k in after if not torch.equal(after[k], before[k])}
+    assert changed and all(k.startswith("motion.") for k in changed), changed
+
+
+def test_object_crops_follow_the_object_around_the_torus() -> None:
+    from streamdit.autoencoder_training import object_crops
+
+    video = -torch.ones(2, 3, 4, 32, 32)
+    video[0, 0, :, 30:32, 0:2] = 1.0  # a red object in the corner: the crop wraps around the borders
+    video[1, 0, :, 8:10, 20:22] = 1.0
+    crops = object_crops(video, 16)
+    assert crops.shape == (2, 3, 4, 16, 16)
+    assert ((crops[:, 0] > 0).flatten(1).sum(1) == 4 * 4).all()  # the whole object is in each crop
+
+
+def test_train_autoencoder_cli_refuses_a_fade_without_a_motion_head(tmp_path, capsys) -> None:
+    from streamdit.autoencoder_training import main
+
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "ae"), "--carry-keyframe"])
+    assert "--carry-keyframe needs a motion head" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "ae"), "--motion-from", str(tmp_path / "nowhere")])
+    assert "--motion-from" in capsys.readouterr().err and not (tmp_path / "ae").exists()
