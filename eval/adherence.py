@@ -1,4 +1,4 @@
-"""Prompt adherence on the synthetic domain (DESIGN 4.4): the fraction of videos whose detected colour,
+"""Prompt adherence on the synthetic domain: the fraction of videos whose detected colour,
 shape and motion direction match the prompt, by the analytic detector `streamdit.data.prompt_adherence`
 (imported when first used, so the rest of `eval` works without it)."""
 

@@ -116,7 +116,7 @@ def clip_scores(videos: Sequence[VideoLike], prompts: Sequence[str], model: CLIP
 
 def clip_score(videos: Sequence[VideoLike], prompts: Sequence[str], model: CLIP, num_frames: int | None = None,
                cache: FeatureCache | None = None, progress: bool = False) -> Estimate:
-    """Mean CLIP score over videos with a bootstrap CI (DESIGN 4.2)."""
+    """Mean CLIP score over videos with a bootstrap CI."""
     return bootstrap_mean(clip_scores(videos, prompts, model, num_frames, cache, progress))
 
 

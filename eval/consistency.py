@@ -1,4 +1,4 @@
-"""Temporal consistency metrics (DESIGN 4.3): subject/background consistency, flicker, seam score.
+"""Temporal consistency metrics (docs/architecture.md §5): subject/background consistency, flicker, seam score.
 
 Subject and background consistency follow VBench (`subject_consistency.py`, `background_consistency.py`)
 per video; across videos we average per-video values (so a bootstrap over videos applies), where VBench

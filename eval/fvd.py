@@ -1,4 +1,4 @@
-"""Fréchet Video Distance on I3D features (DESIGN 4.1; reference: StyleGAN-V `frechet_video_distance.py`:
+"""Fréchet Video Distance on I3D features (reference: StyleGAN-V `frechet_video_distance.py`:
 16 consecutive frames per video, preprocessing as in `eval.i3d`), or on VideoMAE features (`eval.videomae`,
 clips of the model's own length). Clips start at frame 0 for real and generated videos alike (StyleGAN-V
 draws a random start for real videos), so results are reproducible."""

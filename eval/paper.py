@@ -1,11 +1,11 @@
-"""`python -m eval paper`: the paper's evaluation at our scale, in one run (issue 9).
+"""`python -m eval paper`: the paper's evaluation at our scale, in one run.
 
 Systems, all sampled on the same held-out prompts of the synthetic domain with the same seeds:
 - `teacher`: StreamDiT trained with mixed chunk sizes, sampled with its own scheme and guidance;
 - `single-scheme`: the ablation trained on one chunk size only;
 - `student`: the distilled student (s = 1, no guidance);
 - `fifo`: FIFO-Diffusion-style frame-wise diagonal denoising, the teacher's weights sampled with
-  c = 1, s = 1 (DESIGN 1.2);
+  c = 1, s = 1 (docs/architecture.md §2.2);
 - `chunk-ar`: chunk-autoregressive generation with the teacher's weights: each chunk is denoised from
   noise over all K * s steps behind clean earlier frames (`streamdit.sampler.denoise_autoregressive`);
 - `teacher-same-budget` (only with `--same-budget-teacher`): the teacher at the ablation's step count, so that

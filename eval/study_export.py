@@ -1,8 +1,8 @@
-"""A human-eval study directory for `python -m human_eval serve` (DESIGN 3), written in its documented
+"""A human-eval study directory for `python -m human_eval serve`, written in its documented
 format without importing `human_eval`: `pairs.csv` (columns `pair_id, prompt, system_a, video_a,
 system_b, video_b`, video paths relative to the directory) and `study.json` (the questions).
 
-The questions follow the paper's human evaluation (Movie Gen protocol, DESIGN 1.0): overall quality,
+The questions follow the paper's human evaluation (Movie Gen protocol): overall quality,
 frame consistency, motion completeness, motion naturalness; plus text alignment, which the synthetic
 domain makes easy to judge.
 """

@@ -1,4 +1,4 @@
-"""Multistep distillation per segment (DESIGN 1.5).
+"""Multistep distillation per segment (docs/architecture.md §2.5).
 
 The teacher streams with ``(K, c, s)``: every frame crosses ``T = K * s`` grid steps. The grid is split
 into ``K`` segments of ``s`` steps, one per chunk position. The student, initialised from the teacher,

@@ -1,4 +1,4 @@
-"""StreamDiT: an adaLN-Zero DiT over a moving buffer of latent frames (DESIGN 1.4).
+"""StreamDiT: an adaLN-Zero DiT over a moving buffer of latent frames (docs/architecture.md §2.4).
 
 Reads like DiT's ``models.py``: a config dataclass, ``modulate``, embedders, ``DiTBlock``, ``FinalLayer``.
 What is specific to StreamDiT:

@@ -4,7 +4,7 @@ A pipeline directory holds ``pipeline.json`` (scheme, time shift, guidance, fps,
 ``transformer/`` (:class:`~streamdit.model.StreamDiT`) and ``autoencoder/``. ``from_pretrained(None)``
 loads the bundled student shipped in the repository.
 
-Serving (DESIGN 1.6): prompts are encoded once, off the hot path (cached); a producer thread runs the
+Serving (docs/architecture.md §2.6): prompts are encoded once, off the hot path (cached); a producer thread runs the
 denoising loop, a decode worker turns emitted latents into frames while the next chunk is denoised,
 and a bounded queue hands chunks to the consumer, so a slow consumer throttles generation.
 """

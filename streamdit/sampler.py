@@ -1,4 +1,4 @@
-"""The streaming denoising loop over the moving buffer (DESIGN 1.2, 1.6).
+"""The streaming denoising loop over the moving buffer (docs/architecture.md §2.2, §2.6).
 
 :func:`denoise_stream` is model-agnostic: it takes a velocity function ``v(x, t)`` with per-frame
 times and a source of new chunks, and yields clean latent chunks forever. The same loop runs the

@@ -1,4 +1,4 @@
-"""The moving-buffer noise schedule of StreamDiT and the mixed-scheme time sampler (DESIGN 1.1-1.3).
+"""The moving-buffer noise schedule of StreamDiT and the mixed-scheme time sampler (docs/architecture.md §2.1-2.3).
 
 Conventions (rectified flow, diffusers/SD3 direction): ``x_t = (1 - t) * x_0 + t * eps``; ``t = 1`` is
 pure noise, ``t = 0`` is data. A buffer of ``B = K * c`` latent frames is split into ``K`` chunks of ``c``
@@ -120,7 +120,7 @@ class BufferSchedule:
 
 
 class MixedSchemeSampler:
-    """Training-time draw of a scheme and per-frame times for mixed training (DESIGN 1.3).
+    """Training-time draw of a scheme and per-frame times for mixed training (docs/architecture.md §2.3).
 
     Each sample gets a chunk size ``c`` from ``chunk_sizes`` (with ``weights``), so ``K = B / c``; chunk
     ``k`` (front first, the cleanest) gets ``u_k ~ U[k/K, (k+1)/K]`` independently (the paper's continuous

@@ -1,4 +1,4 @@
-"""Training StreamDiT: the flow-matching buffer objective with mixed schemes (DESIGN 1.1-1.3).
+"""Training StreamDiT: the flow-matching buffer objective with mixed schemes (docs/architecture.md §2.1-2.3).
 
 Every sample draws a partitioning scheme and per-frame times from :class:`MixedSchemeSampler`, the
 buffer is noised frame by frame (``x_t = (1 - t) x_0 + t eps``) and the model regresses the velocity

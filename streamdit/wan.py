@@ -1,5 +1,5 @@
 """A StreamDiT over a public base model: diffusers' ``WanTransformer3DModel`` (Wan2.1 T2V) turned into a
-buffer model with per-frame time and window attention (DESIGN 1.4), the starting point for StreamDiT
+buffer model with per-frame time and window attention (docs/architecture.md §2.4), the starting point for StreamDiT
 fine-tuning of real weights.
 
 - **per-frame time**: Wan's time embedding accepts one timestep per token (the Wan2.2 TI2V path), so each
@@ -7,7 +7,7 @@ fine-tuning of real weights.
 - **window attention**: every block's self-attention gets :class:`WindowedWanAttnProcessor`, which applies
   Wan's QK-norm and 3D RoPE to the whole buffer and then attends inside 3D token windows, cyclically
   shifted by half a window in every other block (the same partition as :mod:`streamdit.model`);
-- Wan's flow convention is DESIGN 1.1's (``x_t = (1 - s) x_0 + s eps``, velocity ``eps - x_0``), so the
+- Wan's flow convention is the project's (docs/architecture.md §2.1) (``x_t = (1 - s) x_0 + s eps``, velocity ``eps - x_0``), so the
   weights need no change of parametrisation.
 
 A model directory holds Wan's own files (``config.json``, ``diffusion_pytorch_model*.safetensors``, as
