@@ -240,9 +240,14 @@ def _load(args: argparse.Namespace, kind: str, loader):
     except MissingWeightsError:
         if not getattr(args, "download", False) or getattr(args, f"{kind}_weights", None) is not None:
             raise
-    from .download import download_weights
+    from .download import DownloadError, download_weights
+    from .weights import how_to_get, weights_dir
 
-    download_weights(kind, args.weights_dir, progress=not args.no_progress)
+    try:
+        download_weights(kind, args.weights_dir, progress=not args.no_progress)
+    except DownloadError as err:  # offline, or the server refused: say how to get the file by hand
+        raise DownloadError(f"{err}\nWithout a network, download one of these elsewhere and put it here:\n"
+                            + how_to_get(kind, weights_dir(args.weights_dir))) from None
     return loader()
 
 

@@ -123,6 +123,16 @@ def test_weights_download_command_and_metric_download_flag(server, tmp_path, mon
     assert "python -m eval weights download i3d" in err and "--download" in err and len(server.requests) == 2
 
 
+def test_download_flag_offline_says_how_to_get_the_file_by_hand(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(weights_module.WEIGHTS, "i3d", (WeightsFile("i3d_torchscript.pt", "http://127.0.0.1:9/x.pt", "test"),))
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    assert main(["fvd", str(videos), str(videos), "--weights-dir", str(tmp_path / "w"), "--download", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot download" in err and str(tmp_path / "w" / "i3d_torchscript.pt") in err
+    assert not (tmp_path / "w" / "i3d_torchscript.pt").exists()
+
+
 def test_default_weights_dir_follows_xdg_cache_home(tmp_path, monkeypatch):
     monkeypatch.delenv("STREAMDIT_EVAL_WEIGHTS", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
