@@ -21,11 +21,14 @@ class Tracker:
     time the frame is *told* (``seen``) and the time its state *is at* (``state``); a sampler is right only
     if the two agree at every step. (The end state alone proves little: an exact Euler step to ``t = 0``
     lands on ``CLEAN`` from wherever the frame was.) ``calls`` counts evaluations. Entering chunks are
-    noised to ``grid[floor]`` and tagged with their index.
+    noised to ``grid[floor]`` and tagged with their index; ``floor`` may be a list, taken in turn chunk by chunk
+    (``floors[frame]`` records each frame's).
     """
 
-    def __init__(self, schedule: BufferSchedule, floor: int = 0) -> None:
-        self.schedule, self.floor = schedule, floor
+    def __init__(self, schedule: BufferSchedule, floor: int | list[int] = 0) -> None:
+        self.schedule = schedule
+        self.floor_cycle = floor if isinstance(floor, list) else [floor]
+        self.floors: dict[int, int] = {}
         self.seen: dict[int, list[float]] = defaultdict(list)
         self.state: dict[int, list[float]] = defaultdict(list)
         self.noise: dict[int, float] = {}
@@ -50,11 +53,14 @@ class Tracker:
         ids = range(self.next_id, self.next_id + c)
         x[0, 0, :, 0, 0] = torch.tensor(ids, dtype=torch.float64)
         self.next_id += c
-        t = float(self.schedule.grid[self.floor])
+        index = self.next_id // c - 1
+        floor = self.floor_cycle[index % len(self.floor_cycle)]
+        t = float(self.schedule.grid[floor])
         eps = torch.randn(c, generator=self.generator, dtype=torch.float64) - 3.0  # eps - CLEAN never near 0
         self.noise.update(zip(ids, eps.tolist()))
+        self.floors.update(dict.fromkeys(ids, floor))
         x[0, 1, :, 0, 0] = (1 - t) * CLEAN + t * eps
-        return EnteringChunk(x, floor=self.floor, tag=self.next_id // c - 1)
+        return EnteringChunk(x, floor=floor, tag=index)
 
     def assert_states_at_their_times(self) -> None:
         """Every frame's state was at the time it was told, at every evaluation."""

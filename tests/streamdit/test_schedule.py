@@ -20,7 +20,7 @@ from streamdit.schedule import (
 SCHEMES = [Scheme(4, 2, 1), Scheme(4, 2, 3), Scheme(8, 1, 1), Scheme(1, 8, 4), Scheme(2, 4, 2), Scheme(3, 1, 5)]
 
 
-def run(schedule: BufferSchedule, chunks: int, floor: int = 0) -> tuple[Tracker, list[torch.Tensor]]:
+def run(schedule: BufferSchedule, chunks: int, floor: int | list[int] = 0) -> tuple[Tracker, list[torch.Tensor]]:
     tracker = Tracker(schedule, floor)
     out = []
     for emitted in denoise_stream(tracker.velocity, schedule, tracker.next_chunk):
@@ -31,16 +31,17 @@ def run(schedule: BufferSchedule, chunks: int, floor: int = 0) -> tuple[Tracker,
     return tracker, out
 
 
-def check_every_step(schedule: BufferSchedule, tracker: Tracker, out: list[torch.Tensor], floor: int = 0) -> None:
+def check_every_step(schedule: BufferSchedule, tracker: Tracker, out: list[torch.Tensor]) -> None:
     """Frames leave in stream order, clean, after being told grid time ``max(i, floor)`` at the i-th of their
-    ``T`` steps, and their state was at the time they were told at every evaluation (not only at the end)."""
+    ``T`` steps (``floor``: their own chunk's), and their state was at the time they were told at every
+    evaluation (not only at the end)."""
     scheme = schedule.scheme
-    floored = [float(schedule.grid[max(i, floor)]) for i in range(scheme.total_steps)]
     emitted_ids = torch.cat([o[0, 0, :, 0, 0] for o in out]).long().tolist()
     assert emitted_ids == list(range(len(emitted_ids))), "frames must leave in stream order"
     warm = schedule.warmup_steps
     start = schedule.frame_indices(0).tolist()
     for frame_id in emitted_ids:
+        floored = [float(schedule.grid[max(i, tracker.floors[frame_id])]) for i in range(scheme.total_steps)]
         seen = tracker.seen[frame_id]
         if frame_id < scheme.buffer_frames:
             # start-up: the uniform run shows every frame the first `warm` grid times; a frame keeps the
@@ -117,7 +118,18 @@ def test_video_to_video_frames_wait_at_their_entry_level(scheme: Scheme, strengt
     floor = schedule.index_for_time(strength)
     assert float(schedule.grid[floor]) <= strength < float(schedule.grid[floor - 1])
     tracker, out = run(schedule, chunks=3 * scheme.num_chunks, floor=floor)
-    check_every_step(schedule, tracker, out, floor)
+    check_every_step(schedule, tracker, out)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES[:2] + SCHEMES[4:], ids=str)
+def test_each_chunk_keeps_its_own_entry_level_through_the_buffer(scheme: Scheme) -> None:
+    """Chunks entering at different levels (text-to-video noise, inputs at two strengths) are each held at
+    their own level: the floor travels with its chunk."""
+    schedule = BufferSchedule(scheme, shift=2.0)
+    floors = [0, schedule.index_for_time(0.3), 1, schedule.index_for_time(0.8)]
+    tracker, out = run(schedule, chunks=4 * scheme.num_chunks, floor=floors)
+    assert len(set(tracker.floors.values())) > 1
+    check_every_step(schedule, tracker, out)
 
 
 def test_finite_input_flushes_the_buffer_and_stops() -> None:
