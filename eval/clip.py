@@ -23,7 +23,7 @@ from .batching import embed_frames
 from .features import FeatureCache, VideoLike, video_features
 from .stats import Estimate, bootstrap_mean
 from .video_io import VideoLoadError
-from .weights import DEFAULT_CLIP_ARCH, file_fingerprint, load_error, resolve_weights
+from .weights import DEFAULT_CLIP_ARCH, checked_sha256, load_error, resolve_weights
 
 
 class CLIP:
@@ -49,7 +49,7 @@ class CLIP:
         if path is None and arch != DEFAULT_CLIP_ARCH:
             raise ValueError(f"CLIP architecture {arch} needs its checkpoint path (--clip-weights PATH)")
         path = resolve_weights("clip", path, weights_dir)
-        sha = file_fingerprint(path)
+        sha = checked_sha256("clip", path)
         try:
             model = open_clip.create_model(arch, pretrained=str(path), device=device)
         except Exception as err:  # junk, truncated or another architecture's file: one clear line

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from .batching import embed_frames
-from .weights import DEFAULT_DINO_ARCH, file_fingerprint, load_error, resolve_weights
+from .weights import DEFAULT_DINO_ARCH, checked_sha256, load_error, resolve_weights
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
@@ -49,7 +49,7 @@ class DINO:
         if path is None and arch != DEFAULT_DINO_ARCH:
             raise ValueError(f"DINO architecture {arch} needs its checkpoint path (--dino-weights PATH)")
         path = resolve_weights("dino", path, weights_dir)
-        sha = file_fingerprint(path)
+        sha = checked_sha256("dino", path)
         network = dino_vit(arch)
         try:
             if path.suffix == ".safetensors":

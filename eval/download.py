@@ -3,7 +3,8 @@
 A download goes to `<file>.part` beside its destination, resumes from there with an HTTP Range request
 (or restarts when the server ignores ranges), is checked against the pinned SHA-256 where one is known
 (a wrong file is deleted), and only then is renamed to its final name, so the cache never holds a
-half-written weights file under a name the metrics would load.
+half-written weights file under a name the metrics would load. The digest is recorded beside the file
+(`<file>.sha256`) and checked whenever the metrics load it.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def fetch(url: str, dest: str | Path, sha256: str | None = None, timeout: float 
         raise ChecksumError(f"{url}: SHA-256 {digest} is not the pinned {sha256}: the file was removed. The "
                             "server sent something else (an error page, another version); nothing was saved")
     os.replace(part, dest)
+    dest.with_name(dest.name + ".sha256").write_text(f"{digest}  {dest.name}\n")  # checked at every load
     return digest
 
 

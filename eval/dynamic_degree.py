@@ -26,7 +26,7 @@ from torchmetrics import Metric
 from .features import VideoLike, load_any
 from .stats import Estimate, bootstrap_mean
 from .video_io import video_fps
-from .weights import file_fingerprint, load_error, resolve_weights
+from .weights import checked_sha256, load_error, resolve_weights
 
 RAFT_ITERS = 20
 RAFT_MIN_SIDE = 128
@@ -86,7 +86,7 @@ class RAFTFlow:
         from torchvision.models.optical_flow import raft_large
 
         path = resolve_weights("raft", path, weights_dir)
-        sha = file_fingerprint(path)
+        sha = checked_sha256("raft", path)
         network = raft_large(weights=None)
         try:
             network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

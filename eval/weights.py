@@ -174,3 +174,18 @@ def file_fingerprint(path: str | Path) -> str:
     them (computed once per file version in a process)."""
     stat = Path(path).stat()
     return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def checked_sha256(kind: str, path: str | Path) -> str:
+    """The SHA-256 of a weights file, checked against the registry's pinned value for its file name and
+    against the `<file>.sha256` recorded when it was downloaded; a mismatch is a `WeightsLoadError`."""
+    path = Path(path)
+    sha = file_fingerprint(path)
+    sidecar = path.with_name(path.name + ".sha256")
+    recorded = sidecar.read_text().split()[0] if sidecar.is_file() and sidecar.read_text().strip() else None
+    pinned = next((w.sha256 for w in WEIGHTS.get(kind, ()) if w.sha256 and Path(w.relpath).name == path.name), None)
+    for expected, what in ((pinned, "pinned"), (recorded, f"recorded in {sidecar.name} at download")):
+        if expected and not sha.startswith(expected.lower()):
+            raise WeightsLoadError(f"{path}: SHA-256 {sha} is not the {what} {expected}: the file changed or is "
+                                   f"another file; delete it and get it again (python -m eval weights download {kind})")
+    return sha

@@ -61,7 +61,7 @@ def test_right_checksum_is_stored(server, tmp_path):
     dest = tmp_path / "cache" / "weights.pt"
     assert fetch(url(server), dest, SHA, progress=False) == SHA
     assert dest.read_bytes() == PAYLOAD
-    assert list(dest.parent.iterdir()) == [dest]  # no .part left
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["weights.pt", "weights.pt.sha256"]  # no .part left
 
 
 def test_wrong_checksum_is_refused_and_removed(server, tmp_path):
@@ -79,7 +79,7 @@ def test_interrupted_download_resumes_with_a_range_request(server, tmp_path):
     assert not dest.exists() and (tmp_path / "weights.pt.part").stat().st_size == 100_000
     assert fetch(url(server), dest, SHA, progress=False) == SHA
     assert server.requests == [None, "bytes=100000-"]
-    assert dest.read_bytes() == PAYLOAD and list(tmp_path.iterdir()) == [dest]
+    assert dest.read_bytes() == PAYLOAD and sorted(p.name for p in tmp_path.iterdir()) == ["weights.pt", "weights.pt.sha256"]
 
 
 def test_interrupted_download_restarts_when_the_server_ignores_ranges(server, tmp_path):
@@ -104,6 +104,7 @@ def test_weights_download_command_and_metric_download_flag(server, tmp_path, mon
     assert main(["weights", "download", "i3d", "--weights-dir", str(root)]) == 0
     assert (root / "i3d_torchscript.pt").read_bytes() == PAYLOAD
     assert SHA in capsys.readouterr().err
+    assert (root / "i3d_torchscript.pt.sha256").read_text().split()[0] == SHA  # recorded, checked at every load
     assert download_weights("i3d", root, progress=False) == root / "i3d_torchscript.pt"  # present: no request
     assert download_weights("i3d_torchscript.pt", root, progress=False) == root / "i3d_torchscript.pt"  # by file name
     assert len(server.requests) == 1
@@ -137,3 +138,18 @@ def test_default_weights_dir_follows_xdg_cache_home(tmp_path, monkeypatch):
     monkeypatch.delenv("STREAMDIT_EVAL_WEIGHTS", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert weights_module.weights_dir() == tmp_path / "streamdit" / "eval-weights"
+
+
+def test_a_file_changed_since_download_is_refused(tmp_path, capsys):
+    """The digest recorded at download is checked when the metrics load the file."""
+    from eval.cli import main as cli
+
+    root = tmp_path / "weights"
+    root.mkdir()
+    (root / "i3d_torchscript.pt").write_bytes(PAYLOAD[:-1] + b"x")  # changed after download
+    (root / "i3d_torchscript.pt.sha256").write_text(f"{SHA}  i3d_torchscript.pt\n")
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    assert cli(["fvd", str(videos), str(videos), "--weights-dir", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not the recorded" in err and "weights download i3d" in err

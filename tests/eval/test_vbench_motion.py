@@ -137,3 +137,14 @@ def test_motion_smoothness_cli_says_which_interpolation(tmp_path, capsys):
     metric = MotionSmoothness()
     metric.update([tmp_path / "v" / "fade", tmp_path / "v" / "flicker"])
     assert float(metric.compute()) == pytest.approx(row["value"])
+
+
+def test_a_file_under_the_pinned_name_with_other_bytes_is_refused(raft_file, tmp_path):
+    """torchvision's file name carries the first 8 hex digits of its SHA-256: random weights saved under
+    that name are not the published file."""
+    from eval import WeightsLoadError
+
+    impostor = tmp_path / "raft_large_C_T_V1-22a6c225.pth"
+    impostor.write_bytes(raft_file.read_bytes())
+    with pytest.raises(WeightsLoadError, match="is not the pinned 22a6c225"):
+        RAFTFlow.load(impostor)
