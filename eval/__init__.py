@@ -25,7 +25,7 @@ _EXPORTS = {
     "frechet_distance": "frechet",
     "FrechetVideoDistance": "fvd", "fvd": "fvd", "fvd_features": "fvd",
     "I3D": "i3d", "InceptionI3d": "i3d",
-    "kernel_distance": "kvd",
+    "kernel_distance": "kvd", "KernelVideoDistance": "kvd",
     "frozen_share": "motion", "inside_chunk_share": "motion", "window_scores": "motion",
     "frozen_share": "motion", "inside_chunk_share": "motion", "window_scores": "motion",
     "RealStats": "real_stats",

@@ -5,7 +5,14 @@ equal size at most `max_subset_size`, every subset is a whole set and the value 
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import numpy as np
+import torch
+from torchmetrics import Metric
+from torchmetrics.utilities.data import dim_zero_cat
+
+from .features import VideoLike, load_any
 
 
 def kernel_distance(real: np.ndarray, fake: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000,
@@ -28,3 +35,29 @@ def kernel_distance(real: np.ndarray, fake: np.ndarray, num_subsets: int = 100, 
         b = (x @ y.T / d + 1) ** 3
         total += (a.sum() - np.diag(a).sum()) / (m - 1) - b.sum() * 2 / m
     return float(total / (1 if exact else num_subsets) / m)
+
+
+
+class KernelVideoDistance(Metric):
+    """torchmetrics-style KVD (states as torchmetrics' KernelInceptionDistance: the features of both sets):
+    `update(videos, real=True|False)`, `compute()` -> `kernel_distance` of the two sets."""
+
+    higher_is_better = False
+    full_state_update = False
+
+    def __init__(self, model: Any, num_frames: int = 16, num_subsets: int = 100, max_subset_size: int = 1000,
+                 seed: int = 0, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.features, self.num_frames = model, num_frames
+        self.num_subsets, self.max_subset_size, self.seed = num_subsets, max_subset_size, seed
+        self.add_state("real_features", default=[], dist_reduce_fx="cat")
+        self.add_state("fake_features", default=[], dist_reduce_fx="cat")
+
+    def update(self, videos: Sequence[VideoLike], real: bool) -> None:
+        feats = torch.as_tensor(self.features.encode_videos([load_any(v, self.num_frames) for v in videos]),
+                                dtype=torch.float64)
+        (self.real_features if real else self.fake_features).append(feats)
+
+    def compute(self) -> torch.Tensor:
+        real, fake = dim_zero_cat(self.real_features).numpy(), dim_zero_cat(self.fake_features).numpy()
+        return torch.tensor(kernel_distance(real, fake, self.num_subsets, self.max_subset_size, self.seed))

@@ -13,7 +13,8 @@ from cdfvd.fvd import cdfvd
 from cdfvd.third_party.i3d.pytorch_i3d import InceptionI3d as CdfvdInceptionI3d
 from cdfvd.third_party.i3d.utils import preprocess_i3d as cdfvd_preprocess
 
-from eval import I3D, FrechetVideoDistance, MissingWeightsError, frechet_distance, fvd, kernel_distance
+from eval import (I3D, FrechetVideoDistance, KernelVideoDistance, MissingWeightsError, frechet_distance, fvd,
+                  kernel_distance)
 from eval.cli import main
 from eval_helpers import moving_square_video, write_frame_folder
 
@@ -83,6 +84,11 @@ def test_fvd_metric_class_and_function_plumbing_random_weights(state_dict_file, 
         fvd(real[:1], fake, model, num_frames=FRAMES)
     with pytest.warns(UserWarning, match="2 real videos for 400-dimensional features"):
         assert fvd(real, fake, model, num_frames=FRAMES) == pytest.approx(expected, rel=1e-6)
+    kvd = KernelVideoDistance(model, num_frames=FRAMES)
+    kvd.update(real, real=True)
+    kvd.update(fake[:1], real=False)
+    kvd.update(fake[1:], real=False)
+    assert float(kvd.compute()) == pytest.approx(kernel_distance(our_features[:2], our_features[2:]), rel=1e-6)
 
 
 class StyleGANVStyleDetector(torch.nn.Module):
