@@ -1,4 +1,4 @@
-"""The Gradio Blocks page: prompt, Start/Stop, a streaming video, settings, video-to-video and live stats."""
+"""The Gradio Blocks page: prompt, Start/Stop, a streaming video, what the model knows, settings, video-to-video."""
 
 from __future__ import annotations
 
@@ -7,75 +7,127 @@ import gradio as gr
 from demo.handlers import SOURCES, Handlers, Limits
 from demo.models import ModelBank
 from demo.session import SessionStore
+from demo.vocabulary import domain_markdown
 
 EXAMPLES = [
     "a red circle moving left on a dark background",
     "a blue square moving up",
     "a yellow triangle drifting right on a gray background",
     "a green diamond sliding down on a white background",
-    "a magenta ball moving right and a cyan box moving up on a shaded background",
+    "a magenta ball moving right and a cyan box moving up",
 ]
 CSS = """
 #title h1 { margin-bottom: 0; }
 #untrained { border: 1px solid #d97706; background: #fffbeb; color: #92400e; border-radius: 8px; padding: 4px 12px; }
 #stats { font-variant-numeric: tabular-nums; min-height: 1.6em; }
+#prompt-check, #prompt-note { min-height: 0; }
+/* the 128 px video fills its box, scaled up by the browser's smooth (bilinear) video scaler */
+#live-video video { width: 100% !important; height: 100% !important; object-fit: contain; background: #111; }
+#live-video { aspect-ratio: 1 / 1; height: auto !important; max-height: 500px; }
+/* examples: every chip whole, wrapping onto more lines rather than cut off */
+#examples button, #examples .example { white-space: normal !important; max-width: 100%; height: auto; text-align: left; }
+@media (max-width: 720px) {
+  /* phone: the prompt first, then the video and its buttons, then examples and settings */
+  #main { flex-direction: column; }
+  #video-col, #side-col { display: contents; }
+  #prompt-block { order: 1; }
+  #video-block { order: 2; }
+  #extras { order: 3; }
+}
 """
 THEME = gr.themes.Soft(primary_hue="indigo")
+INTRO = ("# StreamDiT: real-time streaming text-to-video\n"
+         "Press **Start**, then type a new prompt and press **Enter** (or click an example) to steer the playing "
+         "video; the change shows within a few seconds. The model knows only coloured shapes moving left, right, "
+         "up or down on plain backgrounds (*What this model knows*, below).")
+
+
+def guidance_info(models: ModelBank) -> str:
+    """The guidance slider's explanation, with each model's own default."""
+    defaults = []
+    for option in models.options:
+        value = models.get(option.label).sampler.guidance
+        defaults.append(f"{'none' if not value else f'{value:g}'} for the {option.title or option.label}")
+    return ("0 = the model's default (" + ", ".join(defaults) + "). Higher follows the prompt more closely "
+            "but runs the model twice per frame.")
 
 
 def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore | None = None) -> gr.Blocks:
     """The demo page; ``launch(theme=THEME, css=CSS)`` it after ``queue()`` has been set up here."""
     handlers = Handlers(models, store or SessionStore(), limits)
     pipe = models.get()
+    card = models.model_card()
     with gr.Blocks(title="StreamDiT: real-time text-to-video") as demo:
-        gr.Markdown("# StreamDiT: real-time streaming text-to-video\n"
-                    "Press **Start**; while the video plays, edit the prompt and press **Enter** (or click an "
-                    "example) to steer it live, from the next model evaluation on.", elem_id="title")
+        gr.Markdown(INTRO, elem_id="title")
         if models.untrained:
             gr.Markdown("⚠️ **Untrained model: train or bundle one.** No trained model was found in "
                         "`streamdit/bundled/`, so this page runs a randomly initialised tiny model and shows "
                         "noise-like video. Pass `--model DIR` to serve a trained pipeline.", elem_id="untrained")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                video = gr.Video(label="Live video", streaming=True, autoplay=True, interactive=False,
-                                 height=420, elem_id="live-video")
-                stats = gr.Markdown("Idle: press Start.", elem_id="stats")
-                with gr.Row():
-                    start = gr.Button("Start", variant="primary", elem_id="start")
-                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
-                    save = gr.Button("Save mp4 so far", elem_id="save")
-                saved = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
-            with gr.Column(scale=2):
-                prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0], lines=1, max_lines=3, max_length=2000,
-                                    submit_btn="Apply", elem_id="prompt")
-                note = gr.Markdown("", elem_id="prompt-note")
-                examples = gr.Examples(EXAMPLES, inputs=[prompt], label="Examples (click one while streaming to steer)")
-                with gr.Accordion("Generation settings", open=True):
-                    model = gr.Dropdown(models.labels, value=models.labels[0], label="Sampler setting (model)",
-                                        info="distilled student: few steps per chunk; teacher: many", interactive=True)
-                    seed = gr.Number(0, label="Seed", precision=0, minimum=0)
-                    guidance = gr.Slider(0.0, 10.0, value=pipe.sampler.guidance or 0.0, step=0.5, label="Guidance",
-                                         info="0: the model's own setting (none for a distilled student)")
-                    seconds = gr.Slider(1, limits.max_seconds, value=limits.max_seconds, step=1,
-                                        label="Length (seconds of video)")
-                with gr.Accordion("Video-to-video", open=False):
-                    source = gr.Radio(list(SOURCES), value="text", label="Input", elem_id="source")
+        with gr.Accordion("What this model knows", open=False, elem_id="about"):
+            gr.Markdown(domain_markdown())
+        ticket = gr.State(None)
+        timer = gr.Timer(1.0, active=False)
+        with gr.Row(equal_height=False, elem_id="main"):
+            with gr.Column(scale=3, elem_id="video-col"):
+                with gr.Column(elem_id="video-block"):
+                    video = gr.Video(label="Live video", streaming=True, autoplay=True, interactive=False,
+                                     height=420, elem_id="live-video")
+                    stats = gr.Markdown("Idle: press Start.", elem_id="stats")
                     with gr.Row():
-                        upload = gr.Video(label="Input video", sources=["upload"], height=200, elem_id="upload")
-                        webcam = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy",
-                                          height=200, elem_id="webcam")
-                    strength = gr.Slider(0.05, 1.0, value=0.7, step=0.05, label="Strength",
-                                         info="noise added to the input: low keeps it, 1 ignores it")
+                        start = gr.Button("Start", variant="primary", elem_id="start", min_width=80)
+                        stop = gr.Button("Stop", variant="stop", elem_id="stop", min_width=80)
+                        save = gr.Button("Save mp4", elem_id="save", min_width=80)
+                    saved = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
+            with gr.Column(scale=2, elem_id="side-col"):
+                with gr.Column(elem_id="prompt-block"):
+                    prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0], lines=1, max_lines=3,
+                                        submit_btn="Apply", elem_id="prompt",
+                                        info="Enter or Apply changes the playing video.")
+                    check = gr.Markdown("", elem_id="prompt-check")
+                    note = gr.Markdown("", elem_id="prompt-note")
+                with gr.Column(elem_id="extras"):
+                    examples = gr.Examples(EXAMPLES, inputs=[prompt], elem_id="examples",
+                                           label="Examples: click one to use it (while streaming, it changes the video)")
+                    with gr.Accordion("Settings", open=True):
+                        model = gr.Dropdown(models.choices(), value=models.labels[0], label="Model",
+                                            info="× real time: how fast it makes video compared with playback, "
+                                                 "measured on this server at start. Below 1× the video pauses.",
+                                            interactive=True, elem_id="model")
+                        seed = gr.Number(0, label="Seed", precision=0, minimum=0,
+                                         info="The same seed and prompt give the same video.")
+                        guidance = gr.Slider(0.0, 10.0, value=pipe.sampler.guidance or 0.0, step=0.5,
+                                             label="Guidance", info=guidance_info(models))
+                        seconds = gr.Slider(1, limits.max_seconds, value=limits.max_seconds, step=1,
+                                            label="Length (seconds of video)")
+                    with gr.Accordion("Start from a video (video-to-video)", open=False):
+                        source = gr.Radio(list(SOURCES), value="text", label="Start from", elem_id="source")
+                        with gr.Row():
+                            upload = gr.Video(label="Your video", sources=["upload"], height=200, elem_id="upload")
+                            webcam = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy",
+                                              height=200, elem_id="webcam")
+                        strength = gr.Slider(0.05, 1.0, value=0.7, step=0.05, label="How much to change it",
+                                             info="Low keeps your video, 1 ignores it.")
+        if card is not None:
+            with gr.Accordion("Model card: how the model was trained and how well it scores", open=False,
+                              elem_id="model-card"):
+                gr.Markdown(card)
 
-        start.click(handlers.generate,
-                    inputs=[prompt, seed, guidance, model, source, upload, strength, seconds],
-                    outputs=[video, stats], api_name="generate", concurrency_limit=limits.max_streams,
-                    concurrency_id="stream", show_progress="minimal", trigger_mode="multiple")
+        start.click(handlers.join_line, inputs=[seconds], outputs=[stats, ticket, timer], api_visibility="private",
+                    concurrency_limit=None, show_progress="hidden", trigger_mode="multiple").then(
+            handlers.generate, inputs=[prompt, seed, guidance, model, source, upload, strength, seconds, ticket],
+            outputs=[video, stats], api_name="generate", concurrency_limit=limits.max_streams,
+            concurrency_id="stream", show_progress="hidden")
+        timer.tick(handlers.queue_notice, inputs=[ticket], outputs=[stats, timer], api_visibility="private",
+                   concurrency_limit=None, show_progress="hidden")
         stop.click(handlers.stop, outputs=[stats], api_name="stop", concurrency_limit=None)
+        prompt.change(handlers.check_typing, inputs=[prompt], outputs=[check], api_visibility="private",
+                      concurrency_limit=None, show_progress="hidden", trigger_mode="always_last")
         prompt.submit(handlers.set_prompt, inputs=[prompt], outputs=[note], api_name="set_prompt",
                       concurrency_limit=None, show_progress="hidden")
         examples.load_input_event.then(handlers.set_prompt, inputs=[prompt], outputs=[note], api_name="example_prompt",
                                        api_visibility="private", concurrency_limit=None, show_progress="hidden")
+        model.change(handlers.model_chosen, inputs=[model], outputs=None, api_visibility="private",
+                     concurrency_limit=None, show_progress="hidden")
         save.click(handlers.download, outputs=[saved], api_name="download", concurrency_limit=None).success(
             lambda: gr.File(visible=True), outputs=[saved], api_visibility="private")
         upload.upload(lambda: "upload", outputs=[source], api_visibility="private")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -12,10 +13,14 @@ import gradio as gr
 import numpy as np
 
 from demo.inputs import InputError, check_prompt, video_frames
+from demo.markup import escape_markdown
 from demo.models import ModelBank
 from demo.segments import SegmentWriter
 from demo.session import Session, SessionStore
+from demo.vocabulary import unknown_words, unknown_words_note
+from demo.waiting import WaitingLine
 from streamdit import StreamDiTPipeline, VideoStream
+from streamdit.text import MAX_PROMPT_CHARS
 
 SOURCES = (("Text only", "text"), ("Uploaded video", "upload"), ("Webcam", "webcam"))
 
@@ -36,29 +41,84 @@ class Limits:
             raise ValueError(f"limits must be positive, got {self}")
 
 
+log = logging.getLogger("demo")
+
+
+def refuse(exc: Exception) -> gr.Error:
+    """A visitor's mistake as a page error: logged as one line, no traceback in the server log."""
+    log.info("refused: %s", exc)
+    return gr.Error(str(exc), print_exception=False)
+
+
+def ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+def speed_words(realtime: float, capacity: float | None = None) -> str:
+    """Generation speed against playback in plain words (Markdown). ``realtime``: this stream's frames per
+    second over the video's (a paced stream stays near 1); ``capacity``: the model's measured speed, if known."""
+    if realtime < 0.95:
+        return f"made at **{realtime:.2f}×** real time: slower than playback, so the video pauses to catch up"
+    known = f" (this model: **{capacity:.1f}×** real time here)" if capacity is not None else ""
+    return f"made as fast as it plays{known}"
+
+
 class Handlers:
-    """The functions behind the page's events, sharing the model bank and the per-session store."""
+    """The functions behind the page's events, sharing the model bank, the per-session store and the waiting line."""
 
     def __init__(self, models: ModelBank, store: SessionStore, limits: Limits) -> None:
         self.models, self.store, self.limits = models, store, limits
+        self.line = WaitingLine(limits.max_streams)
 
     def _session(self, request: gr.Request) -> Session:
         return self.store.get(request.session_hash)
 
+    def _seconds(self, seconds: float | None) -> float:
+        return min(float(seconds or self.limits.max_seconds), self.limits.max_seconds)
+
+    def join_line(self, seconds: float | None = None, request: gr.Request = None) -> tuple[str, int, gr.Timer]:
+        """Start pressed on the page: a ticket for the ``generate`` that follows, and the first queue notice."""
+        ticket = self.line.join(request.session_hash, self._seconds(seconds))
+        return self._notice(ticket), ticket, gr.Timer(active=True)
+
+    def queue_notice(self, ticket: int | None) -> tuple[object, object]:
+        """The waiting visitor's place, refreshed each second until the stream starts."""
+        if ticket is None or self.line.place(ticket) is None:
+            return gr.skip(), gr.Timer(active=False)
+        return self._notice(ticket), gr.skip()
+
+    def _notice(self, ticket: int) -> str:
+        place = self.line.place(ticket)
+        if place is None or place.wait_s <= 0:
+            return "**Starting**…"
+        who = "next" if place.position == 1 else f"{ordinal(place.position)} in line"
+        return (f"**Waiting**: the server is busy with other visitors. You are {who} "
+                f"({place.waiting} waiting); expected wait at most **{math.ceil(place.wait_s)} s** "
+                "(less if a stream ahead stops early). Press Stop to leave the line.")
+
     def generate(self, prompt: str, seed: float = 0, guidance: float = 0.0, model: str | None = None,
                  source: str = "text", video: str | None = None, strength: float = 0.7,
-                 seconds: float | None = None, request: gr.Request = None) -> Iterator[tuple[object, str]]:
+                 seconds: float | None = None, ticket: int | None = None,
+                 request: gr.Request = None) -> Iterator[tuple[object, str]]:
         """Stream a video for ``prompt``: yields (MPEG-TS segment path, stats) about once per second."""
-        started = time.perf_counter()
+        started = time.monotonic()
+        waited = self.line.leave(ticket)
+        if waited is not None and waited.cancelled:  # Stop pressed while it waited: it never runs
+            yield gr.skip(), gr.skip()
+            return
+        clicked = waited.clicked if waited is not None else started
         session = self._session(request)
         try:
             text = check_prompt(prompt)
             pipe = self.models.get(model)
         except InputError as exc:
-            raise gr.Error(str(exc)) from exc
-        seconds = min(float(seconds or self.limits.max_seconds), self.limits.max_seconds)
+            raise refuse(exc) from exc
+        except KeyError as exc:
+            raise refuse(InputError(f"Unknown model {model!r}; choose one of {self.models.labels}.")) from exc
+        seconds = self._seconds(seconds)
         max_chunks = max(1, math.ceil(seconds * pipe.sampler.fps / pipe.frames_per_chunk))
         folder, stop = session.begin()
+        run = self.line.start(seconds)
         try:
             frames_in = self._input_frames(source, video, pipe, session, stop)
             stream = pipe.stream(text, seed=int(seed), guidance=float(guidance) or None, video=frames_in,
@@ -66,30 +126,40 @@ class Handlers:
             segment_frames = max(1, round(self.limits.segment_seconds * pipe.sampler.fps))
             writer = SegmentWriter(folder, pipe.sampler.fps, segment_frames)
             session.attach(stream, writer)
-            first_frame_s = None
+            shown_at = None  # when the first segment went out
             for chunk in stream:
                 segment = writer.add(chunk)
                 if segment is not None:
-                    first_frame_s = first_frame_s or time.perf_counter() - started
-                    yield str(segment), self._stats(stream, pipe, first_frame_s, "Streaming")
+                    shown_at = shown_at or time.monotonic()
+                    yield str(segment), self._stats(stream, pipe, clicked, started, shown_at, "Streaming")
                     # pace to playback: wait (stoppably) while the video made runs more than lead_seconds ahead
-                    played = time.perf_counter() - started - first_frame_s
+                    played = time.monotonic() - shown_at
                     stop.wait(max(0.0, stream.stats.frames / pipe.sampler.fps - played - self.limits.lead_seconds))
             segment = writer.flush()
             state = "Stopped" if stop.is_set() else "Finished"
-            yield (str(segment) if segment is not None else gr.skip()), self._stats(stream, pipe, first_frame_s, state)
-        except ValueError as exc:  # InputError included: bad upload, webcam frame of an unusable size, ...
+            yield ((str(segment) if segment is not None else gr.skip()),
+                   self._stats(stream, pipe, clicked, started, shown_at, state))
+        except InputError as exc:  # bad upload, no webcam, webcam frame of an unusable size, ...
+            raise refuse(exc) from exc
+        except ValueError as exc:  # refused by the pipeline: shown, and logged with its traceback
             raise gr.Error(str(exc)) from exc
         finally:
+            self.line.end(run)
             session.finish()
 
-    def _stats(self, stream: VideoStream, pipe: StreamDiTPipeline, first_frame_s: float | None, state: str) -> str:
-        """One line of live figures for the page (Markdown)."""
+    def _stats(self, stream: VideoStream, pipe: StreamDiTPipeline, clicked: float, started: float,
+               shown_at: float | None, state: str) -> str:
+        """One line of live figures for the page (Markdown); times count from the click on Start."""
         stats = stream.stats
-        first = f"{first_frame_s:.2f} s" if first_frame_s is not None else "…"
-        return (f"**{state}** · chunk **{stats.chunks}** · {stats.frames / pipe.sampler.fps:.1f} s of video · "
-                f"**{stats.fps:.1f}** fps generated · first frame after **{first}** · device **{pipe.device}** · "
-                f"streams **{self.store.streaming()}**/{self.limits.max_streams}")
+        first = f"**{shown_at - clicked:.2f} s** after Start" if shown_at is not None else "not yet"
+        queued = f" (of which {started - clicked:.1f} s waiting in line)" if started - clicked >= 0.5 else ""
+        capacity = self.models.realtime(self._label(pipe))
+        speed = f" · {speed_words(stats.fps / pipe.sampler.fps, capacity)}" if stats.chunks else ""
+        return (f"**{state}** · {stats.frames / pipe.sampler.fps:.1f} s of video{speed} · first frame {first}{queued} · "
+                f"device **{pipe.device}** · visitors streaming **{self.store.streaming()}** of {self.limits.max_streams}")
+
+    def _label(self, pipe: StreamDiTPipeline) -> str | None:
+        return next((label for label in self.models.labels if self.models.get(label) is pipe), None)
 
     def _input_frames(self, source: str, video: str | None, pipe: StreamDiTPipeline, session: Session,
                       stop: threading.Event) -> Iterator[np.ndarray] | None:
@@ -106,29 +176,54 @@ class Handlers:
         raise InputError(f"Unknown input {source!r}; choose one of {[value for _, value in SOURCES]}.")
 
     def set_prompt(self, prompt: str, request: gr.Request = None) -> str:
-        """Steer the running stream to a new prompt from its next model evaluation on."""
+        """Steer the running stream to a new prompt from the next frames it makes (Markdown note)."""
         try:
             text = check_prompt(prompt)
         except InputError as exc:
+            log.info("refused: %s", exc)
             gr.Warning(str(exc))
             return f"Prompt not changed: {exc}"
-        if self._session(request).set_prompt(text):
-            return f"Live prompt: “{text}”"
-        return "Not streaming: press Start to use this prompt."
+        if not self._session(request).set_prompt(text):
+            return "Not streaming: press Start to use this prompt."
+        unknown = unknown_words_note(unknown_words(text))
+        return f"Live prompt: “{escape_markdown(text)}”" + (f"\n\n⚠️ {escape_markdown(unknown)}" if unknown else "")
+
+    def check_typing(self, prompt: str) -> str:
+        """A note on the prompt being typed: too long, or words the model never saw; "" when it is fine."""
+        text = (prompt or "").strip()
+        if len(text) > MAX_PROMPT_CHARS:
+            return (f"⚠️ {len(text):,} characters: the limit is {MAX_PROMPT_CHARS:,}. "
+                    "Shorten it: Start and Enter refuse a longer prompt.")
+        unknown = unknown_words_note(unknown_words(text))
+        return f"⚠️ {escape_markdown(unknown)}" if unknown else ""
+
+    def model_chosen(self, model: str) -> None:
+        """Warn when the chosen model cannot keep up with playback on this device."""
+        realtime = self.models.realtime(model) if model in self.models.labels else None
+        if realtime is not None and realtime < 1.0:
+            fps = self.models.get(model).sampler.fps
+            gr.Warning(f"This model makes {realtime * fps:.1f} frames per second here, slower than the "
+                       f"{fps} of the video, so playback will pause every second or so while it catches up. "
+                       "Pick the distilled student for smooth live video.", duration=15)
 
     def stop(self, request: gr.Request = None) -> object:
-        """End this session's stream; its generator then sends its last segment and ends."""
+        """End this session's stream (its generator then sends its last segment), or take it out of the line."""
         session = self._session(request)
         running = session.stream is not None and not session.stream.stopped
         session.stop()
-        return "**Stopped**" if running else gr.skip()
+        left_line = self.line.cancel(request.session_hash)
+        if running:
+            return "**Stopped**"
+        if left_line:
+            return "**Cancelled**: you left the waiting line; press Start to join it again."
+        return gr.skip()
 
     def download(self, request: gr.Request = None) -> str:
         """The whole stream so far as an mp4 file."""
         try:
             return str(self._session(request).export_mp4())
         except ValueError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise refuse(exc) from exc
 
     def webcam_frame(self, frame: np.ndarray | None, request: gr.Request = None) -> None:
         """A webcam frame from the browser: the newest one feeds the next chunk of a webcam stream."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from itertools import chain
@@ -46,6 +47,19 @@ def fit_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(image.resize((target_w, target_h), Image.Resampling.BILINEAR))
 
 
+def upload_problem(exc: Exception, name: str) -> str:
+    """What is wrong with an uploaded file, for the page: its name and the problem, no server path or errno."""
+    shown = html.escape(name)
+    if isinstance(exc, FileNotFoundError):
+        return f"Cannot read the uploaded video “{shown}”: the file did not reach the server. Upload it again."
+    if "no video stream" in str(exc):
+        return f"Cannot read the uploaded video “{shown}”: it has no video track (audio only?). Upload a video file."
+    cause = exc.__cause__
+    reason = getattr(cause, "strerror", None) or "the file is damaged or not a video"
+    return (f"Cannot read the uploaded video “{shown}”: {reason[0].lower()}{reason[1:]}. "
+            "Upload an MP4, WebM or MOV video file.")
+
+
 def video_frames(path: str | Path, size: tuple[int, int], min_frames: int) -> Iterator[np.ndarray]:
     """Frames of an uploaded video fitted to ``size``; the first ``min_frames`` are read (and checked) now."""
     frames = iter_video_frames(path)
@@ -54,7 +68,7 @@ def video_frames(path: str | Path, size: tuple[int, int], min_frames: int) -> It
     except (ValueError, FileNotFoundError) as exc:
         if isinstance(exc, InputError):
             raise
-        raise InputError(f"Cannot read the uploaded video ({Path(path).name}): {exc}") from exc
+        raise InputError(upload_problem(exc, Path(path).name)) from exc
     if len(head) < min_frames:
         raise InputError(f"The uploaded video has {len(head)} frame(s); at least {min_frames} are needed.")
     return chain(head, (fit_frame(frame, size) for frame in frames))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,6 +25,7 @@ class ModelOption:
 
     label: str
     path: Path | None
+    title: str = field(default="", compare=False)  # the name the page shows, without the label's details
 
 
 def steps_per_chunk(directory: Path) -> int:
@@ -38,10 +40,12 @@ def discover(model_dir: Path | None = None, bundled_dir: Path = BUNDLED_DIR) -> 
     if model_dir is not None:
         if not (model_dir / PIPELINE_CONFIG).is_file():
             raise FileNotFoundError(f"{model_dir} is not a StreamDiT pipeline directory (no {PIPELINE_CONFIG})")
-        return [ModelOption(f"{model_dir.name} ({steps_per_chunk(model_dir)} steps per chunk)", model_dir)]
-    options = [ModelOption(f"{title} ({steps_per_chunk(bundled_dir / name)} steps per chunk)", bundled_dir / name)
+        return [ModelOption(f"{model_dir.name} ({steps_per_chunk(model_dir)} steps per chunk)", model_dir,
+                            model_dir.name)]
+    options = [ModelOption(f"{title} ({steps_per_chunk(bundled_dir / name)} steps per chunk)", bundled_dir / name,
+                           title)
                for name, title in BUNDLED if (bundled_dir / name / PIPELINE_CONFIG).is_file()]
-    return options or [ModelOption(UNTRAINED, None)]
+    return options or [ModelOption(UNTRAINED, None, UNTRAINED)]
 
 
 def resolve_device(device: str) -> str:
@@ -61,6 +65,7 @@ class ModelBank:
             raise ValueError("no model to offer")
         self.options, self.device = options, device
         self._loaded: dict[str, StreamDiTPipeline] = {}
+        self.speeds: dict[str, float] = {}  # label -> frames generated per second here (see ``measure``)
         self._lock = threading.Lock()
 
     @property
@@ -82,3 +87,50 @@ class ModelBank:
                                               if option.path is None
                                               else StreamDiTPipeline.from_pretrained(option.path, device=self.device))
             return self._loaded[option.label]
+
+    def choices(self) -> list[tuple[str, str]]:
+        """(shown name, value) pairs for the model dropdown: the name says how fast it runs here, if measured."""
+        pairs = []
+        for option in self.options:
+            title = (option.title or option.label)[:1].upper() + (option.title or option.label)[1:]
+            realtime = self.realtime(option.label)
+            if realtime is None:
+                pairs.append((title, option.label))
+            elif realtime >= 1.0:
+                pairs.append((f"{title} ({realtime:.1f}× real time)", option.label))
+            else:
+                pairs.append((f"{title} ({realtime:.2f}× real time: too slow, pauses)", option.label))
+        return pairs
+
+    def model_card(self) -> str | None:
+        """The first served model's card (its README.md), or None when it has none."""
+        path = self.options[0].path
+        card = path / "README.md" if path is not None else None
+        return card.read_text() if card is not None and card.is_file() else None
+
+    def measure(self) -> dict[str, float]:
+        """Load every option and time a short generation: frames per second each makes on this device."""
+        for label in self.labels:
+            self.speeds[label] = measure_speed(self.get(label))
+        return dict(self.speeds)
+
+    def realtime(self, label: str | None = None) -> float | None:
+        """Measured speed over playback speed (> 1: faster than real time); None when not measured."""
+        speed = self.speeds.get(label or self.labels[0])
+        return None if speed is None else speed / self.get(label).sampler.fps
+
+
+def measure_speed(pipe: StreamDiTPipeline, seconds: float = 1.5) -> float:
+    """Frames per second ``pipe`` streams here: chunks timed for about ``seconds`` after an untimed first one."""
+    stream = pipe.stream("a red circle moving left on a dark background", max_chunks=10_000)
+    frames, started = 0, None
+    for chunk in stream:
+        if started is None:  # the first chunk pays first-call costs
+            started = time.perf_counter()
+            continue
+        frames += len(chunk)
+        elapsed = time.perf_counter() - started
+        if elapsed >= seconds and frames >= 2 * pipe.frames_per_chunk:
+            stream.stop()
+            return frames / elapsed
+    raise RuntimeError("the stream ended before its speed was measured")

@@ -1,0 +1,89 @@
+"""The waiting line in front of the stream slots: who pressed Start and waits, their place and expected wait.
+
+Gradio's queue holds the waiting ``generate`` events; this line mirrors it for the page (position,
+expected wait), lets Stop cancel a waiting stream before it starts, and remembers when each visitor
+clicked so the stats count the first frame from the click.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Ticket:
+    """One press of Start: its session, when it was pressed, the seconds of video asked for."""
+
+    session: str
+    clicked: float
+    seconds: float
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class Place:
+    """A waiting ticket's place: 1 = next; ``wait_s``: expected wait if every stream runs to its end."""
+
+    position: int
+    waiting: int
+    wait_s: float
+
+
+class WaitingLine:
+    """Tickets in click order, and the planned end of the streams running in the ``slots`` stream slots."""
+
+    def __init__(self, slots: int, clock=time.monotonic) -> None:
+        self.slots, self.clock = slots, clock
+        self._tickets: dict[int, Ticket] = {}
+        self._running: dict[int, float] = {}  # run id -> planned end (clock seconds)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def join(self, session: str, seconds: float) -> int:
+        """A visitor pressed Start: a ticket id for the ``generate`` event that follows."""
+        with self._lock:
+            ticket = next(self._ids)
+            self._tickets[ticket] = Ticket(session, self.clock(), seconds)
+            return ticket
+
+    def cancel(self, session: str) -> int:
+        """Stop pressed: the session's waiting tickets are cancelled (their streams will not run); how many."""
+        with self._lock:
+            waiting = [t for t in self._tickets.values() if t.session == session and not t.cancelled]
+            for ticket in waiting:
+                ticket.cancelled = True
+            return len(waiting)
+
+    def leave(self, ticket: int | None) -> Ticket | None:
+        """The ticket's ``generate`` got a slot: its ticket (check ``cancelled``), None for an API call."""
+        with self._lock:
+            return self._tickets.pop(ticket, None) if ticket is not None else None
+
+    def start(self, seconds: float) -> int:
+        """A stream of ``seconds`` of video starts in a slot (paced to playback: it lasts about that long)."""
+        with self._lock:
+            run = next(self._ids)
+            self._running[run] = self.clock() + seconds
+            return run
+
+    def end(self, run: int) -> None:
+        with self._lock:
+            self._running.pop(run, None)
+
+    def place(self, ticket: int) -> Place | None:
+        """Where a waiting ticket stands; None once it left the line or was cancelled."""
+        with self._lock:
+            line = sorted((t.clicked, tid) for tid, t in self._tickets.items() if not t.cancelled)
+            ids = [tid for _, tid in line]
+            if ticket not in ids:
+                return None
+            now = self.clock()
+            frees = [max(0.0, end - now) for end in self._running.values()]
+            frees += [0.0] * max(0, self.slots - len(frees))  # free slots
+            for ahead in ids[:ids.index(ticket)]:  # each visitor ahead takes the slot that frees first
+                frees.sort()
+                frees[0] += self._tickets[ahead].seconds
+            return Place(ids.index(ticket) + 1, len(ids), min(frees))
