@@ -51,6 +51,8 @@ class VideoAutoencoderConfig:
         self.widths = tuple(self.widths)
         if self.context_latents < 0:
             raise ValueError(f"context_latents must be >= 0, got {self.context_latents}")
+        if self.carry_keyframe and not self.context_latents:
+            raise ValueError("carry_keyframe needs a motion head (context_latents >= 1)")
 
 
 class MotionHead(nn.Module):

@@ -140,6 +140,8 @@ def test_a_new_motion_head_keeps_the_latents_and_shows_the_keyframes_still() -> 
         torch.testing.assert_close(ae.decode(z), still.reshape(1, 3, 12, 32, 32), atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="at least one earlier latent"):
         with_motion_head(source, 0)
+    with pytest.raises(ValueError, match="carry_keyframe needs a motion head"):
+        VideoAutoencoderConfig(carry_keyframe=True)
 
 
 def test_an_autoencoder_saved_before_motion_heads_loads_without_one(tmp_path) -> None:
