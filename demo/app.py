@@ -20,6 +20,7 @@ CSS = """
 #title h1 { margin-bottom: 0; }
 #untrained { border: 1px solid #d97706; background: #fffbeb; color: #92400e; border-radius: 8px; padding: 4px 12px; }
 #stats { font-variant-numeric: tabular-nums; min-height: 1.6em; }
+#save { white-space: nowrap; }
 #prompt-check, #prompt-note { min-height: 0; }
 /* the 128 px video fills its box, scaled up by the browser's smooth (bilinear) video scaler */
 #live-video video { width: 100% !important; height: 100% !important; object-fit: contain; background: #111; }
