@@ -97,7 +97,7 @@ def test_browser_plays_steers_stops_and_frees_its_slot(server: str, tmp_path: Pa
     # paced to playback, the closed tab's stream would hold the only slot for at least its MAX_SECONDS (30) of
     # video less the lead (2 s) and one segment: a start before that means the closed tab freed it
     assert started_after < CLOSED_STREAM_HOLDS_S, started_after
-    assert final_stats.startswith("**Finished**") and "streams **0**/1" in final_stats  # nor generates on
+    assert final_stats.startswith("**Finished**") and "visitors streaming **0** of 1" in final_stats  # nor generates on
 
 
 @pytest.mark.slow
