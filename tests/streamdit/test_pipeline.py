@@ -164,6 +164,7 @@ def test_save_and_load_reproduce_the_stream_bit_exactly_plumbing_random_weights(
 def test_generate_collects_exactly_the_requested_frames_plumbing_random_weights(pipe) -> None:
     video = pipe.generate("a purple circle", num_frames=7, seed=0)
     assert video.shape == (7, 32, 32, 3)
+    assert np.array_equal(video, np.concatenate(take(pipe.stream("a purple circle", seed=0), 4))[:7])  # the stream's
 
 
 def test_missing_pipeline_directory_is_a_clear_error(tmp_path) -> None:
