@@ -107,6 +107,7 @@ class Handlers:
             yield gr.skip(), gr.skip()
             return
         clicked = waited.clicked if waited is not None else started
+        log.info("stream starts (ticket %s, %.1f s after Start)", ticket, started - clicked)
         session = self._session(request)
         try:
             text = check_prompt(prompt)

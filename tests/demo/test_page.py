@@ -21,6 +21,10 @@ GRADIO_ETA = re.compile(r"queue:|\d+(\.\d+)?/\d+(\.\d+)?\s*s\b")
 SEEN_TEXT = """(selector) => [...document.querySelectorAll(selector + ' *')]
   .filter(e => e.children.length === 0 && e.checkVisibility({checkOpacity: true, checkVisibilityCSS: true}))
   .map(e => e.textContent.trim()).filter(Boolean).join('\\n')"""
+WAITING = "#stats:has-text('the server is busy with other visitors')"
+# Resolves once the queue notice's expected wait is below the given number of seconds.
+WAIT_BELOW = """(limit) => { const m = document.querySelector('#stats').innerText.match(/at most (\\d+) s/);
+  return m !== null && Number(m[1]) < limit; }"""
 
 
 @pytest.fixture()
@@ -60,7 +64,7 @@ def test_over_long_prompt_is_kept_whole_and_refused_visibly(server: str, browser
     assert "Streaming" not in page.inner_text("#stats")
 
 
-def test_prompt_markup_is_shown_as_text_and_unknown_words_are_named(server: str, browser) -> None:
+def test_unknown_words_are_named_as_typed_and_the_stream_still_plays(server: str, browser) -> None:
     page = open_page(browser, server)
     page.fill("#prompt textarea", "a cat running on the beach")
     page.wait_for_selector("#prompt-check:has-text(\"'cat', 'running' and 'beach' are not something this model "
@@ -68,8 +72,14 @@ def test_prompt_markup_is_shown_as_text_and_unknown_words_are_named(server: str,
     page.evaluate(START_AND_WAIT)  # an unknown word does not block the stream
     page.wait_for_selector("#stats:has-text('Streaming')", timeout=60_000)
     for text in (page.evaluate(SEEN_TEXT, "#live-video"), page.evaluate(SEEN_TEXT, "#stats")):
-        assert not GRADIO_ETA.search(text), text
+        assert not GRADIO_ETA.search(text), text  # no Gradio progress estimate on the live stream
+    page.click("#stop")
+    page.wait_for_selector("#stats:has-text('Stopped')", timeout=30_000)
 
+
+def test_prompt_markup_is_shown_as_text_in_the_live_prompt_note(server: str, browser) -> None:
+    page = open_page(browser, server)
+    page.evaluate(START_AND_WAIT)
     markup = '<img src="x" id="injected"> **bold** a blue square moving up'
     page.fill("#prompt textarea", markup)
     page.press("#prompt textarea", "Enter")
@@ -78,7 +88,6 @@ def test_prompt_markup_is_shown_as_text_and_unknown_words_are_named(server: str,
     print(f"\nlive-prompt note: {note!r}")
     assert markup in note  # shown as typed ...
     assert page.locator("#injected").count() == 0 and page.locator("#prompt-note strong").count() == 0  # ... not rendered
-    assert "'img', 'src', 'x', 'id', 'injected' and 'bold' are not something" in note
     page.click("#stop")
     page.wait_for_selector("#stats:has-text('Stopped')", timeout=30_000)
 
@@ -89,7 +98,7 @@ def test_waiting_line_shows_its_place_stop_leaves_it_and_stats_count_from_the_cl
     wait_until(lambda: bool(busy.outputs()))
     page = open_page(browser, server)
     page.click("#start")
-    page.wait_for_selector("#stats:has-text('Waiting')", timeout=30_000)
+    page.wait_for_selector(WAITING, timeout=30_000)
     notice = page.inner_text("#stats")
     print(f"\nqueue notice: {notice!r}")
     assert "You are next (1 waiting)" in notice and re.search(r"expected wait at most \*?\*?\d+ s", notice.replace("**", ""))
@@ -110,10 +119,9 @@ def test_waiting_line_shows_its_place_stop_leaves_it_and_stats_count_from_the_cl
     busy = other.submit(PROMPT, api_name="/generate")
     wait_until(lambda: bool(busy.outputs()))
     page.click("#start")
-    page.wait_for_selector("#stats:has-text('Waiting')", timeout=30_000)
-    first_notice = page.inner_text("#stats")
-    page.wait_for_function("(first) => document.querySelector('#stats').innerText !== first", arg=first_notice,
-                           timeout=60_000)  # the notice is refreshed (its expected wait counts down): a wait
+    page.wait_for_selector(WAITING, timeout=30_000)
+    first_wait = int(re.search(r"at most (\d+) s", page.inner_text("#stats"))[1])
+    page.wait_for_function(WAIT_BELOW, arg=first_wait - 1, timeout=60_000)  # it counts down: the visitor waits
     other.predict(api_name="/stop")  # the slot frees: the waiting stream starts
     page.wait_for_selector("#stats:has-text('Streaming')", timeout=120_000)
     stats = page.inner_text("#stats")
