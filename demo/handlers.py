@@ -186,8 +186,7 @@ class Handlers:
             return f"Prompt not changed: {exc}"
         if not self._session(request).set_prompt(text):
             return "Not streaming: press Start to use this prompt."
-        unknown = unknown_words_note(unknown_words(text))
-        return f"Live prompt: “{escape_markdown(text)}”" + (f"\n\n⚠️ {escape_markdown(unknown)}" if unknown else "")
+        return f"Live prompt: “{escape_markdown(text)}”"  # unknown words are named as it is typed (check_typing)
 
     def check_typing(self, prompt: str) -> str:
         """A note on the prompt being typed: too long, or words the model never saw; "" when it is fine."""
