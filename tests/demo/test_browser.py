@@ -10,27 +10,13 @@ import pytest
 from gradio_client import Client
 from PIL import Image
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]  # a synthetic camera: green, moving
+from browser_helpers import ARGS, CHROMIUM, START_AND_WAIT  # on the path via tests/demo/conftest.py
+
 PROMPT_B = "a blue square moving up on a white background"
 CLOSED_STREAM_HOLDS_S = 30 - 2 - 1  # conftest's MAX_SECONDS of video, paced with the demo's default 2 s lead
 # Resolves once the video clock has passed the given time.
 ADVANCED = "(t) => document.querySelector('#live-video video').currentTime > t"
 
-# Clicks Start and resolves once the <video> has presented a frame and its clock has moved.
-START_AND_WAIT = """() => new Promise((resolve, reject) => {
-  const t0 = performance.now();
-  document.querySelector('#start').click();
-  const tick = () => {
-    const video = document.querySelector('#live-video video');
-    if (video && video.currentTime > 0) return resolve(performance.now() - t0);
-    if (performance.now() - t0 > 60000) return reject(new Error('no frame within 60 s'));
-    setTimeout(tick, 10);
-  };
-  tick();
-})"""
 # Counts frames the page presents (requestVideoFrameCallback) and the advance of the video clock.
 COUNT_FRAMES = """(seconds) => new Promise(resolve => {
   const video = document.querySelector('#live-video video');
