@@ -117,7 +117,7 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                     concurrency_limit=None, show_progress="hidden", trigger_mode="multiple").then(
             handlers.generate, inputs=[prompt, seed, guidance, model, source, upload, strength, seconds, ticket],
             outputs=[video, stats], api_name="generate", concurrency_limit=limits.max_streams,
-            concurrency_id="stream", show_progress="hidden")
+            concurrency_id="stream", show_progress="hidden", trigger_mode="multiple")
         timer.tick(handlers.queue_notice, inputs=[ticket], outputs=[stats, timer], api_visibility="private",
                    concurrency_limit=None, show_progress="hidden")
         stop.click(handlers.stop, outputs=[stats], api_name="stop", concurrency_limit=None)

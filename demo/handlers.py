@@ -77,7 +77,10 @@ class Handlers:
         return min(float(seconds or self.limits.max_seconds), self.limits.max_seconds)
 
     def join_line(self, seconds: float | None = None, request: gr.Request = None) -> tuple[str, int, gr.Timer]:
-        """Start pressed on the page: a ticket for the ``generate`` that follows, and the first queue notice."""
+        """Start pressed on the page: a ticket for the ``generate`` that follows, and the first queue notice.
+        A stream of this visitor's own that is still running ends first (Start again = restart), so it
+        does not hold the slot its successor waits for."""
+        self._session(request).stop()
         ticket = self.line.join(request.session_hash, self._seconds(seconds))
         return self._notice(ticket), ticket, gr.Timer(active=True)
 

@@ -26,6 +26,9 @@ WAITING = "#stats:has-text('the server is busy with other visitors')"
 WAIT_BELOW = """(limit) => { const m = document.querySelector('#stats').innerText.match(/at most (\\d+) s/);
   return m !== null && Number(m[1]) < limit; }"""
 
+SECONDS_OF_VIDEO = "Number((document.querySelector('#stats').innerText.match(/([\\d.]+) s of video/) || [0, -1])[1])"
+SECONDS_OF_VIDEO_ABOVE = f"(limit) => {SECONDS_OF_VIDEO} > limit"
+
 
 @pytest.fixture()
 def browser():
@@ -73,6 +76,18 @@ def test_unknown_words_are_named_as_typed_and_the_stream_still_plays(server: str
     page.wait_for_selector("#stats:has-text('Streaming')", timeout=60_000)
     for text in (page.evaluate(SEEN_TEXT, "#live-video"), page.evaluate(SEEN_TEXT, "#stats")):
         assert not GRADIO_ETA.search(text), text  # no Gradio progress estimate on the live stream
+    page.click("#stop")
+    page.wait_for_selector("#stats:has-text('Stopped')", timeout=30_000)
+
+
+def test_start_while_streaming_restarts_without_waiting_for_itself(server: str, browser) -> None:
+    page = open_page(browser, server)
+    page.evaluate(START_AND_WAIT)
+    page.wait_for_function(SECONDS_OF_VIDEO_ABOVE, arg=2.5, timeout=120_000)
+    page.click("#start")  # the running stream (30 s) ends at once and a new one starts from 0 s of video
+    page.wait_for_function(f"() => {SECONDS_OF_VIDEO} < 2.5 && document.querySelector('#stats').innerText"
+                           ".includes('Streaming')", timeout=60_000)
+    assert "busy with other visitors" not in page.inner_text("#stats")
     page.click("#stop")
     page.wait_for_selector("#stats:has-text('Stopped')", timeout=30_000)
 
