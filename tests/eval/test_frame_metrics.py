@@ -67,3 +67,5 @@ def test_feature_consistency_vbench_formula():
     # frame 1: (1 + 1)/2 = 1; frame 2: (0 + 0)/2 = 0; frame 3: (max(-1,0) + max(0,0))/2 = 0
     assert feature_consistency(f) == pytest.approx(1 / 3)
     assert feature_consistency(np.ones((5, 3))) == pytest.approx(1.0)
+    # cos to the first frame and to the previous one differ here: (0.6 + 0.6) / 2 and (0 + 0.8) / 2
+    assert feature_consistency(np.array([[1, 0], [0.6, 0.8], [0, 1]])) == pytest.approx(0.5)

@@ -243,3 +243,11 @@ def test_bad_votes_input_is_a_clear_error(tmp_path):
     only_gold = _table([("u", "g", "A", "B", "overall", "left", "gold", "A")])
     with pytest.raises(VotesError, match="no counted votes"):
         write_report(only_gold, tmp_path / "out")
+
+
+@pytest.mark.parametrize("level", [0.9, 0.95])
+def test_wilson_interval_matches_statsmodels_at_its_level(level) -> None:
+    from statsmodels.stats.proportion import proportion_confint
+
+    expected = proportion_confint(7, 20, alpha=1 - level, method="wilson")
+    assert stats.wilson_interval(7, 20, level) == pytest.approx(expected, abs=1e-9)
