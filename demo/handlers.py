@@ -110,7 +110,6 @@ class Handlers:
             yield gr.skip(), gr.skip()
             return
         clicked = waited.clicked if waited is not None else started
-        log.info("stream starts (ticket %s, %.1f s after Start)", ticket, started - clicked)
         session = self._session(request)
         try:
             text = check_prompt(prompt)
@@ -119,6 +118,7 @@ class Handlers:
             raise refuse(exc) from exc
         except KeyError as exc:
             raise refuse(InputError(f"Unknown model {model!r}; choose one of {self.models.labels}.")) from exc
+        log.info("stream starts (%.1f s after Start)", started - clicked)
         seconds = self._seconds(seconds)
         max_chunks = max(1, math.ceil(seconds * pipe.sampler.fps / pipe.frames_per_chunk))
         folder, stop = session.begin()
