@@ -42,7 +42,9 @@ from .ae_features import AutoencoderFeatures
 from .clip import CLIP, clip_scores
 from .consistency import seam_score, temporal_flicker
 from .frechet import frechet_distance
+from .dynamic_degree import RAFTFlow, dynamic_degree_per_video
 from .motion import inside_chunk_share, window_scores
+from .motion_smoothness import motion_smoothness
 from .fvd import FVD_FRAMES, fvd_features
 from .i3d import I3D
 from .paper_report import write_outputs
@@ -62,6 +64,8 @@ METRIC_NOTES = (
     ("switch_before / switch_after: detector match with the old prompt over the first frames and with the new "
      "prompt over the last frames, after the buffer turned over (paper_switch.csv)"),
     "gen_fps: frames per second of generating the held-out videos on this device (no interval)",
+    ("dynamic_degree: VBench's share of videos that move (RAFT optical flow); motion_smoothness_linear: VBench's "
+     "motion smoothness with linear interpolation of the odd frames in place of its AMT-S network (not available)"),
 )
 QUEUE_LAG_CHUNKS = 3  # chunks a stream may have made before a prompt change reaches the model (queue of 2 + 1)
 DRIFT_WINDOW_S = 15  # seconds per window of the drift measure
@@ -237,8 +241,9 @@ def fd_frames(metric: str, frames: int, temporal_compression: int) -> int:
 
 
 def video_metrics(system: str, videos: list[np.ndarray], prompts: list[str], chunk_frames: int | None,
-                  paths: list[str]) -> pd.DataFrame:
-    """Per-video detector booleans, flicker and seam score (NaN where a chunk has no inner frame pair)."""
+                  paths: list[str], raft: RAFTFlow | None = None, fps: float = 16) -> pd.DataFrame:
+    """Per-video detector booleans, flicker, seam score and inside share (NaN where a chunk has no inner frame
+    pair), motion smoothness, and dynamic degree where RAFT weights are given."""
     table = adherence_table(videos, prompts)
     table.insert(0, "system", system)
     table.insert(1, "video", paths)
@@ -247,6 +252,8 @@ def video_metrics(system: str, videos: list[np.ndarray], prompts: list[str], chu
     seams = chunk_frames is not None and chunk_frames >= 2 and len(videos[0]) > chunk_frames
     table["seam_score"] = [seam_score(v, chunk_frames) if seams else np.nan for v in videos]
     table["inside_share"] = [inside_chunk_share(v, chunk_frames) if seams else np.nan for v in videos]
+    table["motion_smoothness_linear"] = [motion_smoothness(v) for v in videos]
+    table["dynamic_degree"] = dynamic_degree_per_video(videos, raft, fps) if raft is not None else np.nan
     return table
 
 
@@ -266,7 +273,8 @@ def summarise(per_video: pd.DataFrame, switches: pd.DataFrame, fd: dict[str, flo
             rows.append(summary_row(system, fd_metric, fd[system], len(group)))
         if clip is not None and system in set(clip["system"]):
             rows.append(summary_row(system, "clip_score", bootstrap_mean(clip.loc[clip["system"] == system, "clip_score"], seed=seed)))
-        for column in ("match", "temporal_flicker", "seam_score", "inside_share"):
+        for column in ("match", "temporal_flicker", "seam_score", "inside_share", "motion_smoothness_linear",
+                       "dynamic_degree"):
             values = group[column].dropna().to_numpy(float)
             if values.size:
                 rows.append(summary_row(system, "adherence" if column == "match" else column,
@@ -298,6 +306,7 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
     real = fvd_features(truth, fd_model, n_fd, desc="FD ground truth", progress=progress)
     use_clip = clip_weights is not None or _found("clip", weights_dir)  # a path given must exist
     clip_model = CLIP.load(clip_weights, DEFAULT_CLIP_ARCH, weights_dir, device) if use_clip else None
+    raft = RAFTFlow.load(None, weights_dir, device) if _found("raft", weights_dir) else None
     pairs = switch_prompts(settings.streams, resolution, seed)
     drift_prompts = [caption for _, caption in switch_prompts(settings.drift_seconds // DRIFT_CHANGE_S, resolution, seed + 1)]
     tables, switches, drift, fd, fps, clip_rows, study_videos, notes = [], [], [], {}, {}, [], {}, []
@@ -309,7 +318,7 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
         for path, video in zip(paths, videos):
             write_video(study / path, video, pipe.sampler.fps)
         study_videos[system.name] = paths
-        tables.append(video_metrics(system.name, videos, prompts, pipe.frames_per_chunk, paths))
+        tables.append(video_metrics(system.name, videos, prompts, pipe.frames_per_chunk, paths, raft, pipe.sampler.fps))
         chunk_lengths.add(pipe.frames_per_chunk)
         fd[system.name] = frechet_distance(real, fvd_features(videos, fd_model, n_fd, desc=f"FD {system.name}", progress=progress))
         if clip_model is not None:
@@ -321,13 +330,15 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
         s = pipe.schedule.scheme
         notes.append(f"{system.name}: {system.description}; K = {s.num_chunks}, c = {s.chunk_size}, s = {s.micro_steps}, "
                      f"guidance {pipe.sampler.guidance}, {pipe.frames_per_chunk} frames per chunk, mode {pipe.sampler.mode}")
-    tables.append(video_metrics(GROUND_TRUTH, truth, prompts, None, [""] * len(truth)))
+    tables.append(video_metrics(GROUND_TRUTH, truth, prompts, None, [""] * len(truth), raft, first.sampler.fps))
     tables += [truth_motion(truth, c) for c in sorted(chunk_lengths) if 2 <= c < settings.frames]
     write_study(study, prompts, study_videos)
     per_video = pd.concat(tables, ignore_index=True)
     summary = summarise(per_video, pd.DataFrame(switches), fd, fd_metric, fps,
                         pd.DataFrame(clip_rows) if clip_rows else None, seed)
     missing = {} if clip_model is not None else {"clip_score": "n/a: no CLIP weights"}
+    if raft is None:
+        missing["dynamic_degree"] = "n/a: no RAFT weights (python -m eval weights download raft)"
     header = (f"Synthetic shapes domain, {settings.prompts} held-out prompts x {settings.frames} frames at "
               f"{resolution}x{resolution} per system (seed {seed}), {settings.streams} long streams with a prompt change "
               f"per system, a {settings.drift_seconds} s drift stream with and without prompt changes for "

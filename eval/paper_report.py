@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 from .report import bar_chart, markdown_table  # noqa: E402
 
 HIGHER_IS_BETTER = {"adherence": True, "switch_after": True, "seam_score": False, "inside_share": True,
-                    "fd_ae": False, "fvd": False}
+                    "dynamic_degree": True, "motion_smoothness_linear": True, "fd_ae": False, "fvd": False}
 CLAIMS = (  # (what the paper claims, system, compared with)
     ("mixed training beats a single scheme", "teacher", "single-scheme"),
     ("mixed training beats a single scheme at the same budget", "teacher-same-budget", "single-scheme"),
