@@ -200,6 +200,14 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         except ValueError as err:
             return None, _error(400, str(err))
 
+    async def annotator_json(request: Request) -> tuple[object, object, JSONResponse | None]:
+        """An annotator's JSON body and who sent it, or the error to answer (its size, syntax or token)."""
+        body, problem = await read_json(request)
+        if problem:
+            return None, None, problem
+        annotator, problem = token_of(body)
+        return body, annotator, problem
+
     def token_of(body: object) -> tuple[object, JSONResponse | None]:
         """The annotator of a JSON body's token, or the error to answer (401 missing/unknown, 422 not a string)."""
         if not isinstance(body, dict):
@@ -244,10 +252,7 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         return info.seconds if info and info.seconds > 0 else None
 
     async def vote(request: Request) -> Response:
-        body, problem = await read_json(request)
-        if problem:
-            return problem
-        annotator, problem = token_of(body)
+        body, annotator, problem = await annotator_json(request)
         if problem:
             return problem
         try:
@@ -276,10 +281,7 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         return JSONResponse({"ok": True, "duplicate": result == "duplicate"})
 
     async def skip(request: Request) -> Response:
-        body, problem = await read_json(request)
-        if problem:
-            return problem
-        annotator, problem = token_of(body)
+        body, annotator, problem = await annotator_json(request)
         if problem:
             return problem
         unknown = set(body) - {"token", "item_id", "reason"}
