@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from .paper_settings import FULL, QUICK
+from .paper_settings import DRIFT_WINDOW_S, FULL, QUICK
 from .weights import DEFAULT_CLIP_ARCH, DEFAULT_DINO_ARCH, WEIGHTS, MissingWeightsError
 
 if TYPE_CHECKING:  # the heavy imports happen inside the commands, so `--help` is fast
@@ -530,6 +530,9 @@ def cmd_paper(args: argparse.Namespace, argv: Sequence[str] | None = None) -> Pa
     settings = QUICK if args.quick else FULL
     overrides = {k: v for k, v in (("prompts", args.prompts), ("frames", args.frames), ("streams", args.streams)) if v}
     if args.drift_seconds is not None:
+        if args.drift_seconds and args.drift_seconds < DRIFT_WINDOW_S:
+            raise ValueError(f"--drift-seconds must be 0 (no drift streams) or at least one {DRIFT_WINDOW_S} s window, "
+                             f"got {args.drift_seconds}")
         overrides["drift_seconds"] = args.drift_seconds
     teacher, single, student = (path or BUNDLED_DIR / name for path, name in (
         (args.teacher, "teacher"), (args.single_scheme, "single-scheme"), (args.student, "student")))

@@ -48,7 +48,7 @@ from .motion_smoothness import motion_smoothness
 from .fvd import FVD_FRAMES, fvd_features
 from .i3d import I3D
 from .paper_report import write_outputs
-from .paper_settings import Settings
+from .paper_settings import DRIFT_CHANGE_S, DRIFT_WINDOW_S, Settings
 from .results import summary_row
 from .stats import bootstrap_mean
 from .study_export import write_study
@@ -68,8 +68,6 @@ METRIC_NOTES = (
      "motion smoothness with linear interpolation of the odd frames in place of its AMT-S network (not available)"),
 )
 QUEUE_LAG_CHUNKS = 3  # chunks a stream may have made before a prompt change reaches the model (queue of 2 + 1)
-DRIFT_WINDOW_S = 15  # seconds per window of the drift measure
-DRIFT_CHANGE_S = 30  # seconds between prompt changes in the drift stream with changes
 DRIFT_SYSTEMS = ("teacher", "student")  # the streaming systems a visitor meets
 
 
@@ -308,7 +306,7 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
     clip_model = CLIP.load(clip_weights, DEFAULT_CLIP_ARCH, weights_dir, device) if use_clip else None
     raft = RAFTFlow.load(None, weights_dir, device) if _found("raft", weights_dir) else None
     pairs = switch_prompts(settings.streams, resolution, seed)
-    drift_prompts = [caption for _, caption in switch_prompts(settings.drift_seconds // DRIFT_CHANGE_S, resolution, seed + 1)]
+    drift_prompts = [before for before, _ in switch_prompts(max(1, settings.drift_seconds // DRIFT_CHANGE_S), resolution, seed + 1)]
     tables, switches, drift, fd, fps, clip_rows, study_videos, notes = [], [], [], {}, {}, [], {}, []
     chunk_lengths: set[int] = set()
     for system in systems:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+DRIFT_WINDOW_S = 15  # seconds per window of the drift measure
+DRIFT_CHANGE_S = 30  # seconds between prompt changes in the drift stream with changes
+
+
 @dataclass(frozen=True)
 class Settings:
     """`prompts` held-out prompts per system, videos of `frames` frames, `streams` long streams per

@@ -177,3 +177,11 @@ def test_autoencoder_features_are_the_pooled_latents_and_their_mean_change_rando
     np.testing.assert_allclose(feats, np.concatenate([where, motion], axis=1), rtol=1e-5, atol=1e-6)
     still = AutoencoderFeatures(ae).encode_videos([np.repeat(videos[0][:1], 8, axis=0)])
     assert np.allclose(still[0, 4 * 8:], 0.0)  # a still video has no latent motion
+
+
+def test_drift_shorter_than_a_window_is_a_clear_error(model_dirs, tmp_path, capsys) -> None:
+    argv = ["paper", "--quick", "--drift-seconds", "10", "--out", str(tmp_path / "out"),
+            "--teacher", model_dirs["teacher"], "--single-scheme", model_dirs["single-scheme"],
+            "--student", model_dirs["student"]]
+    assert main(argv) == 2
+    assert "--drift-seconds must be 0" in capsys.readouterr().err and not (tmp_path / "out").exists()
