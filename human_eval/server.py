@@ -200,6 +200,12 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         except ValueError as err:
             return None, _error(400, str(err))
 
+    async def owner_json(request: Request) -> tuple[object, JSONResponse | None]:
+        """The study owner's JSON body, or the error to answer (no admin secret, its size or syntax)."""
+        if not admin_allowed(request):
+            return None, _error(401, "missing or unknown admin secret (send it in the X-Admin-Secret header)")
+        return await read_json(request)
+
     async def annotator_json(request: Request) -> tuple[object, object, JSONResponse | None]:
         """An annotator's JSON body and who sent it, or the error to answer (its size, syntax or token)."""
         body, problem = await read_json(request)
@@ -405,9 +411,7 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         return JSONResponse(await asyncio.to_thread(admin.progress, store))
 
     async def admin_tokens_json(request: Request) -> Response:
-        if not admin_allowed(request):
-            return _error(401, "missing or unknown admin secret (send it in the X-Admin-Secret header)")
-        body, problem = await read_json(request)
+        body, problem = await owner_json(request)
         if problem:
             return problem
         if not isinstance(body, dict):
@@ -419,9 +423,7 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         return JSONResponse({"ok": True, "tokens": [{"name": n, "token": t} for n, t in made]})
 
     async def admin_revoke_json(request: Request) -> Response:
-        if not admin_allowed(request):
-            return _error(401, "missing or unknown admin secret (send it in the X-Admin-Secret header)")
-        body, problem = await read_json(request)
+        body, problem = await owner_json(request)
         if problem:
             return problem
         if not isinstance(body, dict) or not isinstance(body.get("name"), str):

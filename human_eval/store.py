@@ -175,6 +175,13 @@ class Store:
         with self._read_lock:
             return self._reader.execute(sql, args).fetchall()
 
+    def _records(self, sql: str) -> list[dict]:
+        """The rows of a query as dicts keyed by column name."""
+        with self._read_lock:
+            cur = self._reader.execute(sql)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
     # -- annotators and admin secrets -------------------------------------------------------------
     def create_tokens(self, n: int, prefix: str = "annotator", role: str = "annotator") -> list[tuple[str, str]]:
         """Create ``n`` accounts; return (name, token) pairs. Tokens are shown once and not stored."""
@@ -322,24 +329,18 @@ class Store:
 
     def vote_rows(self) -> list[dict]:
         """Every stored vote joined with its assignment, pair and annotator, oldest first."""
-        with self._read_lock:
-            cur = self._reader.execute(
-                "SELECT v.id AS vote_id, an.name AS annotator, v.client_vote_id, v.answers, v.created_at, "
-                "v.watched_left, v.watched_right, v.comment, "
-                "a.id AS assignment_id, a.kind, a.swapped, a.served_at, i.pair_id, i.prompt, "
-                "i.system_a, i.system_b, i.gold, i.gold_question "
-                "FROM votes v JOIN assignments a ON a.id = v.assignment_id JOIN items i ON i.pair_id = a.pair_id "
-                "JOIN annotators an ON an.id = v.annotator_id ORDER BY v.id")
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+        return self._records(
+            "SELECT v.id AS vote_id, an.name AS annotator, v.client_vote_id, v.answers, v.created_at, "
+            "v.watched_left, v.watched_right, v.comment, "
+            "a.id AS assignment_id, a.kind, a.swapped, a.served_at, i.pair_id, i.prompt, "
+            "i.system_a, i.system_b, i.gold, i.gold_question "
+            "FROM votes v JOIN assignments a ON a.id = v.assignment_id JOIN items i ON i.pair_id = a.pair_id "
+            "JOIN annotators an ON an.id = v.annotator_id ORDER BY v.id")
 
     def skip_rows(self) -> list[dict]:
         """Every skip joined with its assignment, pair and annotator, oldest first."""
-        with self._read_lock:
-            cur = self._reader.execute(
-                "SELECT s.id AS skip_id, an.name AS annotator, s.reason, s.created_at, a.id AS assignment_id, "
-                "a.kind, a.swapped, a.served_at, i.pair_id, i.prompt, i.system_a, i.system_b "
-                "FROM skips s JOIN assignments a ON a.id = s.assignment_id JOIN items i ON i.pair_id = a.pair_id "
-                "JOIN annotators an ON an.id = s.annotator_id ORDER BY s.id")
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row)) for row in cur.fetchall()]
+        return self._records(
+            "SELECT s.id AS skip_id, an.name AS annotator, s.reason, s.created_at, a.id AS assignment_id, "
+            "a.kind, a.swapped, a.served_at, i.pair_id, i.prompt, i.system_a, i.system_b "
+            "FROM skips s JOIN assignments a ON a.id = s.assignment_id JOIN items i ON i.pair_id = a.pair_id "
+            "JOIN annotators an ON an.id = s.annotator_id ORDER BY s.id")
