@@ -163,16 +163,12 @@ class VideoAutoencoder(nn.Module):
         z = self.encoder(x)
         return z.view(n, -1, *z.shape[1:]).transpose(1, 2)
 
-    def with_context(self, z: torch.Tensor, past: torch.Tensor | None = None) -> torch.Tensor:
-        """Latents ``(N, C, t, h, w)`` -> motion-head inputs ``(N, C * (1 + k), t, h, w)``: each latent
-        stacked with the ``k = context_latents`` before it, oldest first. ``past`` holds the ``k`` latents
-        before ``z`` (a stream's earlier chunks); without it the first latent stands in for them (no motion)."""
-        k = self.config.context_latents
+    def with_past(self, z: torch.Tensor, past: torch.Tensor | None = None) -> torch.Tensor:
+        """Latents ``(N, C, t, h, w)`` preceded by the ``k = context_latents`` before them: ``past`` (a stream's
+        earlier chunks), or the first latent repeated at the start of a video (no motion)."""
         if past is None:
-            past = z[:, :, :1].expand(-1, -1, k, -1, -1)
-        padded = torch.cat([past, z], dim=2)
-        t = z.shape[2]
-        return torch.cat([padded[:, :, i:i + t] for i in range(k + 1)], dim=1)
+            past = z[:, :, :1].expand(-1, -1, self.config.context_latents, -1, -1)
+        return torch.cat([past, z], dim=2)
 
     def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
         """Unnormalised latents ``(N, C, t, h, w)`` of a whole clip -> video ``(N, 3, t * g, H, W)``."""
@@ -188,7 +184,9 @@ class VideoAutoencoder(nn.Module):
         size = x.shape[-2:]
         if self.motion is None:
             return x.view(n, t, 3, g, *size).permute(0, 2, 1, 3, 4, 5).reshape(n, 3, t * g, *size), None
-        context = self.with_context(z, None if state is None else state.latents)
+        k = self.config.context_latents
+        padded = self.with_past(z, None if state is None else state.latents)
+        context = torch.cat([padded[:, :, i:i + t] for i in range(k + 1)], dim=1)  # each latent after its k, oldest first
         velocity = self.motion(context.transpose(1, 2).reshape(n * t, -1, h, w))
         keyframes = x.mean(dim=2)
         x = warp_keyframes(keyframes, velocity, g)  # (n * t, 3, g, H, W)
@@ -203,11 +201,7 @@ class VideoAutoencoder(nn.Module):
             if state is None:  # the video's first group has nothing before it
                 blended = torch.cat([x.view(n, t, 3, g, *size)[:, :1], blended.view(n, t, 3, g, *size)[:, 1:]], dim=1)
             x = blended
-        history = z if state is None else torch.cat([state.latents, z], dim=2)
-        k = self.config.context_latents
-        if history.shape[2] < k:  # a video that starts with fewer latents than the context
-            history = torch.cat([history[:, :, :1].expand(-1, -1, k - history.shape[2], -1, -1), history], dim=2)
-        state = MotionState(history[:, :, -k:].detach(), keyframes[:, -1].detach(), velocity[:, -1].detach())
+        state = MotionState(padded[:, :, -k:].detach(), keyframes[:, -1].detach(), velocity[:, -1].detach())
         return x.view(n, t, 3, g, *size).permute(0, 2, 1, 3, 4, 5).reshape(n, 3, t * g, *size), state
 
     def encode(self, video: torch.Tensor) -> torch.Tensor:
