@@ -47,7 +47,7 @@ def guidance_info(models: ModelBank) -> str:
     """The guidance slider's explanation, with each model's own default."""
     defaults = []
     for option in models.options:
-        value = models.get(option.label).sampler.guidance
+        value = models.get(option.label).config.guidance
         defaults.append(f"{'none' if not value else f'{value:g}'} for the {option.title or option.label}")
     return ("0 = the model's default (" + ", ".join(defaults) + "). Higher follows the prompt more closely "
             "but runs the model twice per frame.")
@@ -96,7 +96,7 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                                             interactive=True, elem_id="model")
                         seed = gr.Number(0, label="Seed", precision=0, minimum=0,
                                          info="The same seed and prompt give the same video.")
-                        guidance = gr.Slider(0.0, 10.0, value=pipe.sampler.guidance or 0.0, step=0.5,
+                        guidance = gr.Slider(0.0, 10.0, value=pipe.config.guidance or 0.0, step=0.5,
                                              label="Guidance", info=guidance_info(models))
                         seconds = gr.Slider(1, limits.max_seconds, value=limits.max_seconds, step=1,
                                             label="Length (seconds of video)")

@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     # every model loaded and timed before the first visitor: first-call costs paid, speeds known for the page
     for label, fps in models.measure().items():
         print(f"StreamDiT demo: {label} makes {fps:.1f} frames/s on {device} "
-              f"({fps / models.get(label).sampler.fps:.2f}x real time)", flush=True)
+              f"({fps / models.get(label).config.fps:.2f}x real time)", flush=True)
     demo = build_demo(models, limits)
     print(f"StreamDiT demo: {models.labels[0]} on {device}, {pipe.resolution[1]}x{pipe.resolution[0]} "
-          f"at {pipe.sampler.fps} fps", flush=True)
+          f"at {pipe.config.fps} fps", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
                 show_error=True)

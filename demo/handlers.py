@@ -120,15 +120,15 @@ class Handlers:
             raise refuse(InputError(f"Unknown model {model!r}; choose one of {self.models.labels}.")) from exc
         log.info("stream starts (%.1f s after Start)", started - clicked)
         seconds = self._seconds(seconds)
-        max_chunks = max(1, math.ceil(seconds * pipe.sampler.fps / pipe.frames_per_chunk))
+        max_chunks = max(1, math.ceil(seconds * pipe.config.fps / pipe.frames_per_chunk))
         folder, stop = session.begin()
         run = self.line.start(seconds)
         try:
             frames_in = self._input_frames(source, video, pipe, session, stop)
             stream = pipe.stream(text, seed=int(seed), guidance=float(guidance) or None, video=frames_in,
                                  strength=float(strength), max_chunks=max_chunks)
-            segment_frames = max(1, round(self.limits.segment_seconds * pipe.sampler.fps))
-            writer = SegmentWriter(folder, pipe.sampler.fps, segment_frames)
+            segment_frames = max(1, round(self.limits.segment_seconds * pipe.config.fps))
+            writer = SegmentWriter(folder, pipe.config.fps, segment_frames)
             session.attach(stream, writer)
             shown_at = None  # when the first segment went out
             for chunk in stream:
@@ -138,7 +138,7 @@ class Handlers:
                     yield str(segment), self._stats(stream, pipe, clicked, started, shown_at, "Streaming")
                     # pace to playback: wait (stoppably) while the video made runs more than lead_seconds ahead
                     played = time.monotonic() - shown_at
-                    stop.wait(max(0.0, stream.stats.frames / pipe.sampler.fps - played - self.limits.lead_seconds))
+                    stop.wait(max(0.0, stream.stats.frames / pipe.config.fps - played - self.limits.lead_seconds))
             segment = writer.flush()
             state = "Stopped" if stop.is_set() else "Finished"
             yield ((str(segment) if segment is not None else gr.skip()),
@@ -158,8 +158,8 @@ class Handlers:
         first = f"**{shown_at - clicked:.2f} s** after Start" if shown_at is not None else "not yet"
         queued = f" (of which {started - clicked:.1f} s waiting in line)" if started - clicked >= 0.5 else ""
         capacity = self.models.realtime(self._label(pipe))
-        speed = f" · {speed_words(stats.fps / pipe.sampler.fps, capacity)}" if stats.chunks else ""
-        return (f"**{state}** · {stats.frames / pipe.sampler.fps:.1f} s of video{speed} · first frame {first}{queued} · "
+        speed = f" · {speed_words(stats.fps / pipe.config.fps, capacity)}" if stats.chunks else ""
+        return (f"**{state}** · {stats.frames / pipe.config.fps:.1f} s of video{speed} · first frame {first}{queued} · "
                 f"device **{pipe.device}** · visitors streaming **{self.store.streaming()}** of {self.limits.max_streams}")
 
     def _label(self, pipe: StreamDiTPipeline) -> str | None:
@@ -204,7 +204,7 @@ class Handlers:
         """Warn when the chosen model cannot keep up with playback on this device."""
         realtime = self.models.realtime(model) if model in self.models.labels else None
         if realtime is not None and realtime < 1.0:
-            fps = self.models.get(model).sampler.fps
+            fps = self.models.get(model).config.fps
             gr.Warning(f"This model makes {realtime * fps:.1f} frames per second here, slower than the "
                        f"{fps} of the video, so playback will pause every second or so while it catches up. "
                        "Pick the distilled student for smooth live video.", duration=15)

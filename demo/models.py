@@ -117,7 +117,7 @@ class ModelBank:
     def realtime(self, label: str | None = None) -> float | None:
         """Measured speed over playback speed (> 1: faster than real time); None when not measured."""
         speed = self.speeds.get(label or self.labels[0])
-        return None if speed is None else speed / self.get(label).sampler.fps
+        return None if speed is None else speed / self.get(label).config.fps
 
 
 def measure_speed(pipe: StreamDiTPipeline, seconds: float = 1.5) -> float:

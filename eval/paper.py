@@ -114,7 +114,7 @@ def load_system(system: System, device: str) -> StreamDiTPipeline:
     pipe = StreamDiTPipeline.from_pretrained(system.directory, device=device)
     if not system.sampler:
         return pipe
-    return StreamDiTPipeline(pipe.model, pipe.text_encoder, pipe.autoencoder, replace(pipe.sampler, **dict(system.sampler)),
+    return StreamDiTPipeline(pipe.model, pipe.text_encoder, pipe.autoencoder, replace(pipe.config, **dict(system.sampler)),
                              device=pipe.device, dtype=pipe.dtype)
 
 
@@ -163,7 +163,7 @@ def drift_scores(system: str, pipe: StreamDiTPipeline, prompts: list[str], secon
     """The drift measure of one system: a stream of `seconds` with `prompts[0]` throughout, and one whose
     prompt moves on through `prompts` every `DRIFT_CHANGE_S` seconds; `window_scores` per 15 s window
     (adherence skips `settle_frames` after each change)."""
-    fps, chunk = pipe.sampler.fps, pipe.frames_per_chunk
+    fps, chunk = pipe.config.fps, pipe.frames_per_chunk
     window, every, total = DRIFT_WINDOW_S * fps, DRIFT_CHANGE_S * fps, seconds * fps
     count = total // window
     tables = []
@@ -314,9 +314,9 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
         videos, fps[system.name] = generate(pipe, prompts, settings.frames, seed, progress, system.name)
         paths = [f"videos/{system.name}/video_{i:04d}.mp4" for i in range(len(videos))]
         for path, video in zip(paths, videos):
-            write_video(study / path, video, pipe.sampler.fps)
+            write_video(study / path, video, pipe.config.fps)
         study_videos[system.name] = paths
-        tables.append(video_metrics(system.name, videos, prompts, pipe.frames_per_chunk, paths, raft, pipe.sampler.fps))
+        tables.append(video_metrics(system.name, videos, prompts, pipe.frames_per_chunk, paths, raft, pipe.config.fps))
         chunk_lengths.add(pipe.frames_per_chunk)
         fd[system.name] = frechet_distance(real, fvd_features(videos, fd_model, n_fd, desc=f"FD {system.name}", progress=progress))
         if clip_model is not None:
@@ -327,8 +327,8 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
             drift.append(drift_scores(system.name, pipe, drift_prompts, settings.drift_seconds, seed, progress))
         s = pipe.schedule.scheme
         notes.append(f"{system.name}: {system.description}; K = {s.num_chunks}, c = {s.chunk_size}, s = {s.micro_steps}, "
-                     f"guidance {pipe.sampler.guidance}, {pipe.frames_per_chunk} frames per chunk, mode {pipe.sampler.mode}")
-    tables.append(video_metrics(GROUND_TRUTH, truth, prompts, None, [""] * len(truth), raft, first.sampler.fps))
+                     f"guidance {pipe.config.guidance}, {pipe.frames_per_chunk} frames per chunk, mode {pipe.config.mode}")
+    tables.append(video_metrics(GROUND_TRUTH, truth, prompts, None, [""] * len(truth), raft, first.config.fps))
     tables += [truth_motion(truth, c) for c in sorted(chunk_lengths) if 2 <= c < settings.frames]
     write_study(study, prompts, study_videos)
     per_video = pd.concat(tables, ignore_index=True)

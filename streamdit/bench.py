@@ -117,7 +117,7 @@ def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int 
         name=name, scheme=f"K={scheme.num_chunks} c={scheme.chunk_size} s={scheme.micro_steps}",
         guidance=stream.guidance or None, frames=frames, evaluations=stream.stats.evaluations,
         first_frame_s=arrivals[0], chunk_latency_s=np.diff(arrivals),
-        fps=(frames - per_chunk) / (arrivals[-1] - arrivals[0]), playback_fps=pipe.sampler.fps,
+        fps=(frames - per_chunk) / (arrivals[-1] - arrivals[0]), playback_fps=pipe.config.fps,
         model_share=model_timer.seconds / wall, autoencoder_share=decode_timer.seconds / wall,
         rest_share=max(0.0, wall - model_timer.seconds - decode_timer.seconds) / wall,
         model_tflops=tflops, mfu=tflops * 1e12 / peak if peak else None,

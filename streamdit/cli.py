@@ -55,7 +55,7 @@ def _parse_switch(text: str) -> tuple[float, str]:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     pipe = load_pipeline(args)
-    fps = pipe.sampler.fps
+    fps = pipe.config.fps
     total = max(1, round(args.seconds * fps))
     video = iter_video_frames(args.input) if args.input else None
     switches = sorted(args.switch)
@@ -95,7 +95,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
         prompts = data.eval_prompts(args.split, args.n, seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    fps = pipe.sampler.fps
+    fps = pipe.config.fps
     frames = max(1, round(args.seconds * fps))
     names = []
     for i, prompt in enumerate(tqdm(prompts, desc="sampling", unit="video")):

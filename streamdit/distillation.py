@@ -35,7 +35,7 @@ import torch
 from accelerate import Accelerator
 
 from streamdit.pipeline import StreamDiTPipeline
-from streamdit.sampler import VelocityFn, euler_step
+from streamdit.sampler import VelocityFn, euler_step, guided_velocity
 from streamdit.schedule import BufferSchedule
 from streamdit.text import TextEmbedding
 from streamdit.training import Sample, TrainConfig, Trainer, make_accelerator, training_data
@@ -145,7 +145,7 @@ class DistillationTrainer(Trainer):
         super().__init__(student, teacher.autoencoder, teacher.text_encoder, data, config, out_dir, accelerator)
         self.teacher = teacher.model.float().to(self.accelerator.device).eval().requires_grad_(False)
         self.teacher_schedule = teacher.schedule
-        self.guidance = teacher.sampler.guidance
+        self.guidance = teacher.config.guidance
         self.states = segment_states(teacher.schedule)
         self.steady_fraction = steady_fraction
         self.rollout_fraction = rollout_fraction
@@ -153,12 +153,7 @@ class DistillationTrainer(Trainer):
 
     def teacher_velocity(self, text: TextEmbedding, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The teacher's velocity with its classifier-free guidance, for a batch of captions."""
-        if not self.guidance:
-            return self.teacher(x, t, text.tokens, text.mask)
-        null = self.null_text.repeat(x.shape[0])
-        both = TextEmbedding.cat([text, null])
-        cond, uncond = self.teacher(torch.cat([x, x]), torch.cat([t, t]), both.tokens, both.mask).chunk(2)
-        return uncond + self.guidance * (cond - uncond)
+        return guided_velocity(self.teacher, x, t, text, self.null_text, self.guidance)
 
     def student_velocity(self, text: TextEmbedding, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The live student's velocity (no guidance: it has the teacher's built in)."""
@@ -223,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          seed=args.seed, log_every=args.log_every, num_workers=args.num_workers)
     accelerator = make_accelerator(config, cpu=args.cpu)
     teacher = StreamDiTPipeline.from_pretrained(args.teacher, device=accelerator.device)
-    if teacher.schedule.scheme.micro_steps == 1 and not teacher.sampler.guidance:
+    if teacher.schedule.scheme.micro_steps == 1 and not teacher.config.guidance:
         raise SystemExit("error: the teacher already streams with s = 1 and no guidance: nothing to distil")
     cfg = teacher.model.config
     frames = cfg.buffer_frames * teacher.autoencoder.temporal_compression
@@ -241,9 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # e.g. an --init-from student of another architecture
         raise SystemExit(f"error: {exc}") from exc
     student = trainer.train(resume=args.resume)
-    sampler = replace(teacher.sampler, micro_steps=1, guidance=None)
+    student_config = replace(teacher.config, micro_steps=1, guidance=None)
     if accelerator.is_main_process:
-        StreamDiTPipeline(student, teacher.text_encoder, teacher.autoencoder, sampler).save_pretrained(args.out / "pipeline")
+        StreamDiTPipeline(student, teacher.text_encoder, teacher.autoencoder, student_config).save_pretrained(args.out / "pipeline")
     accelerator.print(f"wrote {args.out / 'pipeline'} (student: s = 1, no guidance) after {trainer.step} steps")
     accelerator.end_training()
     return 0

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, tensor_to_video, video_to_tensor
 from streamdit.model import StreamDiT, StreamDiTConfig
-from streamdit.sampler import EnteringChunk, denoise_autoregressive, denoise_stream
+from streamdit.sampler import SAMPLERS, EnteringChunk, guided_velocity
 from streamdit.schedule import BufferSchedule, Scheme
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder, validate_prompt
 from streamdit.wan import load_transformer
@@ -35,12 +35,12 @@ from streamdit.wan import load_transformer
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 BUNDLED_MODEL_DIR = BUNDLED_DIR / "student"
 PIPELINE_CONFIG = "pipeline.json"
-SAMPLER_MODES = {"buffer": denoise_stream, "chunk-autoregressive": denoise_autoregressive}
 
 
 @dataclass
-class SamplerConfig:
-    """How a model is sampled: the scheme ``(K, c, s)``, time shift, default guidance and frame rate.
+class PipelineConfig:
+    """A pipeline's ``pipeline.json``: the sampling scheme ``(K, c, s)``, time shift, default guidance,
+    frame rate and text encoder.
 
     ``mode`` is ``"buffer"`` (StreamDiT's moving buffer) or ``"chunk-autoregressive"`` (the baseline of
     :func:`~streamdit.sampler.denoise_autoregressive`: chunks of ``c`` frames, each denoised over all
@@ -58,8 +58,8 @@ class SamplerConfig:
 
     def __post_init__(self) -> None:
         self.text_layers = tuple(self.text_layers)  # a list when read from pipeline.json
-        if self.mode not in SAMPLER_MODES:
-            raise ValueError(f"sampler mode must be one of {sorted(SAMPLER_MODES)}, got {self.mode!r}")
+        if self.mode not in SAMPLERS:
+            raise ValueError(f"sampler mode must be one of {sorted(SAMPLERS)}, got {self.mode!r}")
 
     def scheme(self, buffer_frames: int) -> Scheme:
         return Scheme.for_buffer(buffer_frames, self.chunk_size, self.micro_steps)
@@ -93,7 +93,7 @@ class VideoStream(Iterator[np.ndarray]):
                  video: Iterable[np.ndarray] | np.ndarray | None, strength: float, max_chunks: int | None,
                  queue_size: int = 2) -> None:
         self.pipe = pipe
-        self.guidance = pipe.sampler.guidance if guidance is None else guidance
+        self.guidance = pipe.config.guidance if guidance is None else guidance
         self.stats = StreamStats()
         self.max_chunks = max_chunks
         self._text = pipe.encode_prompt(prompt)
@@ -210,7 +210,7 @@ class VideoStream(Iterator[np.ndarray]):
     def _produce(self) -> None:
         try:
             with torch.inference_mode():
-                denoise = SAMPLER_MODES[self.pipe.sampler.mode]
+                denoise = SAMPLERS[self.pipe.config.mode]
                 for i, chunk in enumerate(denoise(self._velocity, self.pipe.schedule, self._next_chunk)):
                     self._put(self._decoder.submit(self._decode_chunk, chunk.latents))
                     if self.max_chunks is not None and i + 1 >= self.max_chunks:
@@ -235,17 +235,17 @@ def check_compatible(config: StreamDiTConfig, autoencoder: Autoencoder, text_enc
 
 
 class StreamDiTPipeline:
-    """Model + text encoder + autoencoder + sampler settings; ``stream()`` is the entry point."""
+    """Model + text encoder + autoencoder + :class:`PipelineConfig`; ``stream()`` is the entry point."""
 
     def __init__(self, model: StreamDiT, text_encoder: TextEncoder, autoencoder: Autoencoder,
-                 sampler: SamplerConfig, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
+                 config: PipelineConfig, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
         check_compatible(model.config, autoencoder, text_encoder)
         self.device, self.dtype = torch.device(device), dtype
         self.model = model.to(self.device, dtype).eval()
         self.text_encoder = text_encoder if isinstance(text_encoder, CachedTextEncoder) else CachedTextEncoder(text_encoder)
         self.autoencoder = autoencoder
-        self.sampler = sampler
-        self.schedule = BufferSchedule(sampler.scheme(model.config.buffer_frames), sampler.shift)
+        self.config = config
+        self.schedule = BufferSchedule(config.scheme(model.config.buffer_frames), config.shift)
 
     # -- geometry --------------------------------------------------------------------------------
 
@@ -270,14 +270,8 @@ class StreamDiTPipeline:
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, null: TextEmbedding | None,
                  guidance: float | None) -> torch.Tensor:
-        """Model velocity, with classifier-free guidance ``u + g (c - u)`` when ``guidance`` is set."""
-        n = x.shape[0]
-        if not guidance or null is None:
-            text = text.repeat(n)
-            return self.model(x, t, text.tokens, text.mask)
-        both = TextEmbedding.cat([text.repeat(n), null.repeat(n)])
-        cond, uncond = self.model(torch.cat([x, x]), torch.cat([t, t]), both.tokens, both.mask).chunk(2)
-        return uncond + guidance * (cond - uncond)
+        """Model velocity, with classifier-free guidance when ``guidance`` is set (:func:`guided_velocity`)."""
+        return guided_velocity(self.model, x, t, text, null, guidance)
 
     def decode_chunk(self, latents: torch.Tensor,
                      decode: Callable[[torch.Tensor], torch.Tensor] | None = None) -> np.ndarray:
@@ -316,8 +310,8 @@ class StreamDiTPipeline:
         with noise ``strength`` in (0, 1]; the stream then ends with the input. ``max_chunks`` bounds it."""
         if not 0.0 < strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1], got {strength}")
-        if video is not None and self.sampler.mode != "buffer":
-            raise ValueError(f"video-to-video needs the buffer sampler, not {self.sampler.mode!r}")
+        if video is not None and self.config.mode != "buffer":
+            raise ValueError(f"video-to-video needs the buffer sampler, not {self.config.mode!r}")
         return VideoStream(self, prompt, seed, guidance, video, strength, max_chunks)
 
     def generate(self, prompt: str, num_frames: int, seed: int = 0, guidance: float | None = None) -> np.ndarray:
@@ -338,16 +332,16 @@ class StreamDiTPipeline:
         if not config_path.is_file():
             hint = " (the bundled model has not been trained into this checkout yet)" if path is None else ""
             raise FileNotFoundError(f"{config_path} not found: not a StreamDiT pipeline directory{hint}")
-        sampler = SamplerConfig(**json.loads(config_path.read_text()))
+        config = PipelineConfig(**json.loads(config_path.read_text()))
         model = load_transformer(directory / "transformer", device=device)
         autoencoder = load_autoencoder(directory / "autoencoder", device=device)
         if text_encoder is None:
-            text_encoder = TransformerTextEncoder(sampler.text_encoder, device=device, layers=sampler.text_layers)
-        return cls(model, text_encoder, autoencoder, sampler, device=device, dtype=dtype)
+            text_encoder = TransformerTextEncoder(config.text_encoder, device=device, layers=config.text_layers)
+        return cls(model, text_encoder, autoencoder, config, device=device, dtype=dtype)
 
     @classmethod
     def from_config(cls, preset: str = "tiny", autoencoder: Autoencoder | None = None,
-                    sampler: SamplerConfig | None = None, device: str | torch.device = "cpu",
+                    config: PipelineConfig | None = None, device: str | torch.device = "cpu",
                     text_encoder: TextEncoder | None = None, seed: int = 0, dtype: torch.dtype = torch.float32,
                     **overrides: object) -> "StreamDiTPipeline":
         """A pipeline with a *randomly initialised* model of a preset (for plumbing and training starts).
@@ -356,10 +350,11 @@ class StreamDiTPipeline:
         """
         autoencoder = autoencoder or PatchAutoencoder(8)
         text_encoder = text_encoder or TransformerTextEncoder(device=device)
-        config = StreamDiTConfig(**{**StreamDiTConfig.preset(preset).to_dict(), **overrides,
-                                    "in_channels": autoencoder.latent_channels, "text_dim": text_encoder.dim})
+        model_config = StreamDiTConfig(**{**StreamDiTConfig.preset(preset).to_dict(), **overrides,
+                                          "in_channels": autoencoder.latent_channels, "text_dim": text_encoder.dim})
         torch.manual_seed(seed)
-        return cls(StreamDiT(config), text_encoder, autoencoder, sampler or SamplerConfig(), device=device, dtype=dtype)
+        return cls(StreamDiT(model_config), text_encoder, autoencoder, config or PipelineConfig(), device=device,
+                   dtype=dtype)
 
     def compile(self, **options: object) -> "StreamDiTPipeline":
         """Compile the model's forward with ``torch.compile(**options)`` (e.g. ``mode="max-autotune"`` on a GPU).
@@ -370,6 +365,6 @@ class StreamDiTPipeline:
     def save_pretrained(self, directory: str | Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / PIPELINE_CONFIG).write_text(json.dumps(asdict(self.sampler), indent=2) + "\n")
+        (directory / PIPELINE_CONFIG).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
         self.model.save_pretrained(directory / "transformer")
         self.autoencoder.save_pretrained(directory / "autoencoder")

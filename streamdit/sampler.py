@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 import torch
 
 from streamdit.schedule import BufferSchedule
+from streamdit.text import TextEmbedding
 
 VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``(x (N, C, B, h, w), t (N, B)) -> v`` with ``v`` shaped like ``x``."""
@@ -37,6 +38,23 @@ class EnteringChunk:
 class EmittedChunk:
     latents: torch.Tensor
     tag: object
+
+
+def guided_velocity(model: Callable[..., torch.Tensor], x: torch.Tensor, t: torch.Tensor, text: TextEmbedding,
+                    null: TextEmbedding | None, guidance: float | None) -> torch.Tensor:
+    """``model``'s velocity with classifier-free guidance ``u + g (c - u)`` in one batched pass.
+
+    ``text`` and ``null`` hold one row per sample of ``x`` or a single row shared by all; without
+    ``guidance`` (``None`` or 0) or ``null`` the conditional velocity alone is returned.
+    """
+    n = x.shape[0]
+    text = text if text.tokens.shape[0] == n else text.repeat(n)
+    if not guidance or null is None:
+        return model(x, t, text.tokens, text.mask)
+    null = null if null.tokens.shape[0] == n else null.repeat(n)
+    both = TextEmbedding.cat([text, null])
+    cond, uncond = model(torch.cat([x, x]), torch.cat([t, t]), both.tokens, both.mask).chunk(2)
+    return uncond + guidance * (cond - uncond)
 
 
 def euler_step(velocity: VelocityFn, x: torch.Tensor, t: torch.Tensor, t_next: torch.Tensor) -> torch.Tensor:
@@ -127,3 +145,10 @@ def denoise_autoregressive(velocity: VelocityFn, schedule: BufferSchedule,
         for i in range(T):
             x = euler_step(velocity, x, torch.cat([clean, grid[i].repeat(c)]), torch.cat([clean, grid[i + 1].repeat(c)]))
         yield EmittedChunk(x[:, :, B - c:], new.tag)
+
+
+SAMPLERS: dict[str, Callable[[VelocityFn, BufferSchedule, Callable[[], EnteringChunk | None]], Iterator[EmittedChunk]]] = {
+    "buffer": denoise_stream,
+    "chunk-autoregressive": denoise_autoregressive,
+}
+"""The denoising loops a pipeline can run, by ``pipeline.json``'s ``mode``; add a new loop here."""

@@ -17,7 +17,7 @@ Output directory::
     OUT/checkpoints/step-000500/     accelerate state: model, optimizer, scheduler, EMA, step, RNG
                                      (FSDP: model, optimizer and EMA in sharded/, a .distcp file per rank)
     OUT/final/                       EMA weights (StreamDiT.save_pretrained)
-    OUT/pipeline/                    a StreamDiTPipeline directory (EMA weights, autoencoder, sampler settings)
+    OUT/pipeline/                    a StreamDiTPipeline directory (EMA weights, autoencoder, pipeline.json)
     OUT/summary.json                 per-rank digests of the full weights and mean losses (sync check)
 """
 
@@ -48,7 +48,7 @@ from transformers import get_wsd_schedule
 
 from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, video_to_tensor
 from streamdit.model import StreamDiT, StreamDiTConfig
-from streamdit.pipeline import SamplerConfig, StreamDiTPipeline, check_compatible
+from streamdit.pipeline import PipelineConfig, StreamDiTPipeline, check_compatible
 from streamdit.schedule import MixedSchemeSampler
 from streamdit.sharding import SHARDED_STATE, empty_copy, full_tensor, load_sharded, save_sharded, shard_model
 from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder
@@ -205,7 +205,7 @@ class Trainer:
                            mc.latent_height * autoencoder.spatial_compression,
                            mc.latent_width * autoencoder.spatial_compression, 3)
         chunk_sizes = config.chunk_sizes or [c for c in range(1, mc.buffer_frames + 1) if mc.buffer_frames % c == 0]
-        self.sampler = MixedSchemeSampler(mc.buffer_frames, chunk_sizes, config.chunk_weights, config.shift)
+        self.time_sampler = MixedSchemeSampler(mc.buffer_frames, chunk_sizes, config.chunk_weights, config.shift)
 
         model = model.to(acc.device).train()
         if config.gradient_checkpointing:
@@ -240,7 +240,7 @@ class Trainer:
     def compute_loss(self, latents: torch.Tensor, text: TextEmbedding) -> torch.Tensor:
         """The objective on clean latents and their captions: mixed-scheme flow matching with text dropout."""
         text = drop_text(text, self.null_text, self.config.cond_dropout)
-        _, t = self.sampler.sample(latents.shape[0])
+        _, t = self.time_sampler.sample(latents.shape[0])
         return flow_matching_loss(self.model, latents, text, t.to(latents.device))
 
     def train_step(self, videos: torch.Tensor, captions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -550,16 +550,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = StreamDiT(model_config) if args.init_from is None else initial_weights(args.init_from, model_config)
     accelerator.print(f"StreamDiT {model.num_parameters() / 1e6:.2f}M parameters, {frames} frames of "
                       f"{size[1]}x{size[0]} per clip, {accelerator.num_processes} process(es) on {accelerator.device}")
-    sampler = SamplerConfig(chunk_size=args.sample_chunk_size, micro_steps=args.sample_micro_steps,
+    pipeline_config = PipelineConfig(chunk_size=args.sample_chunk_size, micro_steps=args.sample_micro_steps,
                             shift=args.shift if args.sample_shift is None else args.sample_shift,
                             guidance=args.sample_guidance, fps=args.fps,
                             text_encoder=str(args.text_encoder) if args.text_encoder else None,
                             text_layers=tuple(args.text_layers))
-    sampler.scheme(model_config.buffer_frames)  # fail before training if c does not divide the buffer
+    pipeline_config.scheme(model_config.buffer_frames)  # fail before training if c does not divide the buffer
     trainer = Trainer(model, autoencoder, text_encoder, data, config, args.out, accelerator=accelerator)
     ema = trainer.train(resume=args.resume)
     if accelerator.is_main_process:
-        StreamDiTPipeline(ema, text_encoder, autoencoder, sampler).save_pretrained(args.out / "pipeline")
+        StreamDiTPipeline(ema, text_encoder, autoencoder, pipeline_config).save_pretrained(args.out / "pipeline")
     accelerator.print(f"wrote {args.out / 'final'} (EMA weights) and {args.out / 'pipeline'} after {trainer.step} steps")
     accelerator.end_training()
     return 0

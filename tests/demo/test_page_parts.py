@@ -93,7 +93,7 @@ def test_upload_errors_name_the_problem_not_the_server(tmp_path: Path) -> None:
 def test_model_choices_say_slower_than_real_time(tmp_path: Path) -> None:
     bank = ModelBank([ModelOption("teacher (32 steps per chunk)", None, "teacher")], "cpu")
     assert bank.choices() == [("Teacher", "teacher (32 steps per chunk)")]  # not measured: no claim
-    fps = bank.get().sampler.fps
+    fps = bank.get().config.fps
     bank.speeds[bank.labels[0]] = fps / 4
     assert bank.choices() == [("Teacher (0.25× real time: too slow, pauses)", "teacher (32 steps per chunk)")]
     bank.speeds[bank.labels[0]] = fps * 3

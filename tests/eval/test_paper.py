@@ -16,7 +16,7 @@ from eval.cli import main
 from eval.paper import paper_systems
 from eval.paper_report import claims_section, compare
 from eval.results import COLUMNS
-from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit import PipelineConfig, StreamDiTPipeline
 from streamdit.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
 
 SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1, 1), hidden_size=32, depth=1,
@@ -28,11 +28,11 @@ SYSTEMS = ["teacher", "single-scheme", "student", "fifo", "chunk-ar"]
 def model_dirs(tmp_path_factory, text_encoder) -> dict[str, str]:
     """Teacher, ablation and student directories: tiny random DiTs on a random 4x-time video autoencoder."""
     dirs = {}
-    for i, (name, sampler) in enumerate((("teacher", SamplerConfig(chunk_size=2, micro_steps=2, guidance=2.0)),
-                                         ("single-scheme", SamplerConfig(chunk_size=2, micro_steps=2, guidance=2.0)),
-                                         ("student", SamplerConfig(chunk_size=2, micro_steps=1)))):
+    for i, (name, sampler) in enumerate((("teacher", PipelineConfig(chunk_size=2, micro_steps=2, guidance=2.0)),
+                                         ("single-scheme", PipelineConfig(chunk_size=2, micro_steps=2, guidance=2.0)),
+                                         ("student", PipelineConfig(chunk_size=2, micro_steps=1)))):
         autoencoder = VideoAutoencoder(VideoAutoencoderConfig(widths=(8, 16))).eval()
-        pipe = StreamDiTPipeline.from_config("tiny", autoencoder=autoencoder, text_encoder=text_encoder, sampler=sampler,
+        pipe = StreamDiTPipeline.from_config("tiny", autoencoder=autoencoder, text_encoder=text_encoder, config=sampler,
                                              seed=i, **SMALL)
         g = torch.Generator().manual_seed(i)  # randomise the zero-initialised gates: outputs depend on inputs
         with torch.no_grad():

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit import PipelineConfig, StreamDiTPipeline
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "average_weights.py"
 spec = importlib.util.spec_from_file_location("average_weights", SCRIPT)
@@ -23,7 +23,7 @@ SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1,
 
 def save_random(path: Path, text_encoder, seed: int, **overrides) -> Path:
     pipe = StreamDiTPipeline.from_config("tiny", text_encoder=text_encoder, seed=seed,
-                                         sampler=SamplerConfig(chunk_size=2), **{**SMALL, **overrides})
+                                         config=PipelineConfig(chunk_size=2), **{**SMALL, **overrides})
     pipe.save_pretrained(path)
     return path
 

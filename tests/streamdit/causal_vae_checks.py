@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from small_models import randomise
 
-from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit import PipelineConfig, StreamDiTPipeline
 from streamdit.autoencoder import tensor_to_video
 from streamdit.sampler import EnteringChunk, denoise_stream
 
@@ -25,7 +25,7 @@ def stream_random_pipeline(autoencoder, text_encoder, max_chunks: int = 3) -> li
     checked against a reference: the sampler's latents for the same seed decoded by one stream decoder, chunk
     after chunk (a decoder restarted per chunk, or chunks decoded out of order, give other frames)."""
     pipe = StreamDiTPipeline.from_config("tiny", autoencoder=autoencoder, text_encoder=text_encoder,
-                                         sampler=SamplerConfig(chunk_size=2, micro_steps=1, guidance=0.0),
+                                         config=PipelineConfig(chunk_size=2, micro_steps=1, guidance=0.0),
                                          buffer_frames=4, latent_height=2, latent_width=2, hidden_size=24,
                                          depth=1, num_heads=2, window_size=(4, 1, 1), patch_size=(1, 1, 1))
     randomise(pipe.model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit import PipelineConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder
 
 CONSTANT_VELOCITY = 0.4
@@ -20,11 +20,11 @@ def randomise(model: torch.nn.Module, seed: int = 0, scale: float = 0.05) -> tor
     return model
 
 
-def constant_velocity_pipeline(text_encoder, autoencoder: PatchAutoencoder, sampler: SamplerConfig,
+def constant_velocity_pipeline(text_encoder, autoencoder: PatchAutoencoder, sampler: PipelineConfig,
                                **overrides: object) -> StreamDiTPipeline:
     """A model whose output is known: a fresh velocity-predicting StreamDiT outputs zero (DiT's zero output
     layer), so with its output bias set to a constant it predicts ``v(x, t) = CONSTANT_VELOCITY`` everywhere."""
-    pipe = StreamDiTPipeline.from_config("tiny", autoencoder=autoencoder, text_encoder=text_encoder, sampler=sampler,
+    pipe = StreamDiTPipeline.from_config("tiny", autoencoder=autoencoder, text_encoder=text_encoder, config=sampler,
                                          prediction="velocity", **overrides)
     with torch.no_grad():
         pipe.model.final_layer.linear.bias.fill_(CONSTANT_VELOCITY)

@@ -7,7 +7,7 @@ import json
 import av
 import pytest
 
-from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit import PipelineConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder
 from streamdit.bench import bench_pipeline, benchmark_autoencoder, format_results
 from streamdit.cli import main
@@ -19,7 +19,7 @@ SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1,
 @pytest.fixture(scope="module")
 def pipe_dir(tmp_path_factory, text_encoder):
     pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(8), text_encoder=text_encoder,
-                                         sampler=SamplerConfig(chunk_size=2, micro_steps=2), **SMALL)
+                                         config=PipelineConfig(chunk_size=2, micro_steps=2), **SMALL)
     directory = tmp_path_factory.mktemp("pipe")
     pipe.save_pretrained(directory)
     return directory
@@ -84,7 +84,7 @@ def test_bench_random_autoencoders_have_the_real_geometry_plumbing_random_weight
 
 def test_bench_pairs_a_random_init_model_with_a_tiny_decoder_plumbing_random_weights(text_encoder) -> None:
     pipe = StreamDiTPipeline.from_config("tiny", autoencoder=benchmark_autoencoder("random-taew2.1"),
-                                         text_encoder=text_encoder, sampler=SamplerConfig(chunk_size=1, micro_steps=1),
+                                         text_encoder=text_encoder, config=PipelineConfig(chunk_size=1, micro_steps=1),
                                          buffer_frames=2, latent_height=4, latent_width=4, hidden_size=24, depth=1,
                                          num_heads=2, window_size=(2, 2, 2), patch_size=(1, 1, 1))
     result = bench_pipeline(pipe, "tiny+taew", "a red circle", chunks=3)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from small_models import constant_velocity_pipeline, randomise  # on the path via tests/streamdit/conftest.py
 
-from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit import PipelineConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder
 from streamdit.cli import build_parser, main
 from streamdit.video_io import read_video, write_video
@@ -48,9 +48,9 @@ SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1,
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory, text_encoder) -> dict[str, Path]:
     """Saved 32x32 pipelines: ``random`` (its output depends on the prompt) and ``constant`` (known velocity)."""
-    sampler = SamplerConfig(chunk_size=2, micro_steps=2)
+    sampler = PipelineConfig(chunk_size=2, micro_steps=2)
     random = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(8), text_encoder=text_encoder,
-                                           sampler=sampler, **SMALL)
+                                           config=sampler, **SMALL)
     randomise(random.model)
     pipes = {"random": random,
              "constant": constant_velocity_pipeline(text_encoder, PatchAutoencoder(8), sampler, **SMALL)}

@@ -11,7 +11,7 @@ import torch
 from accelerate.state import AcceleratorState
 from small_models import randomise  # on the path via tests/streamdit/conftest.py
 
-from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit import PipelineConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder, video_to_tensor
 from streamdit.distillation import (DistillationTrainer, distillation_loss, main, noised_buffer, segment_states,
                                    student_rollout)
@@ -34,7 +34,7 @@ def one_thread_fresh_accelerator():
 def teacher(text_encoder) -> StreamDiTPipeline:
     """A random teacher (adaLN gates randomised so it is not the zero map), 32x32 video, s = 2, guidance 2."""
     pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(8), text_encoder=text_encoder,
-                                         sampler=SamplerConfig(chunk_size=2, micro_steps=2, guidance=2.0, shift=2.0),
+                                         config=PipelineConfig(chunk_size=2, micro_steps=2, guidance=2.0, shift=2.0),
                                          **SMALL)
     randomise(pipe.model)
     return pipe
@@ -162,7 +162,7 @@ def test_distill_init_from_starts_at_the_given_student(teacher, tmp_path, capsys
         main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "fifth"), "--rollout-fraction", "1.5"])
     assert "--rollout-fraction must be in [0, 1]" in capsys.readouterr().err
     wide = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(8), text_encoder=teacher.text_encoder,
-                                         sampler=teacher.sampler, **{**SMALL, "hidden_size": 32})
+                                         config=teacher.config, **{**SMALL, "hidden_size": 32})
     wide.save_pretrained(tmp_path / "wide")
     AcceleratorState._reset_state(reset_partial_state=True)
     with pytest.raises(SystemExit, match="architecture differs"):

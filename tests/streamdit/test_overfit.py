@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from streamdit import SamplerConfig, StreamDiT, StreamDiTConfig, StreamDiTPipeline
+from streamdit import PipelineConfig, StreamDiT, StreamDiTConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder, video_to_tensor
 from streamdit.schedule import MixedSchemeSampler
 from streamdit.training import flow_matching_loss
@@ -69,13 +69,13 @@ def test_tiny_model_overfits_one_video_and_the_sampler_regenerates_it(text_encod
     final = float(np.mean(losses[-20:]))
     assert final < LOSS_THRESHOLD, f"loss {losses[0]:.3f} -> {final:.4f}"
 
-    pipe = StreamDiTPipeline(model, text_encoder, ae, SamplerConfig(chunk_size=2, micro_steps=4, guidance=None))
+    pipe = StreamDiTPipeline(model, text_encoder, ae, PipelineConfig(chunk_size=2, micro_steps=4, guidance=None))
     with pipe.stream(caption, seed=1) as stream:
         frames = np.concatenate(list(itertools.islice(stream, 4)))
     scores = [psnr(f, video[0]) for f in frames]
     assert np.median(scores) > PSNR_MEDIAN_DB and min(scores) > PSNR_MIN_DB, f"PSNR per frame {np.round(scores, 1)}"
 
-    untrained = StreamDiTPipeline(StreamDiT(config), text_encoder, ae, SamplerConfig(chunk_size=2, micro_steps=4))
+    untrained = StreamDiTPipeline(StreamDiT(config), text_encoder, ae, PipelineConfig(chunk_size=2, micro_steps=4))
     with untrained.stream(caption, seed=1) as stream:
         baseline = next(stream)
     assert psnr(baseline[0], video[0]) < PSNR_MIN_DB - 3

@@ -12,7 +12,7 @@ import pytest
 import torch
 from small_models import CONSTANT_VELOCITY, constant_velocity_pipeline, randomise  # tests/streamdit/conftest.py
 
-from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit import PipelineConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder, tensor_to_video, video_to_tensor
 
 SMALL = dict(buffer_frames=4, latent_height=8, latent_width=8, hidden_size=48, depth=2, num_heads=2,
@@ -23,14 +23,14 @@ SMALL = dict(buffer_frames=4, latent_height=8, latent_width=8, hidden_size=48, d
 def pipe(text_encoder) -> StreamDiTPipeline:
     """Random weights (plumbing): adaLN gates randomised so the model's output depends on its inputs."""
     pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(4), text_encoder=text_encoder,
-                                         sampler=SamplerConfig(chunk_size=2, micro_steps=2, guidance=3.0), **SMALL)
+                                         config=PipelineConfig(chunk_size=2, micro_steps=2, guidance=3.0), **SMALL)
     randomise(pipe.model)
     return pipe
 
 
 @pytest.fixture(scope="module")
 def constant_pipe(text_encoder) -> StreamDiTPipeline:
-    return constant_velocity_pipeline(text_encoder, PatchAutoencoder(4), SamplerConfig(chunk_size=2, micro_steps=2),
+    return constant_velocity_pipeline(text_encoder, PatchAutoencoder(4), PipelineConfig(chunk_size=2, micro_steps=2),
                                       **SMALL)
 
 
@@ -155,7 +155,7 @@ def test_bad_inputs_are_clear_errors(pipe) -> None:
 def test_save_and_load_reproduce_the_stream_bit_exactly_plumbing_random_weights(pipe, tmp_path, text_encoder) -> None:
     pipe.save_pretrained(tmp_path)
     loaded = StreamDiTPipeline.from_pretrained(tmp_path, text_encoder=text_encoder)
-    assert loaded.sampler == pipe.sampler
+    assert loaded.config == pipe.config
     a = take(pipe.stream("a yellow star", seed=9), 3)
     b = take(loaded.stream("a yellow star", seed=9), 3)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
@@ -177,10 +177,10 @@ def test_a_pipeline_saved_with_text_layers_loads_its_encoder_with_them_plumbing_
 
     encoder = TransformerTextEncoder(layers=(-1, 0))
     pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(4), text_encoder=encoder,
-                                         sampler=SamplerConfig(chunk_size=2, text_layers=(-1, 0)), **SMALL)
+                                         config=PipelineConfig(chunk_size=2, text_layers=(-1, 0)), **SMALL)
     pipe.save_pretrained(tmp_path)
     loaded = StreamDiTPipeline.from_pretrained(tmp_path)  # builds its own encoder from pipeline.json
-    assert loaded.sampler.text_layers == (-1, 0) and loaded.text_encoder.dim == 768
+    assert loaded.config.text_layers == (-1, 0) and loaded.text_encoder.dim == 768
     assert loaded.generate("a red circle moving left", num_frames=4, seed=0).shape == (4, 32, 32, 3)
 
 
@@ -189,7 +189,7 @@ def test_compiled_model_streams_the_same_video_plumbing_random_weights(text_enco
     """torch.compile (inductor on CPU, ~1 min to compile) gives the plain model's frames within one grey level."""
     def build() -> StreamDiTPipeline:
         pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(4), text_encoder=text_encoder,
-                                             sampler=SamplerConfig(chunk_size=2, micro_steps=1, guidance=2.0), **SMALL)
+                                             config=PipelineConfig(chunk_size=2, micro_steps=1, guidance=2.0), **SMALL)
         randomise(pipe.model, seed=3)
         return pipe
 

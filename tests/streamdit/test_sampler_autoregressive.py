@@ -9,7 +9,7 @@ import pytest
 import torch
 from flow_oracle import CLEAN, Tracker  # on the path via tests/streamdit/conftest.py
 
-from streamdit import SamplerConfig, StreamDiTPipeline
+from streamdit import PipelineConfig, StreamDiTPipeline
 from streamdit.autoencoder import PatchAutoencoder
 from streamdit.sampler import denoise_autoregressive
 from streamdit.schedule import BufferSchedule, Scheme
@@ -47,9 +47,9 @@ def test_autoregressive_sampler_refuses_video_to_video() -> None:
 
 
 def test_pipeline_chunk_autoregressive_mode_streams_and_round_trips_plumbing_random_weights(text_encoder, tmp_path) -> None:
-    sampler = SamplerConfig(chunk_size=2, micro_steps=2, mode="chunk-autoregressive")
+    sampler = PipelineConfig(chunk_size=2, micro_steps=2, mode="chunk-autoregressive")
     pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(8), text_encoder=text_encoder,
-                                         sampler=sampler, buffer_frames=4, latent_height=4, latent_width=4,
+                                         config=sampler, buffer_frames=4, latent_height=4, latent_width=4,
                                          patch_size=(1, 1, 1), hidden_size=32, depth=1, num_heads=2,
                                          window_size=(4, 4, 4))
     with pipe.stream("a red circle moving left", seed=0, max_chunks=4) as stream:
@@ -59,6 +59,6 @@ def test_pipeline_chunk_autoregressive_mode_streams_and_round_trips_plumbing_ran
     with pytest.raises(ValueError, match="buffer sampler"):
         pipe.stream("a red circle", video=np.zeros((8, 32, 32, 3), np.uint8))
     pipe.save_pretrained(tmp_path)
-    assert StreamDiTPipeline.from_pretrained(tmp_path, text_encoder=text_encoder).sampler.mode == "chunk-autoregressive"
+    assert StreamDiTPipeline.from_pretrained(tmp_path, text_encoder=text_encoder).config.mode == "chunk-autoregressive"
     with pytest.raises(ValueError, match="sampler mode"):
-        SamplerConfig(mode="fifo")
+        PipelineConfig(mode="fifo")

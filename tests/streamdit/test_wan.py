@@ -117,7 +117,7 @@ def test_random_init_wan_fine_tunes_with_the_trainer_and_streams_from_a_pipeline
 
     from accelerate.state import AcceleratorState
 
-    from streamdit import SamplerConfig, StreamDiTPipeline
+    from streamdit import PipelineConfig, StreamDiTPipeline
     from streamdit.autoencoder import PatchAutoencoder
     from streamdit.model import StreamDiTConfig
     from streamdit.training import TrainConfig, Trainer, initial_weights
@@ -140,7 +140,7 @@ def test_random_init_wan_fine_tunes_with_the_trainer_and_streams_from_a_pipeline
     final = load_transformer(tmp_path / "run" / "final")
     assert isinstance(final, WanStreamDiT)
     assert any(not torch.equal(final.state_dict()[k], v) for k, v in start.items())  # it trained
-    StreamDiTPipeline(final, text_encoder, ae, SamplerConfig(chunk_size=2, micro_steps=1, guidance=2.0)).save_pretrained(tmp_path / "pipe")
+    StreamDiTPipeline(final, text_encoder, ae, PipelineConfig(chunk_size=2, micro_steps=1, guidance=2.0)).save_pretrained(tmp_path / "pipe")
     pipe = StreamDiTPipeline.from_pretrained(tmp_path / "pipe", text_encoder=text_encoder)
     assert isinstance(pipe.model, WanStreamDiT)
     assert pipe.generate("a red square", num_frames=8, seed=0).shape == (8, 32, 32, 3)
