@@ -19,8 +19,7 @@ from demo.segments import SegmentWriter
 from demo.session import Session, SessionStore
 from demo.vocabulary import unknown_words, unknown_words_note
 from demo.waiting import WaitingLine
-from streamdit import StreamDiTPipeline, VideoStream
-from streamdit.text import MAX_PROMPT_CHARS
+from streamdit import MAX_PROMPT_CHARS, StreamDiTPipeline, VideoStream
 
 SOURCES = (("Text only", "text"), ("Uploaded video", "upload"), ("Webcam", "webcam"))
 

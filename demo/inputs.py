@@ -12,8 +12,7 @@ from typing import Iterator
 import numpy as np
 from PIL import Image
 
-from streamdit.text import MAX_PROMPT_CHARS
-from streamdit.video_io import iter_video_frames
+from streamdit import MAX_PROMPT_CHARS, iter_video_frames
 
 MIN_SIDE, MAX_SIDE = 16, 4096  # accepted input video frame sides, in pixels
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -10,11 +9,7 @@ from pathlib import Path
 
 import torch
 
-import streamdit
-from streamdit import StreamDiTPipeline
-from streamdit.pipeline import PIPELINE_CONFIG
-
-BUNDLED_DIR = Path(streamdit.__file__).parent / "bundled"
+from streamdit import BUNDLED_DIR, StreamDiTPipeline, is_pipeline_directory
 BUNDLED = (("student", "distilled student"), ("teacher", "teacher"))
 UNTRAINED = "untrained tiny model (random weights)"
 
@@ -30,21 +25,19 @@ class ModelOption:
 
 def steps_per_chunk(directory: Path) -> int:
     """Model evaluations a chunk passes through in the buffer (``K * s``), read from the saved configs."""
-    sampler = json.loads((directory / PIPELINE_CONFIG).read_text())
-    buffer_frames = json.loads((directory / "transformer" / "config.json").read_text())["buffer_frames"]
-    return buffer_frames // sampler.get("chunk_size", 2) * sampler.get("micro_steps", 1)
+    return StreamDiTPipeline.scheme_of(directory).total_steps
 
 
 def discover(model_dir: Path | None = None, bundled_dir: Path = BUNDLED_DIR) -> list[ModelOption]:
     """``--model DIR`` alone, else the bundled student and teacher that exist, else the untrained fallback."""
     if model_dir is not None:
-        if not (model_dir / PIPELINE_CONFIG).is_file():
-            raise FileNotFoundError(f"{model_dir} is not a StreamDiT pipeline directory (no {PIPELINE_CONFIG})")
+        if not is_pipeline_directory(model_dir):
+            raise FileNotFoundError(f"{model_dir} is not a StreamDiT pipeline directory (no pipeline.json)")
         return [ModelOption(f"{model_dir.name} ({steps_per_chunk(model_dir)} steps per chunk)", model_dir,
                             model_dir.name)]
     options = [ModelOption(f"{title} ({steps_per_chunk(bundled_dir / name)} steps per chunk)", bundled_dir / name,
                            title)
-               for name, title in BUNDLED if (bundled_dir / name / PIPELINE_CONFIG).is_file()]
+               for name, title in BUNDLED if is_pipeline_directory(bundled_dir / name)]
     return options or [ModelOption(UNTRAINED, None, UNTRAINED)]
 
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 
-from streamdit.data import caption_vocabulary
-from streamdit.data.captions import BACKGROUND_WORDS, COLOR_WORDS, DIRECTION_PHRASES, SHAPE_WORDS, VERBS
+from streamdit.data import BACKGROUND_WORDS, COLOR_WORDS, DIRECTION_PHRASES, SHAPE_WORDS, VERBS, caption_vocabulary
 
 # Words that carry no attribute: harmless in a prompt though the captions never use them.
 FILLER = frozenset("the with is are of in its it one".split())

@@ -523,7 +523,7 @@ def cmd_report(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "
 def cmd_paper(args: argparse.Namespace, argv: Sequence[str] | None = None) -> Path:
     from dataclasses import replace
 
-    from streamdit.pipeline import BUNDLED_DIR
+    from streamdit import BUNDLED_DIR
 
     from .paper import run_paper
 

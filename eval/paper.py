@@ -7,7 +7,7 @@ Systems, all sampled on the same held-out prompts of the synthetic domain with t
 - `fifo`: FIFO-Diffusion-style frame-wise diagonal denoising, the teacher's weights sampled with
   c = 1, s = 1 (docs/architecture.md §2.2);
 - `chunk-ar`: chunk-autoregressive generation with the teacher's weights: each chunk is denoised from
-  noise over all K * s steps behind clean earlier frames (`streamdit.sampler.denoise_autoregressive`);
+  noise over all K * s steps behind clean earlier frames (`streamdit.inference.sampler.denoise_autoregressive`);
 - `teacher-same-budget` (only with `--same-budget-teacher`): the teacher at the ablation's step count, so that
   mixed vs single-scheme training is also compared at equal budget when the shipped teacher trained longer;
 - `ground-truth`: the domain's own renders of the same prompts (the detector's ceiling; FD's reference).
@@ -33,9 +33,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from streamdit import StreamDiTPipeline, data
-from streamdit.pipeline import BUNDLED_DIR, PIPELINE_CONFIG
-from streamdit.video_io import write_video
+from streamdit import BUNDLED_DIR, StreamDiTPipeline, data, is_pipeline_directory, write_video
 
 from .adherence import adherence_table
 from .ae_features import AutoencoderFeatures
@@ -101,10 +99,10 @@ def paper_systems(teacher: Path, single_scheme: Path, student: Path,
 
 def check_model_dirs(systems: list[System]) -> None:
     """Raise FileNotFoundError naming every missing pipeline directory and how to get one."""
-    missing = sorted({str(s.directory) for s in systems if not (s.directory / PIPELINE_CONFIG).is_file()})
+    missing = sorted({str(s.directory) for s in systems if not is_pipeline_directory(s.directory)})
     if missing:
         raise FileNotFoundError(
-            f"no StreamDiT pipeline ({PIPELINE_CONFIG}) in: {', '.join(missing)}. Train the bundled models with "
+            f"no StreamDiT pipeline (pipeline.json) in: {', '.join(missing)}. Train the bundled models with "
             f"`make train-bundled` (they go to {BUNDLED_DIR}/teacher, single-scheme, student), or pass "
             "--teacher / --single-scheme / --student DIR")
 

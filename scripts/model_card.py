@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # a script in scripts/: make the repository's packages importable
 
-from streamdit.autoencoder import load_autoencoder  # noqa: E402
+from streamdit import load_autoencoder  # noqa: E402
 
 
 def training_minutes(log: list[dict], log_every: int) -> float:

@@ -1,7 +1,7 @@
 """Memory and throughput plan for training a StreamDiT preset with FSDP (docs/scaling.md).
 
 Counted, not guessed, where that is possible without a GPU: parameters, FLOPs per sample
-(streamdit.flops) and the bytes autograd saves for backward in one bf16 training forward, with and
+(streamdit.models.flops) and the bytes autograd saves for backward in one bf16 training forward, with and
 without activation checkpointing (saved-tensor hooks on a weightless meta-device model). The step time
 comes from a measured run (--step-seconds, from scripts/train_paper_4b.sh) or, until there is one, from an
 assumed MFU (--mfu), and the table says which.
@@ -18,8 +18,8 @@ from unittest import mock
 import torch
 import torch.nn.functional as F
 
-from streamdit.flops import PEAK_FLOPS, forward_flops
-from streamdit.model import PRESETS, StreamDiT, StreamDiTConfig
+from streamdit.models.dit import PRESETS, StreamDiT, StreamDiTConfig
+from streamdit.models.flops import PEAK_FLOPS, forward_flops
 
 STATE_BYTES_PER_PARAM = 4 + 4 + 8 + 4  # fp32 weights, fp32 gradients, AdamW's two moments, EMA
 

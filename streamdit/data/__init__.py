@@ -4,7 +4,8 @@
 streams training pairs, ``prompt_adherence(video, prompt)`` scores a generated video against its prompt.
 """
 
-from .captions import caption, caption_vocabulary, parse_background, parse_caption
+from .captions import (BACKGROUND_WORDS, COLOR_WORDS, DIRECTION_PHRASES, SHAPE_WORDS, VERBS, caption, caption_vocabulary,
+                       parse_background, parse_caption)
 from .dataset import (SyntheticVideoDataset, eval_prompts, evaluation_set, long_video, render_segments,
                       sample_long, stream)
 from .detector import Detection, detect, detect_background, prompt_adherence
@@ -14,6 +15,7 @@ from .export import write_sample
 from .render import render
 
 __all__ = [
+    "BACKGROUND_WORDS", "COLOR_WORDS", "DIRECTION_PHRASES", "SHAPE_WORDS", "VERBS",
     "Attributes", "BACKGROUNDS", "COLORS", "DIRECTIONS", "Detection", "HELDOUT_TRIPLES", "ObjectSpec",
     "SHAPES", "SyntheticVideoDataset", "TRAIN_TRIPLES", "VideoSpec", "caption", "caption_vocabulary", "detect", "detect_background",
     "eval_prompts", "evaluation_set", "long_video", "parse_background", "parse_caption", "prompt_adherence",

@@ -11,7 +11,7 @@ import pytest
 from demo.handlers import Handlers, Limits
 from demo.models import ModelBank, ModelOption
 from demo.session import SessionStore
-from streamdit.pipeline import BUNDLED_MODEL_DIR
+from streamdit.inference.pipeline import BUNDLED_MODEL_DIR
 
 SECONDS, LEAD = 4, 1.0
 

@@ -17,7 +17,7 @@ from eval.paper import paper_systems
 from eval.paper_report import claims_section, compare
 from eval.results import COLUMNS
 from streamdit import PipelineConfig, StreamDiTPipeline
-from streamdit.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
+from streamdit.autoencoders.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
 
 SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1, 1), hidden_size=32, depth=1,
              num_heads=2, window_size=(4, 4, 4))

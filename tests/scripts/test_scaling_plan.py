@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from streamdit.model import StreamDiTConfig
+from streamdit.models.dit import StreamDiTConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "scaling_plan.py"

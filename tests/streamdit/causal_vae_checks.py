@@ -6,8 +6,8 @@ import torch
 from small_models import randomise
 
 from streamdit import PipelineConfig, StreamDiTPipeline
-from streamdit.autoencoder import tensor_to_video
-from streamdit.sampler import EnteringChunk, denoise_stream
+from streamdit.autoencoders.base import tensor_to_video
+from streamdit.inference.sampler import EnteringChunk, denoise_stream
 
 
 def decode_in_chunks(autoencoder, latents: torch.Tensor, chunks: list[int]) -> list[torch.Tensor]:

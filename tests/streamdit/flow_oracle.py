@@ -6,8 +6,8 @@ from collections import defaultdict
 
 import torch
 
-from streamdit.sampler import EnteringChunk
-from streamdit.schedule import BufferSchedule
+from streamdit.inference.sampler import EnteringChunk
+from streamdit.inference.schedule import BufferSchedule
 
 CLEAN = 5.0  # the data value the oracle velocity points to
 

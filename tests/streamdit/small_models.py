@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from streamdit import PipelineConfig, StreamDiTPipeline
-from streamdit.autoencoder import PatchAutoencoder
+from streamdit.autoencoders.base import PatchAutoencoder
 
 CONSTANT_VELOCITY = 0.4
 

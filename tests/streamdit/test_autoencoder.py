@@ -7,7 +7,8 @@ import json
 import pytest
 import torch
 
-from streamdit.autoencoder import (DiffusersAutoencoder, PatchAutoencoder, load_autoencoder, tensor_to_video,
+from streamdit.loading import load_autoencoder
+from streamdit.autoencoders.base import (DiffusersAutoencoder, PatchAutoencoder, tensor_to_video,
                                    video_to_tensor)
 
 

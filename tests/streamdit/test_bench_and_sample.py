@@ -8,9 +8,9 @@ import av
 import pytest
 
 from streamdit import PipelineConfig, StreamDiTPipeline
-from streamdit.autoencoder import PatchAutoencoder
-from streamdit.bench import bench_pipeline, benchmark_autoencoder, format_results
+from streamdit.autoencoders.base import PatchAutoencoder
 from streamdit.cli import main
+from streamdit.inference.bench import bench_pipeline, benchmark_autoencoder, format_results
 
 SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1, 1), hidden_size=32, depth=1,
              num_heads=2, window_size=(4, 4, 4))

@@ -11,9 +11,10 @@ import torch
 
 from eval import inside_chunk_share, seam_score
 from streamdit import StreamDiTPipeline, data
-from streamdit.autoencoder import load_autoencoder, tensor_to_video, video_to_tensor
+from streamdit.autoencoders.base import tensor_to_video, video_to_tensor
 from streamdit.data import eval_prompts, prompt_adherence
-from streamdit.pipeline import BUNDLED_DIR, BUNDLED_MODEL_DIR
+from streamdit.inference.pipeline import BUNDLED_DIR, BUNDLED_MODEL_DIR
+from streamdit.loading import load_autoencoder
 
 SHIPPED = ("teacher", "single-scheme", "student")
 MB = 1e6

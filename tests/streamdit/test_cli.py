@@ -14,7 +14,7 @@ import pytest
 from small_models import constant_velocity_pipeline, randomise  # on the path via tests/streamdit/conftest.py
 
 from streamdit import PipelineConfig, StreamDiTPipeline
-from streamdit.autoencoder import PatchAutoencoder
+from streamdit.autoencoders.base import PatchAutoencoder
 from streamdit.cli import build_parser, main
 from streamdit.video_io import read_video, write_video
 

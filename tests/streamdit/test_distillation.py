@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from streamdit.distillation import distillation_loss, noised_buffer, segment_states, student_rollout, teacher_segment
-from streamdit.schedule import BufferSchedule, Scheme
+from streamdit.inference.schedule import BufferSchedule, Scheme
+from streamdit.training.objectives import distillation_loss, noised_buffer, segment_states, student_rollout, teacher_segment
 
 
 class Oracle(torch.nn.Module):

@@ -12,10 +12,11 @@ from accelerate.state import AcceleratorState
 from small_models import randomise  # on the path via tests/streamdit/conftest.py
 
 from streamdit import PipelineConfig, StreamDiTPipeline
-from streamdit.autoencoder import PatchAutoencoder, video_to_tensor
-from streamdit.distillation import (DistillationTrainer, distillation_loss, main, noised_buffer, segment_states,
-                                   student_rollout)
-from streamdit.training import TrainConfig
+from streamdit.autoencoders.base import PatchAutoencoder, video_to_tensor
+from streamdit.training.cli import distill_main
+from streamdit.training.distillation import DistillationTrainer
+from streamdit.training.objectives import distillation_loss, noised_buffer, segment_states, student_rollout
+from streamdit.training.trainer import TrainConfig
 
 SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1, 1), hidden_size=64, depth=2,
              num_heads=2, window_size=(4, 4, 4))
@@ -97,13 +98,13 @@ def test_teacher_velocity_is_uncond_plus_guidance_times_cond_minus_uncond_random
 
 
 def test_distill_command_writes_a_one_step_student_pipeline(teacher, tmp_path, monkeypatch) -> None:
-    import streamdit.distillation as distillation
+    import streamdit.training.distillation as distillation
 
     dt_powers = []
     monkeypatch.setattr(distillation, "distillation_loss",
                         lambda *args: dt_powers.append(args[-1]) or distillation_loss(*args))
     teacher.save_pretrained(tmp_path / "teacher")
-    assert main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "student"), "--steps", "3",
+    assert distill_main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "student"), "--steps", "3",
                  "--batch-size", "2", "--num-workers", "0", "--cpu", "--checkpoint-every", "3",
                  "--dt-power", "2"]) == 0
     assert dt_powers == [2.0] * 3
@@ -121,7 +122,7 @@ def test_distill_command_writes_a_one_step_student_pipeline(teacher, tmp_path, m
 def test_rollout_distillation_learns_on_the_students_own_buffers_plumbing_random_teacher(teacher, tmp_path,
                                                                                          monkeypatch) -> None:
     """With every steady-state step on a rolled-out buffer (1..K chunks), the loss on such buffers falls."""
-    import streamdit.distillation as distillation
+    import streamdit.training.distillation as distillation
 
     rolled = []
     monkeypatch.setattr(distillation, "student_rollout",
@@ -144,7 +145,7 @@ def test_rollout_distillation_learns_on_the_students_own_buffers_plumbing_random
 def test_distill_init_from_starts_at_the_given_student(teacher, tmp_path, capsys) -> None:
     """--init-from: the student starts from those weights, not from a copy of the teacher."""
     teacher.save_pretrained(tmp_path / "teacher")
-    assert main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "first"), "--steps", "2",
+    assert distill_main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "first"), "--steps", "2",
                  "--batch-size", "2", "--num-workers", "0", "--cpu", "--lr", "1e-2", "--warmup-steps", "1",
                  "--ema-decay", "0", "--checkpoint-every", "2"]) == 0
     first = StreamDiTPipeline.from_pretrained(tmp_path / "first" / "pipeline", text_encoder=teacher.text_encoder)
@@ -155,21 +156,21 @@ def test_distill_init_from_starts_at_the_given_student(teacher, tmp_path, capsys
         torch.testing.assert_close(ours, theirs)
     assert any(not torch.equal(a, b) for a, b in zip(first.model.parameters(), teacher.model.parameters()))
     AcceleratorState._reset_state(reset_partial_state=True)
-    assert main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "third"), "--steps", "1",
+    assert distill_main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "third"), "--steps", "1",
                  "--batch-size", "2", "--num-workers", "0", "--cpu", "--rollout-fraction", "1",
                  "--init-from", str(tmp_path / "first" / "pipeline")]) == 0
     with pytest.raises(SystemExit):
-        main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "fifth"), "--rollout-fraction", "1.5"])
+        distill_main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "fifth"), "--rollout-fraction", "1.5"])
     assert "--rollout-fraction must be in [0, 1]" in capsys.readouterr().err
     wide = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(8), text_encoder=teacher.text_encoder,
                                          config=teacher.config, **{**SMALL, "hidden_size": 32})
     wide.save_pretrained(tmp_path / "wide")
     AcceleratorState._reset_state(reset_partial_state=True)
     with pytest.raises(SystemExit, match="architecture differs"):
-        main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "sixth"), "--steps", "1", "--cpu",
+        distill_main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "sixth"), "--steps", "1", "--cpu",
               "--init-from", str(tmp_path / "wide")])
     with pytest.raises(SystemExit, match="no such student"):
-        main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "fourth"), "--steps", "1", "--cpu",
+        distill_main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "fourth"), "--steps", "1", "--cpu",
               "--init-from", str(tmp_path / "missing")])
 
 
@@ -178,19 +179,19 @@ def test_distill_resume_continues_from_the_latest_checkpoint(teacher, tmp_path, 
     args = ["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "student"), "--batch-size", "2",
             "--num-workers", "0", "--cpu", "--lr", "1e-2", "--warmup-steps", "1", "--ema-decay", "0",
             "--checkpoint-every", "2", "--log-every", "1"]
-    assert main([*args, "--steps", "2"]) == 0
+    assert distill_main([*args, "--steps", "2"]) == 0
     after_two = StreamDiTPipeline.from_pretrained(tmp_path / "student" / "pipeline", text_encoder=teacher.text_encoder)
     AcceleratorState._reset_state(reset_partial_state=True)
     with pytest.raises(FileExistsError, match="resume"):
-        main([*args, "--steps", "3"])
+        distill_main([*args, "--steps", "3"])
     AcceleratorState._reset_state(reset_partial_state=True)
-    assert main([*args, "--steps", "2", "--resume"]) == 0  # nothing left to do: the checkpoint's student again
+    assert distill_main([*args, "--steps", "2", "--resume"]) == 0  # nothing left to do: the checkpoint's student again
     again = StreamDiTPipeline.from_pretrained(tmp_path / "student" / "pipeline", text_encoder=teacher.text_encoder)
     for a, b in zip(after_two.model.state_dict().values(), again.model.state_dict().values()):
         assert torch.equal(a, b)
     assert any(not torch.equal(a, b) for a, b in zip(again.model.parameters(), teacher.model.parameters()))
     AcceleratorState._reset_state(reset_partial_state=True)
-    assert main([*args, "--steps", "3", "--resume"]) == 0
+    assert distill_main([*args, "--steps", "3", "--resume"]) == 0
     assert "at step 2" in capsys.readouterr().out
     log = [json.loads(line)["step"] for line in (tmp_path / "student" / "log.jsonl").read_text().splitlines()]
     assert log == [1, 2, 3]

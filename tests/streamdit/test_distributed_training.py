@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from streamdit.model import StreamDiT
+from streamdit.models.dit import StreamDiT
 from streamdit.video_io import write_video
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,10 +1,10 @@
-"""Analytic and counted model FLOPs (streamdit.flops) agree; meta copies cost no weights."""
+"""Analytic and counted model FLOPs (streamdit.models.flops) agree; meta copies cost no weights."""
 
 import pytest
 import torch
 
-from streamdit.flops import forward_flops, measured_flops, peak_flops
-from streamdit.model import StreamDiT, StreamDiTConfig
+from streamdit.models.dit import StreamDiT, StreamDiTConfig
+from streamdit.models.flops import forward_flops, measured_flops, peak_flops
 
 
 @pytest.mark.parametrize("window, batch, text_tokens", [((2, 2, 2), 2, 5), ((4, 4, 4), 1, 7), ((1, 2, 4), 3, 1)])
@@ -34,7 +34,7 @@ def meta_model(config):
 def test_random_init_wan_model_flops_are_counted_on_a_meta_copy():
     from diffusers import WanTransformer3DModel
 
-    from streamdit.wan import WanStreamDiT
+    from streamdit.models.wan import WanStreamDiT
 
     torch.manual_seed(0)
     wan = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=4,

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from streamdit import StreamDiT, StreamDiTConfig
-from streamdit.model import WindowSelfAttention, window_partition, window_reverse
+from streamdit.models.dit import WindowSelfAttention, window_partition, window_reverse
 
 SMALL = dict(in_channels=4, buffer_frames=4, latent_height=8, latent_width=8, patch_size=(1, 2, 2),
              hidden_size=48, depth=2, num_heads=2, window_size=(2, 2, 2), text_dim=16)

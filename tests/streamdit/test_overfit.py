@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from streamdit import PipelineConfig, StreamDiT, StreamDiTConfig, StreamDiTPipeline
-from streamdit.autoencoder import PatchAutoencoder, video_to_tensor
-from streamdit.schedule import MixedSchemeSampler
-from streamdit.training import flow_matching_loss
+from streamdit.autoencoders.base import PatchAutoencoder, video_to_tensor
+from streamdit.inference.schedule import MixedSchemeSampler
+from streamdit.training.objectives import flow_matching_loss
 
 LOSS_THRESHOLD = 0.05  # velocity MSE; an untrained model starts near 1.5 (measured: 0.018 after 600 steps)
 PSNR_MEDIAN_DB = 25.0  # measured per frame: 19-22 dB for the first chunk (no cleaner frames in front), 25-37 after

@@ -13,7 +13,7 @@ import torch
 from small_models import CONSTANT_VELOCITY, constant_velocity_pipeline, randomise  # tests/streamdit/conftest.py
 
 from streamdit import PipelineConfig, StreamDiTPipeline
-from streamdit.autoencoder import PatchAutoencoder, tensor_to_video, video_to_tensor
+from streamdit.autoencoders.base import PatchAutoencoder, tensor_to_video, video_to_tensor
 
 SMALL = dict(buffer_frames=4, latent_height=8, latent_width=8, hidden_size=48, depth=2, num_heads=2,
              window_size=(2, 4, 4))
@@ -173,7 +173,7 @@ def test_missing_pipeline_directory_is_a_clear_error(tmp_path) -> None:
 
 
 def test_a_pipeline_saved_with_text_layers_loads_its_encoder_with_them_plumbing_random_weights(tmp_path) -> None:
-    from streamdit.text import TransformerTextEncoder
+    from streamdit.models.text import TransformerTextEncoder
 
     encoder = TransformerTextEncoder(layers=(-1, 0))
     pipe = StreamDiTPipeline.from_config("tiny", autoencoder=PatchAutoencoder(4), text_encoder=encoder,

@@ -10,9 +10,9 @@ import torch
 from flow_oracle import CLEAN, Tracker  # on the path via tests/streamdit/conftest.py
 
 from streamdit import PipelineConfig, StreamDiTPipeline
-from streamdit.autoencoder import PatchAutoencoder
-from streamdit.sampler import denoise_autoregressive
-from streamdit.schedule import BufferSchedule, Scheme
+from streamdit.autoencoders.base import PatchAutoencoder
+from streamdit.inference.sampler import denoise_autoregressive
+from streamdit.inference.schedule import BufferSchedule, Scheme
 
 
 @pytest.mark.parametrize("scheme", [Scheme(2, 2, 8), Scheme(4, 1, 1), Scheme(1, 4, 3)], ids=str)

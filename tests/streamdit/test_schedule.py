@@ -8,8 +8,8 @@ import pytest
 import torch
 from flow_oracle import CLEAN, Tracker  # on the path via tests/streamdit/conftest.py
 
-from streamdit.sampler import EnteringChunk, denoise_stream
-from streamdit.schedule import (
+from streamdit.inference.sampler import EnteringChunk, denoise_stream
+from streamdit.inference.schedule import (
     BufferSchedule,
     MixedSchemeSampler,
     Scheme,

@@ -1,12 +1,12 @@
-"""Single-process parts of streamdit.sharding (the two-process FSDP run is in test_distributed_training)."""
+"""Single-process parts of streamdit.training.sharding (the two-process FSDP run is in test_distributed_training)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from streamdit.model import StreamDiT, StreamDiTConfig
-from streamdit.sharding import empty_copy, full_tensor, shard_model
+from streamdit.models.dit import StreamDiT, StreamDiTConfig
+from streamdit.training.sharding import empty_copy, full_tensor, shard_model
 
 TINY = StreamDiTConfig(buffer_frames=4, latent_height=4, latent_width=4, hidden_size=32, depth=2, num_heads=2,
                        window_size=(4, 8, 8), in_channels=8, text_dim=16)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from streamdit.text import MAX_PROMPT_CHARS, TransformerTextEncoder
+from streamdit.models.text import MAX_PROMPT_CHARS, TransformerTextEncoder
 
 
 def test_real_encoder_gives_masked_tokens(text_encoder) -> None:

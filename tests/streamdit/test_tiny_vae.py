@@ -1,4 +1,4 @@
-"""TAEHV, the tiny autoencoder into Wan's latent space (streamdit.tiny_vae), randomly initialised: the
+"""TAEHV, the tiny autoencoder into Wan's latent space (streamdit.autoencoders.tiny_vae), randomly initialised: the
 published weight layout, geometry, save/load, the stream decoder's equality with a whole-clip decode, and a
 pipeline streaming through it."""
 
@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import save_file
 
 from causal_vae_checks import decode_in_chunks, stream_random_pipeline  # on the path via tests/streamdit/conftest.py
-from streamdit.autoencoder import load_autoencoder
-from streamdit.tiny_vae import TinyVideoAutoencoder
+from streamdit.autoencoders.tiny_vae import TinyVideoAutoencoder
+from streamdit.loading import load_autoencoder
 
 # Key -> shape of the state dict of madebyollin/taehv's TAEHV() (base architecture, 16 latent channels, patch
 # size 1: TAEW2.1), written from that repository's taehv.py; its weight files use these keys.

@@ -10,11 +10,12 @@ import pytest
 import torch
 from accelerate.state import AcceleratorState
 
-from streamdit.autoencoder import PatchAutoencoder, video_to_tensor
-from streamdit.model import StreamDiT, StreamDiTConfig
-from streamdit.text import TextEmbedding
-from streamdit.training import (TrainConfig, Trainer, drop_text, flow_matching_loss, initial_weights,
-                                latest_checkpoint, main, weights_digest)
+from streamdit.autoencoders.base import PatchAutoencoder, video_to_tensor
+from streamdit.models.dit import StreamDiT, StreamDiTConfig
+from streamdit.models.text import TextEmbedding
+from streamdit.training.cli import initial_weights, train_main
+from streamdit.training.objectives import drop_text, flow_matching_loss
+from streamdit.training.trainer import TrainConfig, Trainer, latest_checkpoint, weights_digest
 
 CAPTION = "a red square moving right"
 OVERFIT_STEPS = 400
@@ -220,7 +221,7 @@ def test_trainer_rejects_clips_of_the_wrong_shape(text_encoder, tmp_path) -> Non
 
 def test_cli_help_lists_the_options(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["--help"])
+        train_main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     for option in ("--config", "--data", "--out", "--steps", "--batch-size", "--lr", "--mixed-precision",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from streamdit.autoencoder import load_autoencoder
-from streamdit.autoencoder_training import (batches, fit_latent_normalisation, motion_loss, train_autoencoder,
+from streamdit.loading import load_autoencoder
+from streamdit.training.autoencoder import (batches, fit_latent_normalisation, motion_loss, train_autoencoder,
                                             with_motion_head)
-from streamdit.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig, warp_keyframes
+from streamdit.autoencoders.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig, warp_keyframes
 from causal_vae_checks import decode_in_chunks  # on the path via tests/streamdit/conftest.py
 
 
@@ -63,7 +63,7 @@ def test_training_reduces_the_loss_and_normalises_latents() -> None:
 
 
 def test_reconstruction_loss_weights_saturated_pixels() -> None:
-    from streamdit.autoencoder_training import pixel_weights, reconstruction_loss
+    from streamdit.training.autoencoder import pixel_weights, reconstruction_loss
 
     video = torch.zeros(1, 3, 4, 2, 2)  # grey
     video[0, :, :, 0, 0] = torch.tensor([1.0, -1.0, -1.0])[:, None]  # one pure red pixel per frame
@@ -197,7 +197,7 @@ def test_motion_only_training_keeps_the_autoencoder_and_trains_the_head() -> Non
 
 
 def test_object_crops_follow_the_object_around_the_torus() -> None:
-    from streamdit.autoencoder_training import object_crops
+    from streamdit.training.autoencoder import object_crops
 
     video = -torch.ones(2, 3, 4, 32, 32)
     video[0, 0, :, 30:32, 0:2] = 1.0  # a red object in the corner: the crop wraps around the borders
@@ -208,7 +208,7 @@ def test_object_crops_follow_the_object_around_the_torus() -> None:
 
 
 def test_train_autoencoder_cli_refuses_a_fade_without_a_motion_head(tmp_path, capsys) -> None:
-    from streamdit.autoencoder_training import main
+    from streamdit.training.autoencoder import main
 
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "ae"), "--carry-keyframe"])

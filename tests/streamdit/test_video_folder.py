@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from streamdit.video_folder import VideoFolder, resize_video
+from streamdit.training.video_folder import VideoFolder, resize_video
 from streamdit.video_io import write_video
 
 

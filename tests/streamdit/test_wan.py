@@ -1,4 +1,4 @@
-"""The Wan-based StreamDiT (streamdit.wan) with tiny randomly initialised Wan configs: plumbing and
+"""The Wan-based StreamDiT (streamdit.models.wan) with tiny randomly initialised Wan configs: plumbing and
 equivalence with diffusers' own forward, not trained weights."""
 
 import pytest
@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from diffusers import WanTransformer3DModel
 
-from streamdit.wan import WanStreamDiT, WindowedWanAttnProcessor, apply_rotary, load_transformer
+from streamdit.loading import load_transformer
+from streamdit.models.wan import WanStreamDiT, WindowedWanAttnProcessor, apply_rotary
 
 TINY_WAN = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=4, out_channels=4,
                 text_dim=16, freq_dim=32, ffn_dim=48, num_layers=2, rope_max_seq_len=64)
@@ -118,9 +119,10 @@ def test_random_init_wan_fine_tunes_with_the_trainer_and_streams_from_a_pipeline
     from accelerate.state import AcceleratorState
 
     from streamdit import PipelineConfig, StreamDiTPipeline
-    from streamdit.autoencoder import PatchAutoencoder
-    from streamdit.model import StreamDiTConfig
-    from streamdit.training import TrainConfig, Trainer, initial_weights
+    from streamdit.autoencoders.base import PatchAutoencoder
+    from streamdit.models.dit import StreamDiTConfig
+    from streamdit.training.cli import initial_weights
+    from streamdit.training.trainer import TrainConfig, Trainer
 
     ae = PatchAutoencoder(4)  # 48 latent channels, 8x8 latents for 32x32 video
     wan = random_wan(in_channels=ae.latent_channels, out_channels=ae.latent_channels, text_dim=text_encoder.dim)
@@ -147,8 +149,8 @@ def test_random_init_wan_fine_tunes_with_the_trainer_and_streams_from_a_pipeline
 
 
 def test_init_from_a_wan_checkpoint_of_the_wrong_width_is_a_clear_error(tmp_path):
-    from streamdit.model import StreamDiTConfig
-    from streamdit.training import initial_weights
+    from streamdit.models.dit import StreamDiTConfig
+    from streamdit.training.cli import initial_weights
 
     random_wan().save_pretrained(tmp_path / "transformer")  # in_channels 4, text_dim 16
     buffer = StreamDiTConfig(in_channels=4, buffer_frames=4, latent_height=8, latent_width=8, window_size=(2, 4, 4),

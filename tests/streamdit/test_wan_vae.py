@@ -1,4 +1,4 @@
-"""Wan's causal video VAE as a StreamDiT autoencoder (streamdit.wan_vae) with a tiny randomly initialised
+"""Wan's causal video VAE as a StreamDiT autoencoder (streamdit.autoencoders.wan_vae) with a tiny randomly initialised
 AutoencoderKLWan: loading, normalisation and the streaming decoder's equality with a whole-clip decode."""
 
 import pytest
@@ -6,8 +6,8 @@ import torch
 from diffusers import AutoencoderKLWan
 
 from causal_vae_checks import decode_in_chunks, stream_random_pipeline  # on the path via tests/streamdit/conftest.py
-from streamdit.autoencoder import load_autoencoder
-from streamdit.wan_vae import WanVideoAutoencoder
+from streamdit.autoencoders.wan_vae import WanVideoAutoencoder
+from streamdit.loading import load_autoencoder
 
 Z = 4
 

@@ -6,7 +6,7 @@ fine-tuning of real weights.
   frame's ``t`` (scaled to Wan's ``[0, 1000]``) is repeated over that frame's tokens;
 - **window attention**: every block's self-attention gets :class:`WindowedWanAttnProcessor`, which applies
   Wan's QK-norm and 3D RoPE to the whole buffer and then attends inside 3D token windows, cyclically
-  shifted by half a window in every other block (the same partition as :mod:`streamdit.model`);
+  shifted by half a window in every other block (the same partition as :mod:`streamdit.models.dit`);
 - Wan's flow convention is the project's (docs/architecture.md §2.1) (``x_t = (1 - s) x_0 + s eps``, velocity ``eps - x_0``), so the
   weights need no change of parametrisation.
 
@@ -16,26 +16,18 @@ diffusers writes them) plus ``streamdit.json`` with the buffer geometry and wind
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from streamdit.model import StreamDiT, StreamDiTConfig, check_buffer_inputs, window_partition, window_reverse
+from streamdit.loading import read_json, write_json
+from streamdit.models.dit import StreamDiT, StreamDiTConfig, check_buffer_inputs, window_partition, window_reverse
 
 BUFFER_CONFIG_NAME = "streamdit.json"
 WAN_CLASS_NAME = "WanTransformer3DModel"
 WAN_TIMESTEP_SCALE = 1000.0  # Wan's timesteps are sigma * 1000
-
-
-def is_wan_directory(directory: str | Path) -> bool:
-    """Whether ``directory`` holds a diffusers ``WanTransformer3DModel`` (``config.json`` names the class)."""
-    config_path = Path(directory) / "config.json"
-    if not config_path.is_file():
-        return False
-    return json.loads(config_path.read_text()).get("_class_name") == WAN_CLASS_NAME
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -129,7 +121,7 @@ class WanStreamDiT(nn.Module):
         """Wan's files (diffusers layout) plus ``streamdit.json`` (buffer geometry and window size)."""
         directory = Path(directory)
         self.wan.save_pretrained(directory, safe_serialization=True)
-        (directory / BUFFER_CONFIG_NAME).write_text(json.dumps(self.buffer_config(), indent=2) + "\n")
+        write_json(directory / BUFFER_CONFIG_NAME, self.buffer_config())
 
     @classmethod
     def from_wan(cls, directory: str | Path, buffer_frames: int, latent_height: int, latent_width: int,
@@ -142,40 +134,34 @@ class WanStreamDiT(nn.Module):
         directory = Path(directory)
         if (directory / "transformer").is_dir():
             directory = directory / "transformer"
-        if not is_wan_directory(directory):
+        if read_json(directory / "config.json", f"a diffusers {WAN_CLASS_NAME} folder").get("_class_name") != WAN_CLASS_NAME:
             raise FileNotFoundError(f"{directory / 'config.json'} does not describe a {WAN_CLASS_NAME}: expected the "
                                     "transformer/ folder of a diffusers-format Wan2.1 T2V checkpoint")
         wan = WanTransformer3DModel.from_pretrained(directory, local_files_only=True,
                                                     torch_dtype=dtype or torch.float32)
         return cls(wan.to(device), buffer_frames, latent_height, latent_width, window_size).eval()
 
+    @staticmethod
+    def buffer_config_from_pretrained(directory: str | Path) -> dict:
+        return read_json(Path(directory) / BUFFER_CONFIG_NAME, "the buffer geometry of a Wan-based StreamDiT "
+                         "(use WanStreamDiT.from_wan for a plain Wan checkpoint)")
+
+    @classmethod
+    def config_from_pretrained(cls, directory: str | Path) -> StreamDiTConfig:
+        """The :class:`StreamDiTConfig` of a saved Wan-based StreamDiT (no weights are read)."""
+        buffer = cls.buffer_config_from_pretrained(directory)
+        wan_config = read_json(Path(directory) / "config.json", f"a diffusers {WAN_CLASS_NAME} config.json")
+        return streamdit_config(wan_config, buffer["buffer_frames"], buffer["latent_height"], buffer["latent_width"],
+                                tuple(buffer["window_size"]))
+
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
                         dtype: torch.dtype | None = None) -> "WanStreamDiT":
         """Load a directory written by :meth:`save_pretrained`."""
         directory = Path(directory)
-        buffer_path = directory / BUFFER_CONFIG_NAME
-        if not buffer_path.is_file():
-            raise FileNotFoundError(f"{buffer_path} not found: a Wan-based StreamDiT directory records its buffer "
-                                    "geometry there (use WanStreamDiT.from_wan for a plain Wan checkpoint)")
-        buffer = json.loads(buffer_path.read_text())
+        buffer = cls.buffer_config_from_pretrained(directory)
         return cls.from_wan(directory, buffer["buffer_frames"], buffer["latent_height"], buffer["latent_width"],
                             tuple(buffer["window_size"]), device=device, dtype=dtype)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
-
-
-def model_directory(directory: str | Path) -> Path:
-    """The model directory of a pipeline directory (its ``transformer/``), or ``directory`` itself."""
-    directory = Path(directory)
-    return directory / "transformer" if (directory / "transformer").is_dir() else directory
-
-
-def load_transformer(directory: str | Path, device: str | torch.device = "cpu",
-                     dtype: torch.dtype | None = None) -> StreamDiT | WanStreamDiT:
-    """Load a StreamDiT model directory of either kind: the native :class:`~streamdit.model.StreamDiT` or a
-    Wan-based :class:`WanStreamDiT` (``streamdit.json`` next to Wan's ``config.json``)."""
-    if is_wan_directory(directory):
-        return WanStreamDiT.from_pretrained(directory, device=device, dtype=dtype)
-    return StreamDiT.from_pretrained(directory, device=device, dtype=dtype)

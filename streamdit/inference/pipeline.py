@@ -1,8 +1,8 @@
 """StreamDiTPipeline: text (and optionally video) in, a live stream of uint8 video chunks out.
 
-A pipeline directory holds ``pipeline.json`` (scheme, time shift, guidance, fps, text encoder),
-``transformer/`` (:class:`~streamdit.model.StreamDiT`) and ``autoencoder/``. ``from_pretrained(None)``
-loads the bundled student shipped in the repository.
+A pipeline directory (docs/architecture.md §3.1) holds ``model_index.json``, ``pipeline.json`` (scheme, time
+shift, guidance, fps, text encoder), ``transformer/`` (:class:`~streamdit.models.dit.StreamDiT`) and
+``autoencoder/``. ``from_pretrained(None)`` loads the bundled student shipped in the repository.
 
 Serving (docs/architecture.md §2.6): prompts are encoded once, off the hot path (cached); a producer thread runs the
 denoising loop, a decode worker turns emitted latents into frames while the next chunk is denoised,
@@ -11,7 +11,6 @@ and a bounded queue hands chunks to the consumer, so a slow consumer throttles g
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -25,16 +24,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, tensor_to_video, video_to_tensor
-from streamdit.model import StreamDiT, StreamDiTConfig
-from streamdit.sampler import SAMPLERS, EnteringChunk, guided_velocity
-from streamdit.schedule import BufferSchedule, Scheme
-from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder, validate_prompt
-from streamdit.wan import load_transformer
+from streamdit.autoencoders.base import Autoencoder, PatchAutoencoder, tensor_to_video, video_to_tensor
+from streamdit.inference.sampler import SAMPLERS, EnteringChunk, guided_velocity
+from streamdit.inference.schedule import BufferSchedule, Scheme
+from streamdit.loading import load_pipeline_components, read_pipeline_config, read_transformer_config, save_pipeline
+from streamdit.models.dit import StreamDiT, StreamDiTConfig
+from streamdit.models.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder, validate_prompt
 
-BUNDLED_DIR = Path(__file__).parent / "bundled"
+BUNDLED_DIR = Path(__file__).parents[1] / "bundled"
 BUNDLED_MODEL_DIR = BUNDLED_DIR / "student"
-PIPELINE_CONFIG = "pipeline.json"
 
 
 @dataclass
@@ -43,7 +41,7 @@ class PipelineConfig:
     frame rate and text encoder.
 
     ``mode`` is ``"buffer"`` (StreamDiT's moving buffer) or ``"chunk-autoregressive"`` (the baseline of
-    :func:`~streamdit.sampler.denoise_autoregressive`: chunks of ``c`` frames, each denoised over all
+    :func:`~streamdit.inference.sampler.denoise_autoregressive`: chunks of ``c`` frames, each denoised over all
     ``K * s`` steps behind clean frames).
     """
 
@@ -327,14 +325,9 @@ class StreamDiTPipeline:
     def from_pretrained(cls, path: str | Path | None = None, device: str | torch.device = "cpu",
                         dtype: torch.dtype = torch.float32, text_encoder: TextEncoder | None = None) -> "StreamDiTPipeline":
         """Load a pipeline directory (``None``: the bundled student)."""
-        directory = Path(path) if path is not None else BUNDLED_MODEL_DIR
-        config_path = directory / PIPELINE_CONFIG
-        if not config_path.is_file():
-            hint = " (the bundled model has not been trained into this checkout yet)" if path is None else ""
-            raise FileNotFoundError(f"{config_path} not found: not a StreamDiT pipeline directory{hint}")
-        config = PipelineConfig(**json.loads(config_path.read_text()))
-        model = load_transformer(directory / "transformer", device=device)
-        autoencoder = load_autoencoder(directory / "autoencoder", device=device)
+        settings, model, autoencoder = load_pipeline_components(path if path is not None else BUNDLED_MODEL_DIR,
+                                                                device=device)
+        config = PipelineConfig(**settings)
         if text_encoder is None:
             text_encoder = TransformerTextEncoder(config.text_encoder, device=device, layers=config.text_layers)
         return cls(model, text_encoder, autoencoder, config, device=device, dtype=dtype)
@@ -363,8 +356,11 @@ class StreamDiTPipeline:
         return self
 
     def save_pretrained(self, directory: str | Path) -> None:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / PIPELINE_CONFIG).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        self.model.save_pretrained(directory / "transformer")
-        self.autoencoder.save_pretrained(directory / "autoencoder")
+        """Write a pipeline directory (``model_index.json``, ``pipeline.json``, ``transformer/``, ``autoencoder/``)."""
+        save_pipeline(directory, asdict(self.config), self.model, self.autoencoder)
+
+    @staticmethod
+    def scheme_of(directory: str | Path) -> Scheme:
+        """The streaming scheme ``(K, c, s)`` a saved pipeline samples with, read without loading weights."""
+        config = PipelineConfig(**read_pipeline_config(directory))
+        return config.scheme(read_transformer_config(directory).buffer_frames)

@@ -5,24 +5,22 @@ Protocol: ``encode(video) -> latents`` and ``decode(latents) -> video`` with vid
 Implementations: :class:`PatchAutoencoder` (pixel space, lossless space-to-depth patches),
 :class:`DiffusersAutoencoder` (diffusers ``AutoencoderKL`` / ``AutoencoderTiny`` image autoencoders
 applied frame by frame, loaded from a local directory) and the project's own small video autoencoder
-(:mod:`streamdit.video_autoencoder`), Wan2.1's causal video VAE (:mod:`streamdit.wan_vae`) and TAEHV, a tiny
-autoencoder into Wan's latent space (:mod:`streamdit.tiny_vae`).
-:func:`load_autoencoder` reads any of them from a directory by its ``config.json``.
+(:mod:`streamdit.autoencoders.video_autoencoder`), Wan2.1's causal video VAE (:mod:`streamdit.autoencoders.wan_vae`) and TAEHV, a tiny
+autoencoder into Wan's latent space (:mod:`streamdit.autoencoders.tiny_vae`).
+:func:`streamdit.loading.load_autoencoder` reads any of them from its folder.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 
-from streamdit.video_autoencoder import AE_TYPE, VideoAutoencoder
+from streamdit.loading import read_json, write_json
 
 SUPPORTED_DIFFUSERS_CLASSES = ("AutoencoderKL", "AutoencoderTiny")
-TINY_AE_TYPE = "taehv"  # config.json "type" of streamdit.tiny_vae.TinyVideoAutoencoder
 
 
 class Autoencoder(Protocol):
@@ -43,15 +41,13 @@ def load_diffusers_model(directory: str | Path, class_names: tuple[str, ...], ex
     import diffusers
 
     config_path = Path(directory) / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{config_path} not found: expected {expected}")
-    name = json.loads(config_path.read_text()).get("_class_name")
+    name = read_json(config_path, expected).get("_class_name")
     if name not in class_names:
         raise ValueError(f"{config_path} describes {name!r}; supported: {', '.join(class_names)}")
     return getattr(diffusers, name).from_pretrained(directory, local_files_only=True, torch_dtype=dtype)
 
 
-def _check_video(video: torch.Tensor, multiple: int) -> None:
+def check_video(video: torch.Tensor, multiple: int) -> None:
     if video.ndim != 5 or video.shape[1] != 3:
         raise ValueError(f"expected a video tensor (N, 3, T, H, W), got shape {tuple(video.shape)}")
     if video.shape[-1] % multiple or video.shape[-2] % multiple:
@@ -69,7 +65,7 @@ class PatchAutoencoder:
         self.latent_channels = 3 * patch_size * patch_size
 
     def encode(self, video: torch.Tensor) -> torch.Tensor:
-        _check_video(video, self.patch_size)
+        check_video(video, self.patch_size)
         n, _, t, h, w = video.shape
         frames = video.transpose(1, 2).reshape(n * t, 3, h, w)
         z = F.pixel_unshuffle(frames, self.patch_size)
@@ -81,9 +77,11 @@ class PatchAutoencoder:
         return frames.view(n, t, 3, *frames.shape[-2:]).transpose(1, 2)
 
     def save_pretrained(self, directory: str | Path) -> None:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "config.json").write_text(json.dumps({"type": "patch", "patch_size": self.patch_size}) + "\n")
+        write_json(Path(directory) / "config.json", {"type": "patch", "patch_size": self.patch_size})
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> "PatchAutoencoder":
+        return cls(int(read_json(Path(directory) / "config.json", "a patch autoencoder's config.json")["patch_size"]))
 
 
 class DiffusersAutoencoder:
@@ -122,7 +120,7 @@ class DiffusersAutoencoder:
 
     @torch.no_grad()
     def encode(self, video: torch.Tensor) -> torch.Tensor:
-        _check_video(video, self.spatial_compression)
+        check_video(video, self.spatial_compression)
         frames, n, t = self._frames(video.to(self.vae.dtype))
         out = self.vae.encode(frames)
         z = out.latents if self.is_tiny else out.latent_dist.mode()
@@ -136,30 +134,6 @@ class DiffusersAutoencoder:
 
     def save_pretrained(self, directory: str | Path) -> None:
         self.vae.save_pretrained(directory)
-
-
-def load_autoencoder(directory: str | Path, device: str | torch.device = "cpu") -> Autoencoder:
-    """Load any supported autoencoder from a directory, choosing the class from its ``config.json``."""
-    directory = Path(directory)
-    config_path = directory / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{config_path} not found: an autoencoder directory needs a config.json")
-    config = json.loads(config_path.read_text())
-    if config.get("type") == "patch":
-        return PatchAutoencoder(int(config["patch_size"]))
-    if config.get("type") == AE_TYPE:
-        return VideoAutoencoder.from_pretrained(directory, device=device)
-    if config.get("type") == TINY_AE_TYPE:
-        from streamdit.tiny_vae import TinyVideoAutoencoder  # imports this module
-
-        return TinyVideoAutoencoder.from_pretrained(directory, device=device)
-    if config.get("_class_name") == "AutoencoderKLWan":
-        from streamdit.wan_vae import WanVideoAutoencoder  # imports this module
-
-        return WanVideoAutoencoder.from_pretrained(directory, device=device)
-    if "_class_name" in config:
-        return DiffusersAutoencoder.from_pretrained(directory, device=device)
-    raise ValueError(f"{config_path}: unknown autoencoder (no 'type' nor diffusers '_class_name')")
 
 
 def video_to_tensor(frames: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Training of :class:`~streamdit.video_autoencoder.VideoAutoencoder` on captioned clips.
+"""Training of :class:`~streamdit.autoencoders.video_autoencoder.VideoAutoencoder` on captioned clips.
 
 Loss: L1 + MSE on pixels in [-1, 1], each pixel weighted by ``1 + foreground_weight * saturation``
 (saturation = max - min over RGB, in [0, 1]): small saturated objects on grey backgrounds otherwise
@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from streamdit.autoencoder import video_to_tensor
-from streamdit.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
+from streamdit.autoencoders.base import video_to_tensor
+from streamdit.autoencoders.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
 
 
 def psnr(reference: torch.Tensor, estimate: torch.Tensor) -> float:

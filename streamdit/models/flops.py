@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from streamdit.model import StreamDiT, StreamDiTConfig
-from streamdit.wan import WanStreamDiT
+from streamdit.models.dit import StreamDiT, StreamDiTConfig
+from streamdit.models.wan import WanStreamDiT
 
 TIME_FREQUENCIES = 256  # TimestepEmbedder's sinusoidal width
 
@@ -24,7 +24,7 @@ PEAK_FLOPS = {"H200": 989.4e12, "H100": 989.4e12, "A100": 312e12, "L40S": 362.05
 
 
 def forward_flops(config: StreamDiTConfig, text_tokens: int, batch: int = 1) -> int:
-    """FLOPs of one forward pass of a :class:`~streamdit.model.StreamDiT` over ``batch`` buffers."""
+    """FLOPs of one forward pass of a :class:`~streamdit.models.dit.StreamDiT` over ``batch`` buffers."""
     d, depth, frames = config.hidden_size, config.depth, config.token_grid[0]
     tokens = math.prod(config.token_grid)
     window = math.prod(config.effective_window)

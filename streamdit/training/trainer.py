@@ -1,12 +1,7 @@
-"""Training StreamDiT: the flow-matching buffer objective with mixed schemes (docs/architecture.md §2.1-2.3).
-
-Every sample draws a partitioning scheme and per-frame times from :class:`MixedSchemeSampler`, the
-buffer is noised frame by frame (``x_t = (1 - t) x_0 + t eps``) and the model regresses the velocity
-``eps - x_0`` over all buffer frames. Captions are replaced by the empty prompt with probability
-``cond_dropout`` so the model also learns the unconditional velocity for classifier-free guidance.
+"""The trainer: mixed-scheme flow-matching training of a StreamDiT (docs/architecture.md §2.3).
 
 :class:`Trainer` runs on accelerate: one process, or many under ``torchrun`` (DDP; gloo on CPU, nccl
-on GPU), or with ``fsdp`` FSDP2 (:mod:`streamdit.sharding`: parameters, gradients, optimizer and EMA state
+on GPU), or with ``fsdp`` FSDP2 (:mod:`streamdit.training.sharding`: parameters, gradients, optimizer and EMA state
 sharded across ranks, one unit per transformer block, sharded checkpoints). Rank 0 writes
 logs and the final EMA model; every rank draws its own data and noise.
 
@@ -23,21 +18,18 @@ Output directory::
 
 from __future__ import annotations
 
-import argparse
 import copy
 import hashlib
 import itertools
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass
-from functools import partial
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from diffusers.optimization import get_constant_schedule_with_warmup
@@ -46,40 +38,21 @@ from torch.utils.data import DataLoader, IterableDataset, default_collate, get_w
 from tqdm.auto import tqdm
 from transformers import get_wsd_schedule
 
-from streamdit.autoencoder import Autoencoder, PatchAutoencoder, load_autoencoder, video_to_tensor
-from streamdit.model import StreamDiT, StreamDiTConfig
-from streamdit.pipeline import PipelineConfig, StreamDiTPipeline, check_compatible
-from streamdit.schedule import MixedSchemeSampler
-from streamdit.sharding import SHARDED_STATE, empty_copy, full_tensor, load_sharded, save_sharded, shard_model
-from streamdit.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder
-from streamdit.wan import WanStreamDiT, is_wan_directory, model_directory
+from streamdit.autoencoders.base import Autoencoder, video_to_tensor
+from streamdit.inference.pipeline import check_compatible
+from streamdit.inference.schedule import MixedSchemeSampler
+from streamdit.models.dit import StreamDiT
+from streamdit.models.text import TextEmbedding, TextEncoder
+from streamdit.training.objectives import drop_text, flow_matching_loss
+from streamdit.training.sharding import SHARDED_STATE, empty_copy, full_tensor, load_sharded, save_sharded, shard_model
 
 Sample = tuple[np.ndarray | torch.Tensor, str]  # uint8 video (T, H, W, 3) and its caption
 CHECKPOINT_PREFIX = "step-"
 
 
-def flow_matching_loss(model: torch.nn.Module, latents: torch.Tensor, text: TextEmbedding, t: torch.Tensor,
-                       noise: torch.Tensor | None = None) -> torch.Tensor:
-    """MSE between predicted and true velocity ``eps - x_0`` over all buffer frames.
-
-    ``latents``: clean ``x_0`` ``(N, C, B, h, w)``; ``t``: per-frame times ``(N, B)``; ``noise``: ``eps``
-    (drawn from the global RNG when omitted).
-    """
-    if noise is None:
-        noise = torch.randn_like(latents)
-    tt = t.to(latents.dtype)[:, None, :, None, None]
-    x_t = (1 - tt) * latents + tt * noise
-    pred = model(x_t, t, text.tokens, text.mask)
-    return F.mse_loss(pred.float(), (noise - latents).float())
-
-
-def drop_text(text: TextEmbedding, null: TextEmbedding, p: float, generator: torch.Generator | None = None) -> TextEmbedding:
-    """Replace each sample's text by the null embedding ``null`` (batch 1) with probability ``p``."""
-    drop = torch.rand(text.tokens.shape[0], generator=generator) < p
-    drop = drop.to(text.tokens.device)
-    tokens = torch.where(drop[:, None, None], null.tokens.to(text.tokens), text.tokens)
-    mask = torch.where(drop[:, None], null.mask.to(text.mask.device), text.mask)
-    return TextEmbedding(tokens, mask)
+def option(default: object, group: str, help: str, choices: tuple[str, ...] | None = None) -> object:
+    """A config field that is also a command-line option (``--field-name``) in ``group``, with ``help``."""
+    return field(default=default, metadata={"group": group, "help": help, "choices": choices})
 
 
 @dataclass
@@ -87,27 +60,32 @@ class TrainConfig:
     """Optimisation and objective settings. ``batch_size`` is per process; ``chunk_sizes=None`` mixes
     every chunk size that divides the buffer (the paper mixes 1, 2, 4, 8, 16 for B = 16)."""
 
-    steps: int = 10_000
-    batch_size: int = 8
-    lr: float = 1e-4
-    weight_decay: float = 0.0  # DiT trains with none
-    betas: tuple[float, float] = (0.9, 0.999)
-    warmup_steps: int = 500
-    cooldown_steps: int = 0  # linear decay to 0 over the last steps (warmup-stable-decay); 0: constant
-    max_grad_norm: float = 1.0
-    ema_decay: float = 0.9999  # upper bound; diffusers' EMAModel ramps it as (1 + n) / (10 + n)
-    mixed_precision: str = "no"  # "no" | "bf16"
-    gradient_checkpointing: bool = False  # recompute block activations in backward: memory for compute
-    fsdp: bool = False  # FSDP2 under torchrun: shard parameters, gradients and optimizer state across ranks
-    chunk_sizes: tuple[int, ...] | None = None
-    chunk_weights: tuple[float, ...] | None = None
-    shift: float = 1.0
-    cond_dropout: float = 0.1
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
-    seed: int = 0
-    log_every: int = 10
-    num_workers: int = 2  # DataLoader workers when the data is a function of a seed
+    steps: int = option(10_000, "optimisation", "optimiser steps in all")
+    batch_size: int = option(8, "optimisation", "samples per process and step")
+    lr: float = option(1e-4, "optimisation", "peak learning rate (AdamW)")
+    weight_decay: float = option(0.0, "optimisation", "AdamW weight decay (DiT trains with none)")
+    betas: tuple[float, float] = option((0.9, 0.999), "optimisation", "AdamW betas, e.g. 0.9,0.999")
+    warmup_steps: int = option(500, "optimisation", "linear learning-rate warmup")
+    cooldown_steps: int = option(0, "optimisation", "linear learning-rate decay to 0 over the last N steps "
+                                 "(warmup-stable-decay; 0: constant after warmup); a resumed run may add or move it")
+    max_grad_norm: float = option(1.0, "optimisation", "gradient clipping")
+    ema_decay: float = option(0.9999, "optimisation", "EMA decay (upper bound; diffusers' EMAModel ramps it up "
+                              "as (1 + n) / (10 + n))")
+    mixed_precision: str = option("no", "optimisation", "bf16 autocast, or no", choices=("no", "bf16"))
+    gradient_checkpointing: bool = option(False, "optimisation", "recompute each block's activations in the "
+                                          "backward pass (less memory, about 30%% more compute)")
+    fsdp: bool = option(False, "optimisation", "FSDP2 under torchrun: shard parameters, gradients, optimizer and "
+                        "EMA state across processes, one unit per transformer block; sharded checkpoints")
+    chunk_sizes: tuple[int, ...] | None = option(None, "objective", "chunk sizes to mix, e.g. 1,2,4,8 "
+                                                 "(default: every divisor of the buffer)")
+    chunk_weights: tuple[float, ...] | None = option(None, "objective", "their sampling weights (default: equal)")
+    shift: float = option(1.0, "objective", "time shift of the training noise levels (as the sampler's)")
+    cond_dropout: float = option(0.1, "objective", "probability of the empty prompt (for guidance)")
+    checkpoint_every: int = option(1000, "checkpoints and logging", "steps between checkpoints")
+    keep_checkpoints: int = option(3, "checkpoints and logging", "checkpoints kept (the oldest are pruned)")
+    seed: int = option(0, "optimisation", "random seed (data, noise, initial weights)")
+    log_every: int = option(10, "checkpoints and logging", "steps between log.jsonl records")
+    num_workers: int = option(2, "checkpoints and logging", "data loading processes per rank")
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("no", "bf16"):
@@ -392,178 +370,3 @@ class Trainer:
                 acc.print(f"warning: ranks ended with different weights {digests}")
 
 
-# -- command line ------------------------------------------------------------------------------------
-
-def _int_list(text: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in text.split(","))
-
-
-def _float_list(text: str) -> tuple[float, ...]:
-    return tuple(float(x) for x in text.split(","))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    d = TrainConfig()
-    parser = argparse.ArgumentParser(
-        prog="python -m streamdit train",
-        description="Train StreamDiT with the mixed-scheme flow-matching buffer objective. Runs on one process, "
-                    "or on many with `torchrun --nproc_per_node N -m streamdit.training ...` (DDP: gloo on CPU, "
-                    "nccl on GPU; --batch-size is per process; add --fsdp to shard the model across them). "
-                    "Writes OUT/checkpoints/step-XXXXXX (resumable), "
-                    "OUT/log.jsonl, OUT/final (EMA weights) and OUT/pipeline (a pipeline directory for generate, "
-                    "bench and the demo).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    io = parser.add_argument_group("model and data")
-    io.add_argument("--out", type=Path, required=True, help="output directory")
-    io.add_argument("--config", default="tiny", help="model preset (tiny, tiny-latent, paper-4b) or a StreamDiTConfig JSON file; "
-                    "in_channels and text_dim follow the autoencoder and text encoder")
-    io.add_argument("--data", default="synthetic", help="'synthetic' (the built-in shapes domain) or a video folder "
-                    "with metadata.csv (file_name, text)")
-    io.add_argument("--autoencoder", default="patch:8", help="'patch:P' (pixel patches of P x P) or an autoencoder directory")
-    io.add_argument("--text-encoder", type=Path, default=None, help="Hugging Face encoder directory (default: bundled all-MiniLM-L6-v2)")
-    io.add_argument("--text-layers", type=_int_list, default=[-1],
-                    help="the encoder's hidden states fed to the model, concatenated per token: -1 the last layer "
-                         "(default), 0 the input embeddings, e.g. --text-layers=-1,0")
-    io.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUT (if any)")
-    io.add_argument("--init-from", type=Path, default=None,
-                    help="fine-tune: start from these weights (a pipeline directory or its transformer/) instead of a "
-                         "random initialisation; the model must match --config (ignored once OUT holds checkpoints). "
-                         "A diffusers-format Wan2.1 T2V checkpoint (or its transformer/) gives a Wan-based StreamDiT "
-                         "over --config's buffer and windows")
-    io.add_argument("--cpu", action="store_true", help="train on CPU even if a GPU is present")
-    opt = parser.add_argument_group("optimisation")
-    opt.add_argument("--steps", type=int, default=d.steps)
-    opt.add_argument("--batch-size", type=int, default=d.batch_size, help="samples per process and step")
-    opt.add_argument("--lr", type=float, default=d.lr)
-    opt.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    opt.add_argument("--betas", type=_float_list, default=d.betas, help="AdamW betas, e.g. 0.9,0.999")
-    opt.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="linear learning-rate warmup")
-    opt.add_argument("--cooldown-steps", type=int, default=d.cooldown_steps,
-                     help="linear learning-rate decay to 0 over the last N steps (0: constant after warmup); "
-                          "a resumed run may add or move it")
-    opt.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm, help="gradient clipping")
-    opt.add_argument("--ema-decay", type=float, default=d.ema_decay)
-    opt.add_argument("--mixed-precision", choices=("no", "bf16"), default=d.mixed_precision)
-    opt.add_argument("--gradient-checkpointing", action="store_true",
-                     help="recompute each block's activations in the backward pass (less memory, ~30%% more compute)")
-    opt.add_argument("--fsdp", action="store_true",
-                     help="FSDP2 under torchrun: shard parameters, gradients, optimizer and EMA state across "
-                          "processes, one unit per transformer block; checkpoints are sharded (one file per rank)")
-    opt.add_argument("--seed", type=int, default=d.seed)
-    obj = parser.add_argument_group("objective")
-    obj.add_argument("--chunk-sizes", type=_int_list, default=None,
-                     help="chunk sizes to mix, e.g. 1,2,4,8 (default: every divisor of the buffer)")
-    obj.add_argument("--chunk-weights", type=_float_list, default=None, help="their sampling weights (default: equal)")
-    obj.add_argument("--shift", type=float, default=d.shift, help="time shift (as used by the sampler)")
-    obj.add_argument("--cond-dropout", type=float, default=d.cond_dropout, help="probability of the empty prompt (CFG)")
-    run = parser.add_argument_group("checkpoints and logging")
-    run.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    run.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
-    run.add_argument("--log-every", type=int, default=d.log_every)
-    run.add_argument("--num-workers", type=int, default=d.num_workers, help="data loading processes per rank")
-    sample = parser.add_argument_group("sampling settings written to OUT/pipeline/pipeline.json")
-    sample.add_argument("--sample-chunk-size", type=int, default=2, help="chunk size c of the streaming scheme")
-    sample.add_argument("--sample-micro-steps", type=int, default=4, help="micro-steps s per chunk (teacher)")
-    sample.add_argument("--sample-shift", type=float, default=None,
-                        help="time shift of the sampling grid (default: --shift); > 1 spends more steps at high noise")
-    sample.add_argument("--sample-guidance", type=float, default=4.0, help="classifier-free guidance scale")
-    sample.add_argument("--fps", type=int, default=16, help="frame rate of the generated video")
-    return parser
-
-
-def _model_config(spec: str, autoencoder: Autoencoder, text_encoder: TextEncoder) -> StreamDiTConfig:
-    base = StreamDiTConfig.preset(spec) if not spec.endswith(".json") else \
-        StreamDiTConfig.from_dict(json.loads(Path(spec).read_text()))
-    return StreamDiTConfig.from_dict({**base.to_dict(), "in_channels": autoencoder.latent_channels,
-                                      "text_dim": text_encoder.dim})
-
-
-def _autoencoder(spec: str, device: torch.device) -> Autoencoder:
-    if spec.startswith("patch:"):
-        return PatchAutoencoder(int(spec.split(":", 1)[1]))
-    return load_autoencoder(spec, device=device)
-
-
-def initial_weights(directory: Path, config: StreamDiTConfig) -> StreamDiT | WanStreamDiT:
-    """The float32 model stored in ``directory`` (a pipeline or a model directory, or a diffusers Wan
-    transformer: :func:`wan_initial_weights`) to fine-tune; a StreamDiT must have ``config``'s architecture, except that a wider text input (more ``--text-layers``) is added with
-    zero weights (:meth:`StreamDiT.widen_text_input`)."""
-    model_dir = model_directory(directory)
-    if is_wan_directory(model_dir):
-        return wan_initial_weights(model_dir, config)
-    model = StreamDiT.from_pretrained(model_dir, dtype=torch.float32)
-    if model.config.text_dim < config.text_dim:
-        model = model.widen_text_input(config.text_dim)
-    if model.config.to_dict() != config.to_dict():
-        differing = sorted(k for k, v in config.to_dict().items() if model.config.to_dict().get(k) != v)
-        raise ValueError(f"--init-from {directory}: its model differs from --config in {', '.join(differing)}")
-    return model.train()
-
-
-def wan_initial_weights(directory: Path, config: StreamDiTConfig) -> WanStreamDiT:
-    """A diffusers-format Wan transformer (``--init-from`` a Wan2.1 T2V checkpoint or a Wan-based run) as a
-    :class:`WanStreamDiT` over ``config``'s buffer and windows; its own width and depth replace ``config``'s."""
-    model = WanStreamDiT.from_wan(directory, config.buffer_frames, config.latent_height, config.latent_width,
-                                  config.window_size, dtype=torch.float32)
-    for field, source in (("in_channels", "the autoencoder's latent channels"), ("text_dim", "the text encoder's width")):
-        if getattr(model.config, field) != getattr(config, field):
-            raise ValueError(f"--init-from {directory}: the Wan model takes {field}={getattr(model.config, field)}, "
-                             f"but {source} is {getattr(config, field)}")
-    return model.train()
-
-
-def training_data(spec: str, num_frames: int, size: tuple[int, int]) -> Callable[[int], Iterable[Sample]]:
-    """``seed -> endless (video, caption) stream`` for 'synthetic' or a video folder with metadata.csv."""
-    if spec == "synthetic":
-        if size[0] != size[1]:
-            raise ValueError(f"the synthetic domain renders square videos; the model's size is {size}")
-        from streamdit import data
-
-        return partial(data.stream, num_frames=num_frames, resolution=size[0])
-    from streamdit.video_folder import VideoFolder
-
-    folder = VideoFolder(spec, num_frames, size)
-    return folder.stream
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    config = TrainConfig(
-        steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        betas=tuple(args.betas), warmup_steps=args.warmup_steps,
-        cooldown_steps=args.cooldown_steps, max_grad_norm=args.max_grad_norm,
-        ema_decay=args.ema_decay, mixed_precision=args.mixed_precision,
-        gradient_checkpointing=args.gradient_checkpointing, fsdp=args.fsdp, chunk_sizes=args.chunk_sizes,
-        chunk_weights=args.chunk_weights, shift=args.shift, cond_dropout=args.cond_dropout,
-        checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints, seed=args.seed,
-        log_every=args.log_every, num_workers=args.num_workers)
-    accelerator = make_accelerator(config, cpu=args.cpu)
-    autoencoder = _autoencoder(args.autoencoder, accelerator.device)
-    text_encoder = CachedTextEncoder(TransformerTextEncoder(args.text_encoder, device=accelerator.device,
-                                                            layers=args.text_layers))
-    model_config = _model_config(args.config, autoencoder, text_encoder)
-    frames = model_config.buffer_frames * autoencoder.temporal_compression
-    size = (model_config.latent_height * autoencoder.spatial_compression,
-            model_config.latent_width * autoencoder.spatial_compression)
-    data = training_data(args.data, frames, size)
-    torch.manual_seed(config.seed)  # identical initial weights on every rank
-    model = StreamDiT(model_config) if args.init_from is None else initial_weights(args.init_from, model_config)
-    accelerator.print(f"StreamDiT {model.num_parameters() / 1e6:.2f}M parameters, {frames} frames of "
-                      f"{size[1]}x{size[0]} per clip, {accelerator.num_processes} process(es) on {accelerator.device}")
-    pipeline_config = PipelineConfig(chunk_size=args.sample_chunk_size, micro_steps=args.sample_micro_steps,
-                            shift=args.shift if args.sample_shift is None else args.sample_shift,
-                            guidance=args.sample_guidance, fps=args.fps,
-                            text_encoder=str(args.text_encoder) if args.text_encoder else None,
-                            text_layers=tuple(args.text_layers))
-    pipeline_config.scheme(model_config.buffer_frames)  # fail before training if c does not divide the buffer
-    trainer = Trainer(model, autoencoder, text_encoder, data, config, args.out, accelerator=accelerator)
-    ema = trainer.train(resume=args.resume)
-    if accelerator.is_main_process:
-        StreamDiTPipeline(ema, text_encoder, autoencoder, pipeline_config).save_pretrained(args.out / "pipeline")
-    accelerator.print(f"wrote {args.out / 'final'} (EMA weights) and {args.out / 'pipeline'} after {trainer.step} steps")
-    accelerator.end_training()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

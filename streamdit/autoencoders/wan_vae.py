@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from streamdit.autoencoder import _check_video, load_diffusers_model
+from streamdit.autoencoders.base import check_video, load_diffusers_model
 
 WAN_VAE_CLASS_NAME = "AutoencoderKLWan"
 
@@ -56,7 +56,7 @@ class WanVideoAutoencoder:
 
     @torch.no_grad()
     def encode(self, video: torch.Tensor) -> torch.Tensor:
-        _check_video(video, self.spatial_compression)
+        check_video(video, self.spatial_compression)
         z = self.vae.encode(video.to(self.vae.dtype)).latent_dist.mode().float()
         return (z - self.mean.to(z.device)) / self.std.to(z.device)
 

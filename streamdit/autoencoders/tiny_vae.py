@@ -6,21 +6,23 @@ Written here, not imported: taehv is neither on PyPI nor in diffusers (0.42). Th
 base architecture (MIT licence, github.com/madebyollin/taehv, ``taehv.py``) with the same module order,
 so the published weight files (``taew2_1.safetensors`` / ``taew2_1.pth``, keys ``encoder.N.*`` and
 ``decoder.N.*``) load unchanged. TAEHV encodes to and decodes from the latents the diffusion model sees
-(no ``latents_mean``/``latents_std`` to apply), the same space as :class:`streamdit.wan_vae.WanVideoAutoencoder`,
+(no ``latents_mean``/``latents_std`` to apply), the same space as :class:`streamdit.autoencoders.wan_vae.WanVideoAutoencoder`,
 and is causal in time like Wan's VAE: ``k`` latent frames decode to ``4k - 3`` video frames for a whole clip,
 and a stream decoder returns ``4k - 3`` for the first chunk and ``4k`` after, exactly the frames of the whole.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from streamdit.autoencoder import TINY_AE_TYPE, _check_video
+from streamdit.autoencoders.base import check_video
+from streamdit.loading import read_json, write_json
+
+TINY_AE_TYPE = "taehv"  # config.json "type"
 
 WEIGHTS_NAME = "model.safetensors"
 
@@ -116,7 +118,7 @@ def run_blocks(blocks: nn.Sequential, x: torch.Tensor, memory: dict[int, torch.T
 
 
 class TinyVideoAutoencoder(nn.Module):
-    """TAEHV with the :class:`streamdit.autoencoder.Autoencoder` protocol (videos ``(N, 3, T, H, W)`` in [-1, 1])."""
+    """TAEHV with the :class:`streamdit.autoencoders.base.Autoencoder` protocol (videos ``(N, 3, T, H, W)`` in [-1, 1])."""
 
     temporal_compression = 4
     spatial_compression = 8
@@ -158,7 +160,7 @@ class TinyVideoAutoencoder(nn.Module):
                         dtype: torch.dtype = torch.float32) -> "TinyVideoAutoencoder":
         """Load a directory written by :meth:`save_pretrained` (``config.json`` + ``model.safetensors``)."""
         directory = Path(directory)
-        config = json.loads((directory / "config.json").read_text())
+        config = read_json(directory / "config.json", f"a {TINY_AE_TYPE} autoencoder's config.json")
         if config.get("type") != TINY_AE_TYPE:
             raise ValueError(f"{directory / 'config.json'} does not describe a {TINY_AE_TYPE} autoencoder")
         return cls.from_checkpoint(directory / WEIGHTS_NAME, int(config["latent_channels"]),
@@ -168,8 +170,7 @@ class TinyVideoAutoencoder(nn.Module):
         from safetensors.torch import save_file
 
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "config.json").write_text(json.dumps(self.config, indent=2) + "\n")
+        write_json(directory / "config.json", self.config)
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, directory / WEIGHTS_NAME)
 
     def _frames_out(self, x: torch.Tensor) -> torch.Tensor:
@@ -181,7 +182,7 @@ class TinyVideoAutoencoder(nn.Module):
     @torch.no_grad()
     def encode(self, video: torch.Tensor) -> torch.Tensor:
         """``T`` frames -> ``ceil(T / 4)`` latent frames (the last group padded with the last frame)."""
-        _check_video(video, self.spatial_compression * self.patch_size)
+        check_video(video, self.spatial_compression * self.patch_size)
         param = next(self.parameters())
         x = video.to(param.device, param.dtype).add(1).div(2).transpose(1, 2)  # NTCHW in [0, 1]
         if self.patch_size > 1:

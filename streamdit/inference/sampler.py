@@ -13,8 +13,8 @@ from typing import Callable, Iterator
 
 import torch
 
-from streamdit.schedule import BufferSchedule
-from streamdit.text import TextEmbedding
+from streamdit.inference.schedule import BufferSchedule
+from streamdit.models.text import TextEmbedding
 
 VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``(x (N, C, B, h, w), t (N, B)) -> v`` with ``v`` shaped like ``x``."""
@@ -69,7 +69,7 @@ def denoise_stream(velocity: VelocityFn, schedule: BufferSchedule,
                    next_chunk: Callable[[], EnteringChunk | None]) -> Iterator[EmittedChunk]:
     """Yield clean chunks from the front of the buffer, one per ``s`` evaluations, until the source ends.
 
-    Start-up: see :mod:`streamdit.schedule` (a uniform run, each chunk captured when the run reaches
+    Start-up: see :mod:`streamdit.inference.schedule` (a uniform run, each chunk captured when the run reaches
     its steady-state grid index). When ``next_chunk`` returns ``None`` (a finite input video ran out),
     the chunks still in the buffer are flushed by feeding pure noise behind them; those noise chunks
     are never emitted.

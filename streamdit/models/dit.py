@@ -15,7 +15,6 @@ What is specific to StreamDiT:
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -25,6 +24,8 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.checkpoint import checkpoint
+
+from streamdit.loading import read_json, write_json
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -401,10 +402,14 @@ class StreamDiT(nn.Module):
     def save_pretrained(self, directory: str | Path) -> None:
         """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / CONFIG_NAME).write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        write_json(directory / CONFIG_NAME, self.config.to_dict())
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+
+    @classmethod
+    def config_from_pretrained(cls, directory: str | Path) -> StreamDiTConfig:
+        """The configuration saved in ``directory`` (no weights are read)."""
+        return StreamDiTConfig.from_dict(read_json(Path(directory) / CONFIG_NAME, "a StreamDiT model's config.json"))
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu",
@@ -415,7 +420,7 @@ class StreamDiT(nn.Module):
         for path in (config_path, weights_path):
             if not path.is_file():
                 raise FileNotFoundError(f"{path} not found: a StreamDiT model directory holds {CONFIG_NAME} and {WEIGHTS_NAME}")
-        config = StreamDiTConfig.from_dict(json.loads(config_path.read_text()))
+        config = cls.config_from_pretrained(directory)
         with torch.device("meta"):
             model = cls(config)
         state = load_file(str(weights_path), device=str(device))

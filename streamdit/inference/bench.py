@@ -3,7 +3,7 @@
 Runs the real threaded stream (denoise, decode and consumer overlap as when serving) and times every
 model evaluation and every chunk decode. Several pipelines are measured in one run and compared
 with the first one (the reference), as a ratio. The model's achieved FLOP/s comes from its counted FLOPs
-per evaluation (:mod:`streamdit.flops`); on a known GPU it is also given as MFU, with peak memory.
+per evaluation (:mod:`streamdit.models.flops`); on a known GPU it is also given as MFU, with peak memory.
 """
 
 from __future__ import annotations
@@ -14,21 +14,22 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from streamdit.autoencoder import Autoencoder, load_autoencoder
-from streamdit.flops import measured_flops, peak_flops
-from streamdit.pipeline import StreamDiTPipeline
+from streamdit.autoencoders.base import Autoencoder
+from streamdit.inference.pipeline import StreamDiTPipeline
+from streamdit.loading import load_autoencoder
+from streamdit.models.flops import measured_flops, peak_flops
 
 
 def _random_wan_vae(device: str | torch.device, dtype: torch.dtype) -> Autoencoder:
     from diffusers import AutoencoderKLWan
 
-    from streamdit.wan_vae import WanVideoAutoencoder
+    from streamdit.autoencoders.wan_vae import WanVideoAutoencoder
 
     return WanVideoAutoencoder(AutoencoderKLWan().to(device, dtype))  # diffusers' defaults are Wan2.1's VAE
 
 
 def _random_taew(device: str | torch.device, dtype: torch.dtype) -> Autoencoder:
-    from streamdit.tiny_vae import TinyVideoAutoencoder
+    from streamdit.autoencoders.tiny_vae import TinyVideoAutoencoder
 
     return TinyVideoAutoencoder().to(device, dtype).eval()
 

@@ -23,7 +23,6 @@ diffusers has no tiny video autoencoder, hence this module.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -31,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from streamdit.loading import read_json, write_json
 
 AE_TYPE = "streamdit-video-ae"
 
@@ -112,7 +113,7 @@ class ResBlock(nn.Module):
 
 
 class VideoAutoencoder(nn.Module):
-    """Encoder/decoder over groups of frames; implements the :class:`~streamdit.autoencoder.Autoencoder` protocol."""
+    """Encoder/decoder over groups of frames; implements the :class:`~streamdit.autoencoders.base.Autoencoder` protocol."""
 
     def __init__(self, config: VideoAutoencoderConfig) -> None:
         super().__init__()
@@ -218,14 +219,13 @@ class VideoAutoencoder(nn.Module):
 
     def save_pretrained(self, directory: str | Path) -> None:
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "config.json").write_text(json.dumps({"type": AE_TYPE, **asdict(self.config)}, indent=2) + "\n")
+        write_json(directory / "config.json", {"type": AE_TYPE, **asdict(self.config)})
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(directory / "model.safetensors"))
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device = "cpu") -> "VideoAutoencoder":
         directory = Path(directory)
-        config = json.loads((directory / "config.json").read_text())
+        config = read_json(directory / "config.json", f"a {AE_TYPE} autoencoder's config.json")
         if config.pop("type", None) != AE_TYPE:
             raise ValueError(f"{directory} is not a {AE_TYPE} directory")
         weights = directory / "model.safetensors"
