@@ -31,10 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # test files (and pytest -k filters) that cover each module; slow or unrelated tests left out
-SAMPLING = ("tests/streamdit/test_schedule.py", "tests/streamdit/test_sampler_autoregressive.py")
-PIPELINE = ("tests/streamdit/test_pipeline.py", "-k", "not compiled")
-DISTILL = ("tests/streamdit/test_distillation.py",
-           "tests/streamdit/test_distillation_training.py::"
+SAMPLING = ("tests/streamdit/inference/test_schedule.py", "tests/streamdit/inference/test_sampler_autoregressive.py")
+PIPELINE = ("tests/streamdit/inference/test_pipeline.py", "-k", "not compiled")
+DISTILL = ("tests/streamdit/training/test_distillation.py",
+           "tests/streamdit/training/test_distillation_training.py::"
            "test_teacher_velocity_is_uncond_plus_guidance_times_cond_minus_uncond_random_teacher")
 FRECHET = ("tests/eval/test_frechet.py",)
 FRAMES = ("tests/eval/test_frame_metrics.py", "tests/eval/test_motion.py")
@@ -79,7 +79,7 @@ MUTANTS = [
       "current, nxt = current, torch.maximum(nxt, floor)", SAMPLING),
     M("index_for_time: the grid point above t", "streamdit/inference/schedule.py",
       "return int((self.grid <= t + 1e-12).nonzero()[0])", "return int((self.grid <= t + 1e-12).nonzero()[0]) - 1",
-      SAMPLING + ("tests/streamdit/test_pipeline.py", "-k", "video")),
+      SAMPLING + ("tests/streamdit/inference/test_pipeline.py", "-k", "video")),
     M("mixed sampler: one draw per frame, not per chunk", "streamdit/inference/schedule.py",
       "per_chunk = u[i, ::c].repeat_interleave(c)", "per_chunk = u[i]", SAMPLING),
     M("mixed sampler: bands not shifted", "streamdit/inference/schedule.py",

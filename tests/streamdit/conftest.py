@@ -3,4 +3,4 @@
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))  # the test modules import flow_oracle and causal_vae_checks
+sys.path.insert(0, str(Path(__file__).parent))  # the test modules here and in the subfolders import flow_oracle, causal_vae_checks, small_models

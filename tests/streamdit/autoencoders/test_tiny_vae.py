@@ -15,7 +15,7 @@ from streamdit.loading import load_autoencoder
 
 # Key -> shape of the state dict of madebyollin/taehv's TAEHV() (base architecture, 16 latent channels, patch
 # size 1: TAEW2.1), written from that repository's taehv.py; its weight files use these keys.
-REFERENCE_SHAPES = Path(__file__).parent / "fixtures" / "taehv_base_state_dict_shapes.json"
+REFERENCE_SHAPES = Path(__file__).parents[1] / "fixtures" / "taehv_base_state_dict_shapes.json"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import torch
 from streamdit.models.dit import StreamDiT
 from streamdit.video_io import write_video
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TORCHRUN_LIMIT_S = 1200
 
 
