@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from streamdit.autoencoder import video_to_tensor
+from streamdit import video_to_tensor
 
 POOLED = (2, 2)
 

@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("adherence", help="prompt adherence on the synthetic domain (analytic detector)",
                        description="Fraction of videos whose detected colour, shape and motion direction match "
-                                   "the prompt (streamdit.data.prompt_adherence).")
+                                   "the prompt (streamdit.data.detect_adherence).")
     p.add_argument("video_dir", type=Path)
     p.add_argument("--prompts", type=Path, required=True, help="as for clip-score")
     p.add_argument("--per-video", type=Path, help="also write per-video booleans to this .csv/.json")
@@ -463,7 +463,7 @@ def cmd_adherence(args: argparse.Namespace, argv: Sequence[str] | None = None) -
     per_video.insert(0, "video", [v.name for v in videos])
     per_video.insert(1, "prompt", prompts)
     return _finish(args, pd.DataFrame(rows), per_video, argv,
-                   preprocessing="all frames, no resize; streamdit.data.prompt_adherence detector",
+                   preprocessing="all frames, no resize; streamdit.data.detect_adherence detector",
                    videos=videos_column({"videos": len(videos)}), skipped=skipped_column(skipped))
 
 
@@ -523,7 +523,7 @@ def cmd_report(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "
 def cmd_paper(args: argparse.Namespace, argv: Sequence[str] | None = None) -> Path:
     from dataclasses import replace
 
-    from streamdit.pipeline import BUNDLED_DIR
+    from streamdit import BUNDLED_DIR
 
     from .paper import run_paper
 

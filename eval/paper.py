@@ -33,9 +33,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from streamdit import StreamDiTPipeline, data
-from streamdit.pipeline import BUNDLED_DIR, PIPELINE_CONFIG
-from streamdit.video_io import write_video
+from streamdit import BUNDLED_DIR, StreamDiTPipeline, data, write_video
 
 from .adherence import adherence_table
 from .ae_features import AutoencoderFeatures
@@ -99,19 +97,23 @@ def paper_systems(teacher: Path, single_scheme: Path, student: Path,
     ]
 
 
+_HOW_TO_GET = (f"Train the bundled models with `make train-bundled` (they go to {BUNDLED_DIR}/teacher, single-scheme, "
+               "student), or pass --teacher / --single-scheme / --student DIR")
+
+
 def check_model_dirs(systems: list[System]) -> None:
     """Raise FileNotFoundError naming every missing pipeline directory and how to get one."""
-    missing = sorted({str(s.directory) for s in systems if not (s.directory / PIPELINE_CONFIG).is_file()})
+    missing = sorted({str(s.directory) for s in systems if not s.directory.is_dir()})
     if missing:
-        raise FileNotFoundError(
-            f"no StreamDiT pipeline ({PIPELINE_CONFIG}) in: {', '.join(missing)}. Train the bundled models with "
-            f"`make train-bundled` (they go to {BUNDLED_DIR}/teacher, single-scheme, student), or pass "
-            "--teacher / --single-scheme / --student DIR")
+        raise FileNotFoundError(f"no such pipeline directory: {', '.join(missing)}. {_HOW_TO_GET}")
 
 
 def load_system(system: System, device: str) -> StreamDiTPipeline:
     """The system's pipeline, with its sampler settings applied to the loaded one."""
-    pipe = StreamDiTPipeline.from_pretrained(system.directory, device=device)
+    try:
+        pipe = StreamDiTPipeline.from_pretrained(system.directory, device=device)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{system.name}: {err}. {_HOW_TO_GET}") from None
     if not system.sampler:
         return pipe
     return StreamDiTPipeline(pipe.model, pipe.text_encoder, pipe.autoencoder, replace(pipe.config, **dict(system.sampler)),
@@ -188,8 +190,8 @@ def switch_scores(system: str, pipe: StreamDiTPipeline, pairs: list[tuple[str, s
     rows = []
     for i, (before, after) in enumerate(tqdm(pairs, desc=f"{system} prompt change", unit="stream", disable=not progress)):
         video = stream_with_switch(pipe, before, after, frames, seed + i)
-        old = data.prompt_adherence(video[:frames], before)
-        new = data.prompt_adherence(video[-frames:], after)
+        old = data.detect_adherence(video[:frames], before)
+        new = data.detect_adherence(video[-frames:], after)
         rows.append({"system": system, "stream": i, "prompt_before": before, "prompt_after": after,
                      "switch_before": bool(old["match"]), "switch_after": bool(new["match"]),
                      "frames": len(video), "settle_frames": settle_frames(pipe)})
