@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from .paper_settings import DRIFT_WINDOW_S, FULL, QUICK
+from .paper.settings import DRIFT_WINDOW_S, FULL, QUICK
 from .weights import DEFAULT_CLIP_ARCH, DEFAULT_DINO_ARCH, WEIGHTS, MissingWeightsError
 
 if TYPE_CHECKING:  # the heavy imports happen inside the commands, so `--help` is fast
@@ -525,7 +525,7 @@ def cmd_paper(args: argparse.Namespace, argv: Sequence[str] | None = None) -> Pa
 
     from streamdit import BUNDLED_DIR
 
-    from .paper import run_paper
+    from .paper.run import run_paper
 
     settings = QUICK if args.quick else FULL
     overrides = {k: v for k, v in (("prompts", args.prompts), ("frames", args.frames), ("streams", args.streams)) if v}

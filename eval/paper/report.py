@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .report import bar_chart, markdown_table  # noqa: E402
+from ..report import bar_chart, markdown_table  # noqa: E402
 
 HIGHER_IS_BETTER = {"adherence": True, "switch_after": True, "seam_score": False, "inside_share": True,
                     "dynamic_degree": True, "motion_smoothness_linear": True, "fd_ae": False, "fvd": False}

@@ -35,22 +35,22 @@ from tqdm.auto import tqdm
 
 from streamdit import BUNDLED_DIR, StreamDiTPipeline, data, write_video
 
-from .adherence import adherence_table
-from .ae_features import AutoencoderFeatures
-from .clip import CLIP, clip_scores
-from .consistency import seam_score, temporal_flicker
-from .frechet import frechet_distance
-from .dynamic_degree import RAFTFlow, dynamic_degree_per_video
-from .motion import inside_chunk_share, window_scores
-from .motion_smoothness import motion_smoothness
-from .fvd import FVD_FRAMES, fvd_features
-from .i3d import I3D
-from .paper_report import write_outputs
-from .paper_settings import DRIFT_CHANGE_S, DRIFT_WINDOW_S, Settings
-from .results import summary_row
-from .stats import bootstrap_mean
-from .study_export import write_study
-from .weights import DEFAULT_CLIP_ARCH, MissingWeightsError, resolve_weights
+from ..adherence import adherence_table
+from ..ae_features import AutoencoderFeatures
+from ..clip import CLIP, clip_scores
+from ..consistency import seam_score, temporal_flicker
+from ..frechet import frechet_distance
+from ..dynamic_degree import RAFTFlow, dynamic_degree_per_video
+from ..motion import inside_chunk_share, window_scores
+from ..motion_smoothness import motion_smoothness
+from ..fvd import FVD_FRAMES, fvd_features
+from ..i3d import I3D
+from .report import write_outputs
+from .settings import DRIFT_CHANGE_S, DRIFT_WINDOW_S, Settings
+from ..results import summary_row
+from ..stats import bootstrap_mean
+from .study import write_study
+from ..weights import DEFAULT_CLIP_ARCH, MissingWeightsError, resolve_weights
 
 GROUND_TRUTH = "ground-truth"
 METRIC_NOTES = (
