@@ -38,19 +38,19 @@ from streamdit import BUNDLED_DIR, StreamDiTPipeline, data, write_video
 from ..adherence import adherence_table
 from ..ae_features import AutoencoderFeatures
 from ..clip import CLIP, clip_scores
-from ..consistency import seam_score, temporal_flicker
-from ..frechet import frechet_distance
 from ..dynamic_degree import RAFTFlow, dynamic_degree_per_video
-from ..motion import inside_chunk_share, window_scores
-from ..motion_smoothness import motion_smoothness
+from ..frechet import frechet_distance
 from ..fvd import FVD_FRAMES, fvd_features
 from ..i3d import I3D
-from .report import write_outputs
-from .settings import DRIFT_CHANGE_S, DRIFT_WINDOW_S, Settings
+from ..metric import MetricSpec, score_videos
+from ..motion import window_scores
+from ..registry import METRICS
 from ..results import summary_row
 from ..stats import bootstrap_mean
-from .study import write_study
 from ..weights import DEFAULT_CLIP_ARCH, MissingWeightsError, resolve_weights
+from .report import write_outputs
+from .settings import DRIFT_CHANGE_S, DRIFT_WINDOW_S, Settings
+from .study import write_study
 
 GROUND_TRUTH = "ground-truth"
 METRIC_NOTES = (
@@ -240,28 +240,32 @@ def fd_frames(metric: str, frames: int, temporal_compression: int) -> int:
     return n - n % temporal_compression
 
 
+def frame_metrics() -> list[MetricSpec]:
+    """The registry's frame-only metrics that the paper run reports (`MetricSpec.in_paper`)."""
+    return [spec for spec in METRICS if spec.frame_only and spec.in_paper]
+
+
 def video_metrics(system: str, videos: list[np.ndarray], prompts: list[str], chunk_frames: int | None,
                   paths: list[str], raft: RAFTFlow | None = None, fps: float = 16) -> pd.DataFrame:
-    """Per-video detector booleans, flicker, seam score and inside share (NaN where a chunk has no inner frame
-    pair), motion smoothness, and dynamic degree where RAFT weights are given."""
+    """Per-video detector booleans, the frame-only metrics (NaN where a chunk has no inner frame pair or no
+    border), and dynamic degree where RAFT weights are given."""
     table = adherence_table(videos, prompts)
     table.insert(0, "system", system)
     table.insert(1, "video", paths)
     table.insert(2, "prompt", prompts)
-    table["temporal_flicker"] = [temporal_flicker(v) for v in videos]
-    seams = chunk_frames is not None and chunk_frames >= 2 and len(videos[0]) > chunk_frames
-    table["seam_score"] = [seam_score(v, chunk_frames) if seams else np.nan for v in videos]
-    table["inside_share"] = [inside_chunk_share(v, chunk_frames) if seams else np.nan for v in videos]
-    table["motion_smoothness_linear"] = [motion_smoothness(v) for v in videos]
+    table = table.join(score_videos(frame_metrics(), videos, prompts, [chunk_frames] * len(videos)))
     table["dynamic_degree"] = dynamic_degree_per_video(videos, raft, fps) if raft is not None else np.nan
     return table
 
 
 def truth_motion(videos: list[np.ndarray], chunk_frames: int) -> pd.DataFrame:
-    """The ground truth's seam score and inside share at `chunk_frames` per chunk (row `ground-truth-cN`)."""
-    return pd.DataFrame({"system": f"{GROUND_TRUTH}-c{chunk_frames}", "video": "",
-                         "seam_score": [seam_score(v, chunk_frames) for v in videos],
-                         "inside_share": [inside_chunk_share(v, chunk_frames) for v in videos]})
+    """The ground truth's chunk metrics (seam score, inside share) at `chunk_frames` per chunk (row
+    `ground-truth-cN`)."""
+    chunked = [spec for spec in frame_metrics() if "chunk_size" in spec.needs]
+    table = score_videos(chunked, videos, chunk_sizes=[chunk_frames] * len(videos))
+    table.insert(0, "system", f"{GROUND_TRUTH}-c{chunk_frames}")
+    table.insert(1, "video", "")
+    return table
 
 
 def summarise(per_video: pd.DataFrame, switches: pd.DataFrame, fd: dict[str, float], fd_metric: str,
@@ -273,8 +277,7 @@ def summarise(per_video: pd.DataFrame, switches: pd.DataFrame, fd: dict[str, flo
             rows.append(summary_row(system, fd_metric, fd[system], len(group)))
         if clip is not None and system in set(clip["system"]):
             rows.append(summary_row(system, "clip_score", bootstrap_mean(clip.loc[clip["system"] == system, "clip_score"], seed=seed)))
-        for column in ("match", "temporal_flicker", "seam_score", "inside_share", "motion_smoothness_linear",
-                       "dynamic_degree"):
+        for column in ("match", *(spec.name for spec in frame_metrics()), "dynamic_degree"):
             values = group[column].dropna().to_numpy(float)
             if values.size:
                 rows.append(summary_row(system, "adherence" if column == "match" else column,
