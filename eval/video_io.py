@@ -1,4 +1,5 @@
-"""Reading videos (files through PyAV, or folders of frame images) into uint8 arrays (T, H, W, 3).
+"""Reading videos (files through streamdit's video reader, or folders of frame images) into uint8 arrays
+(T, H, W, 3).
 
 A "video" in this package is a uint8 array or tensor of shape (T, H, W, 3). Directories of videos hold
 video files (mp4, webm, gif, avi, mov, mkv) and/or frame folders (a sub-directory of png/jpg images,
@@ -11,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
 import re
 import warnings
 from pathlib import Path
 from typing import Literal, Sequence
 
-import av
 import numpy as np
 import torch
 from PIL import Image
@@ -83,17 +84,13 @@ def split_usable(videos: Sequence[Path], num_frames: int | None = None, sampling
 
 
 def _decode_file(path: Path, limit: int | None = None) -> np.ndarray:
+    """The first `limit` frames (all: None) of a video file, read by streamdit's one video reader."""
+    from streamdit import VideoReadError, iter_video_frames
+
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoLoadError(f"{path}: no video stream in this file")
-            frames = []
-            for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
-                if limit is not None and len(frames) >= limit:
-                    break
-    except (av.error.FFmpegError, UnicodeDecodeError) as err:
-        raise VideoLoadError(f"{path}: cannot decode video ({err})") from err
+        frames = list(itertools.islice(iter_video_frames(path), limit))
+    except VideoReadError as err:
+        raise VideoLoadError(f"{path}: {err.reason}") from err
     if not frames:
         raise VideoLoadError(f"{path}: the file decodes to no frames (empty or corrupt)")
     return np.stack(frames)
@@ -117,17 +114,15 @@ def _read_frame_folder(folder: Path, limit: int | None = None) -> np.ndarray:
 
 def video_fps(path: str | Path) -> float | None:
     """The frame rate of a video file (None for a frame folder, or a file that does not say)."""
+    from streamdit import VideoReadError, video_frame_rate
+
     path = Path(path)
     if path.is_dir():
         return None
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return None
-            rate = container.streams.video[0].average_rate or container.streams.video[0].base_rate
-            return float(rate) if rate else None
-    except (av.error.FFmpegError, UnicodeDecodeError) as err:
-        raise VideoLoadError(f"{path}: cannot decode video ({err})") from err
+        return video_frame_rate(path)
+    except VideoReadError as err:
+        raise VideoLoadError(f"{path}: {err.reason}") from err
 
 
 def sample_frames(video: np.ndarray, num_frames: int | None, sampling: Sampling = "consecutive", stride: int = 1) -> np.ndarray:
@@ -155,7 +150,7 @@ def load_video(
     stride: int = 1,
     min_frames: int = 2,
 ) -> np.ndarray:
-    """Read a video file (PyAV) or a frame folder into a uint8 array (T, H, W, 3), then sample frames
+    """Read a video file (streamdit.iter_video_frames) or a frame folder into a uint8 array (T, H, W, 3), then sample frames
     (consecutive sampling reads only the frames it needs)."""
     path = Path(path)
     if not path.exists():

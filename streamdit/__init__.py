@@ -10,10 +10,11 @@ from streamdit.model import StreamDiT, StreamDiTConfig
 from streamdit.pipeline import BUNDLED_DIR, PipelineConfig, StreamDiTPipeline, VideoStream
 from streamdit.schedule import BufferSchedule, MixedSchemeSampler, Scheme, shift_time, time_grid
 from streamdit.text import MAX_PROMPT_CHARS
-from streamdit.video_io import iter_video_frames, read_video, write_video
+from streamdit.video_io import VideoReadError, iter_video_frames, read_video, video_frame_rate, write_video
 
 __all__ = [
     "BUNDLED_DIR", "MAX_PROMPT_CHARS", "BufferSchedule", "MixedSchemeSampler", "PipelineConfig", "Scheme",
-    "StreamDiT", "StreamDiTConfig", "StreamDiTPipeline", "VideoStream", "data", "iter_video_frames",
-    "load_autoencoder", "read_video", "shift_time", "tensor_to_video", "time_grid", "video_to_tensor", "write_video",
+    "StreamDiT", "StreamDiTConfig", "StreamDiTPipeline", "VideoReadError", "VideoStream", "data", "iter_video_frames",
+    "load_autoencoder", "read_video", "shift_time", "tensor_to_video", "time_grid", "video_frame_rate",
+    "video_to_tensor", "write_video",
 ]
