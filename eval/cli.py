@@ -16,7 +16,7 @@ from . import commands
 from .metric import MetricSpec
 from .paper.settings import FULL, QUICK
 from .registry import METRICS
-from .weights import DEFAULT_CLIP_ARCH, DEFAULT_DINO_ARCH, WEIGHTS
+from .weights import DEFAULT_ARCHS, WEIGHTS
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "streamdit" / "eval-features"
 PROMPTS_HELP = ("explicit mapping (recommended): a .csv with columns video,prompt or a .json {video: prompt}, keyed by "
@@ -30,6 +30,12 @@ def _weights_help(kind: str) -> str:
     files = "; ".join(f"{w.relpath} from {w.url}" for w in WEIGHTS[kind])
     return (f"{kind} weights file (default: the first present in the weights dir of: {files}). "
             f"Downloaded only with --download or `python -m eval weights download {kind}`.")
+
+
+def _add_network(parser: argparse.ArgumentParser, kind: str, arch_help: str) -> None:
+    """--KIND-weights and --KIND-arch of a network whose checkpoints come in several architectures."""
+    parser.add_argument(f"--{kind}-weights", type=Path, help=_weights_help(kind))
+    parser.add_argument(f"--{kind}-arch", default=DEFAULT_ARCHS[kind], help=arch_help)
 
 
 def _common(parser: argparse.ArgumentParser, name_help: str = "system name in the results (default: the folder name)",
@@ -113,8 +119,7 @@ def _add_clip_score(sub: argparse._SubParsersAction, specs: list[MetricSpec]) ->
                        description="Per frame 100 * max(cos(image, text), 0), averaged over frames, then videos.")
     p.add_argument("video_dir", type=Path)
     p.add_argument("--prompts", type=Path, required=True, help=PROMPTS_HELP)
-    p.add_argument("--clip-weights", type=Path, help=_weights_help("clip"))
-    p.add_argument("--clip-arch", default=DEFAULT_CLIP_ARCH, help="open_clip architecture of the checkpoint")
+    _add_network(p, "clip", "open_clip architecture of the checkpoint")
     p.add_argument("--num-frames", type=int, help="frames per video, spread uniformly (default: all)")
     p.add_argument("--batch-size", type=int, default=32, help="frames per CLIP forward pass")
     p.add_argument("--per-video", type=Path, help="also write per-video scores to this .csv/.json")
@@ -135,11 +140,8 @@ def _add_consistency(sub: argparse._SubParsersAction, specs: list[MetricSpec]) -
     p.add_argument("video_dir", type=Path)
     p.add_argument("--chunk-size", type=int, help="frames per generated chunk (chunks start at frame 0)")
     _add_metrics_option(p, specs)
-    p.add_argument("--dino-weights", type=Path, help=_weights_help("dino"))
-    p.add_argument("--dino-arch", default=DEFAULT_DINO_ARCH,
-                   help="timm ViT architecture of the DINO checkpoint (e.g. vit_small_patch16_224 for dino_deitsmall16)")
-    p.add_argument("--clip-weights", type=Path, help=_weights_help("clip"))
-    p.add_argument("--clip-arch", default=DEFAULT_CLIP_ARCH, help="open_clip architecture of the checkpoint")
+    _add_network(p, "dino", "timm ViT architecture of the DINO checkpoint (e.g. vit_small_patch16_224 for dino_deitsmall16)")
+    _add_network(p, "clip", "open_clip architecture of the checkpoint")
     p.add_argument("--num-frames", type=int, help="frames per video for DINO/CLIP, spread uniformly (default: all)")
     p.add_argument("--per-video", type=Path, help="also write per-video values to this .csv/.json")
     _common(p)

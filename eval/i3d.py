@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .batching import encode_clips, group_by_shape
-from .weights import checked_sha256, load_error, resolve_weights
+from .weights import checked_weights, load_error
 
 I3D_SIZE = 224
 I3D_MIN_FRAMES = 9  # three stride-2 temporal poolings must leave 2 steps for the final 2x7x7 average
@@ -173,8 +173,7 @@ class I3D:
     def load(cls, path: str | Path | None = None, weights_dir: str | Path | None = None,
              device: str = "cpu", batch_size: int = 8) -> "I3D":
         """Load StyleGAN-V's `i3d_torchscript.pt` or pytorch-i3d's `i3d_pretrained_400.pt`."""
-        path = resolve_weights("i3d", path, weights_dir)
-        sha = checked_sha256("i3d", path)
+        path, sha = checked_weights("i3d", path, weights_dir)
         try:
             if _is_torchscript(path):
                 model = cls(torch.jit.load(str(path), map_location=device), True, device, batch_size, "i3d-ts-" + sha)
