@@ -167,20 +167,16 @@ def cmd_clip_score(args: argparse.Namespace, argv: Sequence[str] | None = None) 
     import pandas as pd
 
     from .clip import CLIP, clip_scores
-    from .provenance import skipped_column, videos_column, weights_columns
-    from .results import summary_row
-    from .stats import bootstrap_mean
+    from .provenance import weights_columns
 
     videos, prompts, skipped = _videos(args, args.video_dir, args.num_frames, "uniform", prompts=args.prompts)
     device = _device(args.device)
     model = _load(args, "clip", lambda: CLIP.load(args.clip_weights, args.clip_arch, args.weights_dir, device, args.batch_size))
     scores = clip_scores(videos, prompts, model, args.num_frames, _cache(args), not args.no_progress)
-    name = args.name or args.video_dir.name
     per_video = pd.DataFrame({"video": [v.name for v in videos], "prompt": prompts, "clip_score": scores})
-    table = pd.DataFrame([summary_row(name, "clip_score", bootstrap_mean(scores, seed=args.seed))])
-    return _finish(args, table, per_video, argv, **weights_columns([model]),
-                   preprocessing=model.describe_preprocessing(args.num_frames) + "; per frame 100 * max(cos, 0)",
-                   videos=videos_column({"videos": len(videos)}), skipped=skipped_column(skipped))
+    provenance = {"clip_score": dict(**weights_columns([model]), preprocessing=model.describe_preprocessing(
+        args.num_frames) + "; per frame 100 * max(cos, 0)")}
+    return _finish_per_video(args, argv, per_video, provenance, skipped)
 
 
 def cmd_consistency(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
