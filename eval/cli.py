@@ -275,7 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     one `error:` line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)  # before the heavy imports: --help stays fast
     from .download import DownloadError
-    from .video_io import PromptsError, VideoLoadError
+    from .prompts import PromptsError
+    from .video_io import VideoLoadError
 
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning

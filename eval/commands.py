@@ -65,7 +65,8 @@ def _load(args: argparse.Namespace, kind: str, loader):
 def _videos(args: argparse.Namespace, directory: Path, num_frames: int | None, sampling: str, stride: int = 1,
             prompts: Path | None = None) -> tuple[list[Path], list[str] | None, dict[str, str]]:
     """The folder's videos in sorted() order (first --max-videos), their prompts, and the skipped ones."""
-    from .video_io import read_prompt_file, list_videos, read_prompts, split_usable
+    from .prompts import read_prompt_file, read_prompts
+    from .video_io import list_videos, split_usable
 
     videos = list_videos(directory)
     texts = read_prompts(prompts, videos) if prompts is not None else None

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from eval import VideoLoadError, list_videos, load_video
-from eval.video_io import as_video, content_hash, read_chunk_frames, read_prompts, video_fps
+from eval.prompts import read_prompts
+from eval.video_io import as_video, content_hash, read_chunk_frames, video_fps
 
 from eval_helpers import moving_square_video, write_frame_folder, write_video
 
