@@ -238,13 +238,12 @@ def _frame_scores(args: argparse.Namespace, specs: Sequence["MetricSpec"], video
     --chunk-size, else the video's sidecar JSON."""
     import numpy as np
 
-    from .features import load_any
     from .metric import score_videos
     from .video_io import read_chunk_frames
 
     chunked = any("chunk_size" in s.needs for s in specs)
     chunks = [getattr(args, "chunk_size", None) or read_chunk_frames(v) for v in videos] if chunked else None
-    table = score_videos(specs, [load_any(v) for v in videos] if specs else [], prompts, chunks)
+    table = score_videos(specs, videos, prompts, chunks)
     table.insert(0, "video", [v.name for v in videos])
     if prompts is not None:
         table.insert(1, "prompt", prompts)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal, Sequence
 
 if TYPE_CHECKING:
@@ -131,12 +132,24 @@ class MetricRegistry:
         return next((s for s in self if metric.startswith(s.name + "_")), None)
 
 
-def score_videos(specs: Iterable[MetricSpec], videos: Sequence["np.ndarray"], prompts: Sequence[str] | None = None,
+def score_videos(specs: Iterable[MetricSpec], videos: Sequence[object], prompts: Sequence[str] | None = None,
                  chunk_sizes: Sequence[int | None] | None = None) -> "pd.DataFrame":
-    """One column per frame-only metric, one row per in-memory video (`MetricSpec.score`)."""
+    """One column per frame-only metric (`MetricSpec.score`), one row per video: uint8 arrays or paths (a
+    file or a frame folder, read when its row is scored); an error names the video."""
     import pandas as pd
 
+    from .features import load_any
+
+    specs = list(specs)
+    if not specs:
+        return pd.DataFrame(index=range(len(videos)))
     prompts = prompts if prompts is not None else [None] * len(videos)
     chunk_sizes = chunk_sizes if chunk_sizes is not None else [None] * len(videos)
-    return pd.DataFrame({spec.name: [spec.score(v, p, c) for v, p, c in zip(videos, prompts, chunk_sizes)]
-                         for spec in specs}, index=range(len(videos)))
+    rows = []
+    for i, (video, prompt, chunk_size) in enumerate(zip(videos, prompts, chunk_sizes)):
+        frames = load_any(video)
+        try:
+            rows.append([spec.score(frames, prompt, chunk_size) for spec in specs])
+        except ValueError as err:
+            raise ValueError(f"{video if isinstance(video, (str, Path)) else f'video {i}'}: {err}") from None
+    return pd.DataFrame(rows, columns=[spec.name for spec in specs], index=range(len(rows)), dtype=float)

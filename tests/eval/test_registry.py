@@ -70,3 +70,10 @@ def test_frame_only_metrics_score_videos_and_skip_what_they_cannot_score():
     assert table["temporal_flicker"].iloc[0] == pytest.approx(eval.temporal_flicker(video))
     assert table["seam_score"].iloc[0] == pytest.approx(eval.seam_score(video, 4))
     assert np.isnan(table["seam_score"].iloc[1])  # no chunk size known
+
+
+def test_score_videos_reads_paths_and_names_the_video_it_cannot_score(tmp_path):
+    short = write_video(tmp_path / "short.mp4", moving_square_video(2))
+    with pytest.raises(ValueError, match="short.mp4: motion smoothness needs at least 3 frames"):
+        score_videos([METRICS["motion_smoothness_linear"]], [short])
+    assert len(score_videos([], [short, short])) == 2  # no metric: one empty row per video
