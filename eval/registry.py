@@ -1,18 +1,17 @@
-"""Every metric of `eval`, one `MetricSpec` (`eval/metric.py`) a line: the command line, the Python API, the
-report and the paper run read this list. Adding a metric: its module, and one line here
+"""Every metric of `eval`, one `MetricSpec` (`eval/metric.py`) each: the command line, the Python API, the
+report and the paper run read this list. Adding a metric: its module, and one entry here
 (docs/architecture.md §6 shows an example)."""
 
 from __future__ import annotations
 
 from .metric import MetricRegistry, MetricSpec
 
-SEAMS = "frame change across chunk borders / elsewhere"
-
 METRICS = MetricRegistry(
     MetricSpec("fvd", "Frechet video distance to a reference set (I3D or VideoMAE clip features)", ".fvd:fvd",
                ("frames", "reference"), weights="i3d", per_video=False, better="lower"),
     MetricSpec("kvd", "kernel video distance (polynomial-kernel MMD) on the FVD features", ".kvd:kernel_distance",
-               ("frames", "reference"), weights="i3d", per_video=False, better="lower", command="fvd"),
+               ("frames", "reference"), weights="i3d", per_video=False, better="lower", command="fvd",
+               in_paper=False),
     MetricSpec("fd_ae", "Frechet distance on a video autoencoder's latents (the paper run's offline FVD stand-in)",
                ".frechet:frechet_distance", ("frames", "reference"), per_video=False, better="lower", command=None),
     MetricSpec("clip_score", "CLIP similarity of frames and prompt, 100 * max(cos, 0)", ".clip:clip_score",
@@ -24,7 +23,7 @@ METRICS = MetricRegistry(
                in_paper=False),
     MetricSpec("temporal_flicker", "mean absolute difference of consecutive frames (0-255)",
                ".consistency:temporal_flicker", better="lower", command="consistency", option="flicker"),
-    MetricSpec("seam_score", SEAMS, ".consistency:seam_score", ("frames", "chunk_size"), better="one",
+    MetricSpec("seam_score", "frame change across chunk borders / elsewhere", ".consistency:seam_score", ("frames", "chunk_size"), better="one",
                command="consistency", option="seam"),
     MetricSpec("inside_share", "share of all frame change inside chunks (real video about (c-1)/c)",
                ".motion:inside_chunk_share", ("frames", "chunk_size"), command="consistency", option="inside"),
