@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 Need = Literal["frames", "prompts", "chunk_size", "reference", "detector"]
 Better = Literal["higher", "lower", "one"]
 FRAME_ONLY_NEEDS = frozenset({"frames", "prompts", "chunk_size"})
-BETTER_TEXT = {"higher": "higher is better", "lower": "lower is better", "one": "1 is best (seams invisible)"}
+BETTER_TEXT = {"higher": "higher is better", "lower": "lower is better", "one": "1 is best"}
 
 
 @dataclass(frozen=True)

@@ -53,17 +53,13 @@ from .settings import DRIFT_CHANGE_S, DRIFT_WINDOW_S, Settings
 from .study import write_study
 
 GROUND_TRUTH = "ground-truth"
-METRIC_NOTES = (
+METRIC_NOTES = (  # the figures that are not frame-only metrics; those are described by the registry (`metric_notes`)
     "adherence: fraction of videos whose colour, shape and direction the analytic detector reads as prompted",
-    ("temporal_flicker: mean absolute difference of consecutive frames (0-255); seam_score: frame change across "
-     "chunk boundaries / elsewhere (1 = invisible seams), at each system's chunk length; inside_share: the share of "
-     "all frame change that happens inside chunks (a smooth video about (c - 1) / c, a slideshow 0); ground-truth-cN: "
-     "the domain's own renders scored at N frames per chunk"),
     ("switch_before / switch_after: detector match with the old prompt over the first frames and with the new "
      "prompt over the last frames, after the buffer turned over (paper_switch.csv)"),
     "gen_fps: frames per second of generating the held-out videos on this device (no interval)",
-    ("dynamic_degree: VBench's share of videos that move (RAFT optical flow); motion_smoothness_linear: VBench's "
-     "motion smoothness with linear interpolation of the odd frames in place of its AMT-S network (not available)"),
+    "dynamic_degree: VBench's share of videos that move (RAFT optical flow)",
+    "ground-truth-cN: the domain's own renders scored at N frames per chunk",
 )
 QUEUE_LAG_CHUNKS = 3  # chunks a stream may have made before a prompt change reaches the model (queue of 2 + 1)
 DRIFT_SYSTEMS = ("teacher", "student")  # the streaming systems a visitor meets
@@ -245,6 +241,13 @@ def frame_metrics() -> list[MetricSpec]:
     return [spec for spec in METRICS if spec.frame_only and spec.in_paper]
 
 
+def metric_notes() -> list[str]:
+    """What each column means: the registry's summaries of the frame-only metrics, then `METRIC_NOTES`."""
+    frame_only = [f"{spec.name} ({spec.direction}): {spec.summary}" + (f"; {spec.note}" if spec.note else "")
+                  for spec in frame_metrics()]
+    return [METRIC_NOTES[0], *frame_only, *METRIC_NOTES[1:]]
+
+
 def video_metrics(system: str, videos: list[np.ndarray], prompts: list[str], chunk_frames: int | None,
                   paths: list[str], raft: RAFTFlow | None = None, fps: float = 16) -> pd.DataFrame:
     """Per-video detector booleans, the frame-only metrics (NaN where a chunk has no inner frame pair or no
@@ -346,7 +349,7 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
               f"{resolution}x{resolution} per system (seed {seed}), {settings.streams} long streams with a prompt change "
               f"per system, a {settings.drift_seconds} s drift stream with and without prompt changes for "
               f"{', '.join(DRIFT_SYSTEMS)}; device {device}.")
-    notes = [fd_note, *METRIC_NOTES, *notes,
+    notes = [fd_note, *metric_notes(), *notes,
              f"human-eval study: {study / 'pairs.csv'} (`python -m human_eval serve --study {study} --db votes.sqlite`)"]
     return write_outputs(out, summary, per_video, pd.DataFrame(switches), missing, header, notes,
                          pd.concat(drift, ignore_index=True) if drift else None)
