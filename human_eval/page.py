@@ -62,7 +62,7 @@ APP_JS = r"""
 const token = new URLSearchParams(location.search).get("token") || "";
 const $ = (id) => document.getElementById(id);
 const L = $("left"), R = $("right");
-let item = null, answers = {}, active = 0, voteId = "", saving = false;
+let item = null, answers = {}, active = 0, voteId = "", saving = false, keysShown = -1;
 // per video: seconds seen playing (wall clock), whether it played to its end once, whether it failed
 let watch = {};
 
@@ -116,7 +116,6 @@ function show(data) {
   $("instructions").textContent = data.instructions;
   $("prompt").textContent = data.prompt;
   $("comment").value = "";
-  showKeys(data.questions[0].answers);
   const form = $("questions");
   form.replaceChildren();
   data.questions.forEach((q, i) => {
@@ -149,6 +148,10 @@ function bothWatched() { return watch.left && watch.left.through && watch.right 
 
 function markActive() {
   document.querySelectorAll(".question").forEach((row, i) => row.classList.toggle("active", i === active));
+  if (item && keysShown !== active) {  // the highlighted question's answers and their keys
+    showKeys(item.questions[active].answers);
+    keysShown = active;
+  }
   const answered = item && Object.keys(answers).length >= item.questions.length;
   $("submit").disabled = saving || !item || !answered || !bothWatched();
   for (const side of ["left", "right"]) {
