@@ -129,16 +129,11 @@ def _add_clip_score(sub: argparse._SubParsersAction, specs: list[MetricSpec]) ->
 
 def _add_consistency(sub: argparse._SubParsersAction, specs: list[MetricSpec]) -> argparse.ArgumentParser:
     p = sub.add_parser("consistency", help="subject/background consistency, temporal flicker, seam score",
-                       description="Subject consistency (DINO) and background consistency (CLIP) as VBench; "
-                                   "temporal flicker (mean absolute frame difference, 0-255); seam score (frame "
-                                   "difference across chunk boundaries / elsewhere, 1.0 = invisible seams); inside "
-                                   "(share of all frame change inside chunks: real video about (c-1)/c, a stream "
-                                   "that steps at its chunk borders near 0); frozen (share of consecutive frames "
-                                   "that do not change). The chunk size is --chunk-size, else each video's sidecar "
-                                   "`<video file>.json` (or `<stem>.json`) key `chunk_frames`; videos with neither get "
-                                   "no seam score or inside share.")
+                       description="; ".join(f"{s.option}: {s.summary} ({s.direction})" for s in specs)
+                                   + ". The chunk size is --chunk-size, else each video's sidecar `<video file>.json` "
+                                     "(or `<stem>.json`) key `chunk_frames`; videos with neither get no chunk metric.")
     p.add_argument("video_dir", type=Path)
-    p.add_argument("--chunk-size", type=int, help="frames per generated chunk (chunks start at frame 0)")
+    p.add_argument("--chunk-size", type=int, help=CHUNK_HELP)
     _add_metrics_option(p, specs)
     _add_network(p, "dino", "timm ViT architecture of the DINO checkpoint (e.g. vit_small_patch16_224 for dino_deitsmall16)")
     _add_network(p, "clip", "open_clip architecture of the checkpoint")
