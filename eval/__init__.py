@@ -65,7 +65,8 @@ class _Package(types.ModuleType):
     submodule `eval/fvd.py` (same name) is imported and the import system sets it on the package."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}" and name in _metric_functions():
+        is_submodule = isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}"
+        if is_submodule and name in _metric_functions():
             value = getattr(value, name)
         super().__setattr__(name, value)
 

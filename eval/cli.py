@@ -74,9 +74,9 @@ def _add_metrics_option(parser: argparse.ArgumentParser, specs: list[MetricSpec]
 
 def _add_frame_metrics(sub: argparse._SubParsersAction, command: str, specs: list[MetricSpec]) -> argparse.ArgumentParser:
     """The generated command of frame-only metrics: their summaries, and the options their needs ask for."""
-    p = sub.add_parser(command, help="; ".join(s.summary for s in specs),
-                       description="\n".join(f"{s.name} ({s.direction}): {s.summary}" + (f". Note: {s.note}" if s.note else "")
-                                             for s in specs), formatter_class=argparse.RawDescriptionHelpFormatter)
+    lines = [f"{s.name} ({s.direction}): {s.summary}" + (f". Note: {s.note}" if s.note else "") for s in specs]
+    p = sub.add_parser(command, help="; ".join(s.summary for s in specs), description="\n".join(lines),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("video_dir", type=Path)
     if any("prompts" in s.needs for s in specs):
         p.add_argument("--prompts", type=Path, required=True, help=PROMPTS_HELP)

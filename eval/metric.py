@@ -3,12 +3,12 @@
 run loop over.
 
 A spec says what the metric is called, what it needs, whether it scores each video or a whole set, which
-way is better and which function computes it (`"module:function"`, imported on first use, so
-`import eval` and `python -m eval --help` stay fast; `".module"` is inside `eval`). A per-video metric that needs only frames, a prompt
-and/or a chunk size is *frame-only*: its function `f(video[, prompt][, chunk_size]) -> float` scores one
-uint8 video (T, H, W, 3), and `score_videos` (the CLI's generated commands, the paper run) calls it. Any
-other metric (a network, a reference set, the domain's detector) has a hand-written command in
-`eval/cli.py`, and its function is the Python API that computes it.
+way is better and which function computes it (`"module:function"`, `".module"` inside `eval`, imported on
+first use, so `import eval` and `python -m eval --help` stay fast). A per-video metric that needs only
+frames, a prompt and/or a chunk size is *frame-only*: its function `f(video[, prompt][, chunk_size]) ->
+float` scores one uint8 video (T, H, W, 3), and `score_videos` (the CLI's generated commands, the paper
+run) calls it. Any other metric (a network, a reference set, the domain's detector) has a hand-written
+command in `eval/cli.py`, and its function is the Python API that computes it.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ BETTER_TEXT = {"higher": "higher is better", "lower": "lower is better", "one": 
 @dataclass(frozen=True)
 class MetricSpec:
     """One metric: `name` is its name in result tables; `summary` one line for help and reports; `compute`
-    the `"module:function"` that computes it (`".consistency:temporal_flicker"`: a module of `eval`); `needs` its inputs (`frames`, `prompts`,
-    `chunk_size`, `reference`: a real set, `detector`: the synthetic domain's); `weights` the pretrained
+    the `"module:function"` that computes it (`".consistency:temporal_flicker"`: a module of `eval`);
+    `needs` its inputs (`frames`, `prompts`, `chunk_size`, `reference`: a real set, `detector`: the
+    synthetic domain's); `weights` the pretrained
     network it loads (a kind of `eval.weights.WEIGHTS`), if any; `per_video` whether it scores each video
     (averaged with a bootstrap interval) or a whole set; `better` which way is better; `command` the
     `python -m eval` subcommand that reports it (default: the name with dashes; None: none); `option` its
