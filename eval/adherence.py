@@ -1,5 +1,5 @@
 """Prompt adherence on the synthetic domain: the fraction of videos whose detected colour,
-shape and motion direction match the prompt, by the analytic detector `streamdit.data.prompt_adherence`
+shape and motion direction match the prompt, by the analytic detector `streamdit.data.detect_adherence`
 (imported when first used, so the rest of `eval` works without it)."""
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ ATTRIBUTES = ("match", "color", "shape", "direction")
 
 def adherence_table(videos: Sequence[VideoLike], prompts: Sequence[str]) -> pd.DataFrame:
     """One row per video: the detector's booleans `match`, `color`, `shape`, `direction`."""
-    from streamdit.data import prompt_adherence as detect
+    from streamdit import data
 
     if len(videos) != len(prompts):
         raise VideoLoadError(f"{len(prompts)} prompts for {len(videos)} videos: give exactly one prompt per video")
     rows = []
     for video, prompt in zip(videos, prompts):
-        result = detect(load_any(video), prompt)
+        result = data.detect_adherence(load_any(video), prompt)
         rows.append({key: bool(result[key]) for key in ATTRIBUTES})
     return pd.DataFrame(rows, columns=list(ATTRIBUTES))
 

@@ -18,6 +18,8 @@ import torch.nn.functional as F
 
 from streamdit import video_to_tensor
 
+from .batching import encode_clips
+
 POOLED = (2, 2)
 
 
@@ -30,14 +32,13 @@ class AutoencoderFeatures:
         self.fingerprint = None  # in-memory weights: never cached
         self.num_features = autoencoder.latent_channels * (POOLED[0] * POOLED[1] + 1)
 
+    def _encode(self, clips: list[torch.Tensor]) -> torch.Tensor:
+        z = self.autoencoder.encode(video_to_tensor(torch.stack(clips)).to(self.device)).float().cpu()
+        where = F.adaptive_avg_pool3d(z, (1, *POOLED)).flatten(1)
+        motion = (z[:, :, 1:] - z[:, :, :-1]).abs().mean(dim=(2, 3, 4)) if z.shape[2] > 1 else torch.zeros(z.shape[:2])
+        return torch.cat([where, motion], dim=1)
+
     @torch.no_grad()
     def encode_videos(self, videos: Sequence[np.ndarray | torch.Tensor]) -> np.ndarray:
         """Features (N, 5 C) of uint8 clips (T, H, W, 3), T a multiple of the temporal compression."""
-        out = []
-        for i in range(0, len(videos), self.batch_size):
-            batch = torch.stack([torch.as_tensor(np.asarray(v)) for v in videos[i:i + self.batch_size]])
-            z = self.autoencoder.encode(video_to_tensor(batch).to(self.device)).float().cpu()
-            where = F.adaptive_avg_pool3d(z, (1, *POOLED)).flatten(1)
-            motion = (z[:, :, 1:] - z[:, :, :-1]).abs().mean(dim=(2, 3, 4)) if z.shape[2] > 1 else torch.zeros(z.shape[:2])
-            out.append(torch.cat([where, motion], dim=1).numpy())
-        return np.concatenate(out)
+        return encode_clips(videos, self.batch_size, self._encode)

@@ -1,5 +1,7 @@
-"""Batching frames of videos that may differ in size: each video is preprocessed on its own (the metric's
-reference resize), then frames of all videos whose preprocessed frames have one shape share forward passes."""
+"""The batched feature loops. Clips (`encode_clips`: I3D, VideoMAE, autoencoder features) go through the
+network `batch_size` at a time; frames of videos that may differ in size (`embed_frames`: CLIP, DINO) are
+preprocessed per video (the metric's reference resize), then frames of all videos whose preprocessed frames
+have one shape share forward passes."""
 
 from __future__ import annotations
 
@@ -9,14 +11,30 @@ import numpy as np
 import torch
 
 
+def group_by_shape(tensors: Sequence[torch.Tensor]) -> dict[tuple, list[int]]:
+    """Indices of the tensors of each shape, in order."""
+    groups: dict[tuple, list[int]] = {}
+    for i, t in enumerate(tensors):
+        groups.setdefault(tuple(t.shape), []).append(i)
+    return groups
+
+
+def encode_clips(videos: Sequence[np.ndarray | torch.Tensor], batch_size: int,
+                 encode: Callable[[list[torch.Tensor]], torch.Tensor]) -> np.ndarray:
+    """Features (N, D) of uint8 clips (T, H, W, 3): `encode` maps at most `batch_size` clips (tensors) to (n, D)."""
+    out = []
+    for i in range(0, len(videos), batch_size):
+        clips = [torch.as_tensor(np.asarray(v)) for v in videos[i:i + batch_size]]
+        out.append(encode(clips).float().cpu().numpy())
+    return np.concatenate(out)
+
+
 def embed_frames(videos: Sequence[np.ndarray | torch.Tensor], preprocess: Callable[[torch.Tensor], torch.Tensor],
                  forward: Callable[[torch.Tensor], torch.Tensor], batch_size: int) -> list[np.ndarray]:
     """Per-frame outputs (T_i, D) of each uint8 video (T_i, H_i, W_i, 3): `preprocess` maps uint8 frames
     (N, H, W, 3) to network input (N, ...), `forward` maps at most `batch_size` inputs to (N, D)."""
     tensors = [torch.as_tensor(np.asarray(v)) for v in videos]
-    groups: dict[tuple, list[int]] = {}
-    for i, v in enumerate(tensors):
-        groups.setdefault(tuple(preprocess(v[:1]).shape[1:]), []).append(i)
+    groups = group_by_shape([preprocess(v[:1])[0] for v in tensors])
     results: list[np.ndarray | None] = [None] * len(tensors)
     for members in groups.values():
         outputs, pending, pending_n = [], [], 0

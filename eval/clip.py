@@ -23,7 +23,7 @@ from .batching import embed_frames
 from .features import FeatureCache, VideoLike, video_features
 from .stats import Estimate, bootstrap_mean
 from .video_io import VideoLoadError
-from .weights import DEFAULT_CLIP_ARCH, checked_sha256, load_error, resolve_weights
+from .weights import DEFAULT_CLIP_ARCH, checked_weights, load_error
 
 
 class CLIP:
@@ -46,10 +46,7 @@ class CLIP:
     def load(cls, path: str | Path | None = None, arch: str = DEFAULT_CLIP_ARCH, weights_dir: str | Path | None = None,
              device: str = "cpu", batch_size: int = 32) -> "CLIP":
         """Load an open_clip checkpoint (.safetensors/.bin/.pt state dict) from a local file."""
-        if path is None and arch != DEFAULT_CLIP_ARCH:
-            raise ValueError(f"CLIP architecture {arch} needs its checkpoint path (--clip-weights PATH)")
-        path = resolve_weights("clip", path, weights_dir)
-        sha = checked_sha256("clip", path)
+        path, sha = checked_weights("clip", path, weights_dir, arch)
         try:
             model = open_clip.create_model(arch, pretrained=str(path), device=device)
         except Exception as err:  # junk, truncated or another architecture's file: one clear line

@@ -28,18 +28,23 @@ def feature_consistency(features: np.ndarray) -> float:
     return float(np.mean((to_first + to_prev) / 2))
 
 
+def feature_consistencies(model: DINO | CLIP, videos: Sequence[VideoLike], num_frames: int | None = None,
+                          cache: FeatureCache | None = None, progress: bool = False, desc: str = "features") -> list[float]:
+    """`feature_consistency` of each video on the model's per-frame features (`num_frames` spread uniformly)."""
+    feats = video_features(model, videos, num_frames, "uniform", cache=cache, progress=progress, desc=desc)
+    return [feature_consistency(f) for f in feats]
+
+
 def subject_consistency(videos: Sequence[VideoLike], model: DINO, num_frames: int | None = None,
                         cache: FeatureCache | None = None, progress: bool = False) -> Estimate:
     """Mean over videos of `feature_consistency` on DINO features (VBench subject consistency)."""
-    feats = video_features(model, videos, num_frames, "uniform", cache=cache, progress=progress, desc="DINO")
-    return bootstrap_mean([feature_consistency(f) for f in feats])
+    return bootstrap_mean(feature_consistencies(model, videos, num_frames, cache, progress, "DINO"))
 
 
 def background_consistency(videos: Sequence[VideoLike], model: CLIP, num_frames: int | None = None,
                            cache: FeatureCache | None = None, progress: bool = False) -> Estimate:
     """Mean over videos of `feature_consistency` on CLIP image features (VBench background consistency)."""
-    feats = video_features(model, videos, num_frames, "uniform", cache=cache, progress=progress, desc="CLIP")
-    return bootstrap_mean([feature_consistency(f) for f in feats])
+    return bootstrap_mean(feature_consistencies(model, videos, num_frames, cache, progress, "CLIP"))
 
 
 def frame_differences(video: np.ndarray) -> np.ndarray:

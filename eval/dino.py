@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from .batching import embed_frames
-from .weights import DEFAULT_DINO_ARCH, checked_sha256, load_error, resolve_weights
+from .weights import DEFAULT_DINO_ARCH, checked_weights, load_error
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
@@ -46,10 +46,7 @@ class DINO:
     def load(cls, path: str | Path | None = None, arch: str = DEFAULT_DINO_ARCH, weights_dir: str | Path | None = None,
              device: str = "cpu", batch_size: int = 16) -> "DINO":
         """Load a DINO ViT backbone state dict (.pth/.pt/.bin, or .safetensors) from a local file."""
-        if path is None and arch != DEFAULT_DINO_ARCH:
-            raise ValueError(f"DINO architecture {arch} needs its checkpoint path (--dino-weights PATH)")
-        path = resolve_weights("dino", path, weights_dir)
-        sha = checked_sha256("dino", path)
+        path, sha = checked_weights("dino", path, weights_dir, arch)
         network = dino_vit(arch)
         try:
             if path.suffix == ".safetensors":

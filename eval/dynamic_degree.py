@@ -26,7 +26,7 @@ from torchmetrics import Metric
 from .features import VideoLike, load_any
 from .stats import Estimate, bootstrap_mean
 from .video_io import video_fps
-from .weights import checked_sha256, load_error, resolve_weights
+from .weights import checked_weights, load_error
 
 RAFT_ITERS = 20
 RAFT_MIN_SIDE = 128
@@ -85,8 +85,7 @@ class RAFTFlow:
         """Load torchvision's `raft_large_C_T_V1-22a6c225.pth` (or any RAFT-large state dict)."""
         from torchvision.models.optical_flow import raft_large
 
-        path = resolve_weights("raft", path, weights_dir)
-        sha = checked_sha256("raft", path)
+        path, sha = checked_weights("raft", path, weights_dir)
         network = raft_large(weights=None)
         try:
             network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

@@ -23,7 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .weights import checked_sha256, load_error, resolve_weights
+from .batching import encode_clips, group_by_shape
+from .weights import checked_weights, load_error
 
 I3D_SIZE = 224
 I3D_MIN_FRAMES = 9  # three stride-2 temporal poolings must leave 2 steps for the final 2x7x7 average
@@ -172,8 +173,7 @@ class I3D:
     def load(cls, path: str | Path | None = None, weights_dir: str | Path | None = None,
              device: str = "cpu", batch_size: int = 8) -> "I3D":
         """Load StyleGAN-V's `i3d_torchscript.pt` or pytorch-i3d's `i3d_pretrained_400.pt`."""
-        path = resolve_weights("i3d", path, weights_dir)
-        sha = checked_sha256("i3d", path)
+        path, sha = checked_weights("i3d", path, weights_dir)
         try:
             if _is_torchscript(path):
                 model = cls(torch.jit.load(str(path), map_location=device), True, device, batch_size, "i3d-ts-" + sha)
@@ -196,10 +196,7 @@ class I3D:
     def _torchscript_forward(self, clips: list[torch.Tensor]) -> torch.Tensor:
         """The detector resizes inside: clips of one size share a call, others get their own."""
         out: list[torch.Tensor | None] = [None] * len(clips)
-        shapes: dict[tuple, list[int]] = {}
-        for i, clip in enumerate(clips):
-            shapes.setdefault(tuple(clip.shape), []).append(i)
-        for members in shapes.values():
+        for members in group_by_shape(clips).values():
             x = torch.stack([clips[i] for i in members]).permute(0, 4, 1, 2, 3).contiguous().to(self.device)
             y = self.network(x, rescale=True, resize=True, return_features=True).float().cpu()
             for i, row in zip(members, y):
@@ -209,14 +206,18 @@ class I3D:
     @staticmethod
     def _preprocess(clips: list[torch.Tensor]) -> torch.Tensor:
         """cd-fvd's preprocessing of each clip on its own size; clips of one size in one call."""
-        shapes: dict[tuple, list[int]] = {}
-        for i, clip in enumerate(clips):
-            shapes.setdefault(tuple(clip.shape), []).append(i)
         out: list[torch.Tensor | None] = [None] * len(clips)
-        for members in shapes.values():
+        for members in group_by_shape(clips).values():
             for i, x in zip(members, preprocess_i3d(torch.stack([clips[i] for i in members]))):
                 out[i] = x
         return torch.stack(out)  # type: ignore[arg-type]
+
+    def _encode(self, clips: list[torch.Tensor]) -> torch.Tensor:
+        if clips[0].shape[0] < I3D_MIN_FRAMES:
+            raise ValueError(f"I3D needs at least {I3D_MIN_FRAMES} frames per clip, got {clips[0].shape[0]}")
+        if self.torchscript:
+            return self._torchscript_forward(clips)
+        return self._forward(self._preprocess(clips).to(self.device).contiguous(memory_format=torch.channels_last_3d))
 
     @torch.no_grad()
     def encode_videos(self, videos: Sequence[np.ndarray | torch.Tensor]) -> np.ndarray:
@@ -225,14 +226,4 @@ class I3D:
         lengths = {len(v) for v in videos}
         if len(lengths) > 1:
             raise ValueError(f"I3D clips must have one frame count, got {sorted(lengths)}")
-        out = []
-        for i in range(0, len(videos), self.batch_size):
-            clips = [torch.as_tensor(np.asarray(v)) for v in videos[i:i + self.batch_size]]
-            if clips[0].shape[0] < I3D_MIN_FRAMES:
-                raise ValueError(f"I3D needs at least {I3D_MIN_FRAMES} frames per clip, got {clips[0].shape[0]}")
-            if self.torchscript:
-                y = self._torchscript_forward(clips)
-            else:
-                y = self._forward(self._preprocess(clips).to(self.device).contiguous(memory_format=torch.channels_last_3d))
-            out.append(y.float().cpu().numpy())
-        return np.concatenate(out)
+        return encode_clips(videos, self.batch_size, self._encode)

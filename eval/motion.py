@@ -65,7 +65,7 @@ def window_scores(video: np.ndarray, prompts: Sequence[str], chunk_size: int, wi
     Columns: window, start_s, end_s, prompt, and `WINDOW_COLUMNS` (adherence is 1.0 when the detector reads
     the prompt's colour, shape and direction, else 0.0).
     """
-    from streamdit.data import prompt_adherence  # the synthetic domain's detector
+    from streamdit import data  # the synthetic domain's detector
 
     video = as_video(video)
     count = len(video) // window
@@ -80,7 +80,7 @@ def window_scores(video: np.ndarray, prompts: Sequence[str], chunk_size: int, wi
         scored = frames[skip[i]:]
         rows.append({
             "window": i, "start_s": i * window / fps, "end_s": (i + 1) * window / fps, "prompt": prompts[i],
-            "adherence": float(prompt_adherence(scored, prompts[i])["match"]),
+            "adherence": float(data.detect_adherence(scored, prompts[i])["match"]),
             "seam_score": seam_score(frames, chunk_size),
             "inside_share": inside_chunk_share(frames, chunk_size),
             "frozen_share": frozen_share(frames),

@@ -22,7 +22,6 @@ import torch
 from torchmetrics import Metric
 
 from .features import VideoLike, load_any
-from .stats import Estimate, bootstrap_mean
 
 Interpolator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -30,9 +29,6 @@ Interpolator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 def linear_interpolation(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
     """The middle frame as the mean of its neighbours, rounded down (as VBench's float-to-uint8 cast)."""
     return ((prev.astype(np.uint16) + nxt.astype(np.uint16)) // 2).astype(np.uint8)
-
-
-INTERPOLATORS: dict[str, Interpolator] = {"linear": linear_interpolation}
 
 
 def motion_smoothness(video: VideoLike, interpolate: Interpolator = linear_interpolation) -> float:
@@ -56,11 +52,6 @@ def motion_smoothness_per_video(videos: Sequence[VideoLike], interpolate: Interp
         except ValueError as err:
             raise ValueError(f"{video if isinstance(video, (str, Path)) else f'video {i}'}: {err}") from None
     return np.array(values)
-
-
-def motion_smoothness_mean(videos: Sequence[VideoLike], interpolate: Interpolator = linear_interpolation) -> Estimate:
-    """Mean motion smoothness over videos with a bootstrap CI."""
-    return bootstrap_mean(motion_smoothness_per_video(videos, interpolate))
 
 
 class MotionSmoothness(Metric):

@@ -17,25 +17,24 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from .metric import BETTER_TEXT  # noqa: E402
+from .registry import METRICS  # noqa: E402
 from .results import PROVENANCE_COLUMNS, read_table  # noqa: E402
 
-LOWER, HIGHER, ONE = "lower is better", "higher is better", "1 is best (seams invisible)"
-DIRECTIONS = {
-    "fvd": LOWER, "kvd": LOWER, "fvd_videomae": LOWER, "kvd_videomae": LOWER, "fd_ae": LOWER,
-    "temporal_flicker": LOWER, "seam_score": ONE,
-    "clip_score": HIGHER, "subject_consistency": HIGHER, "background_consistency": HIGHER,
-    "motion_smoothness": HIGHER, "motion_smoothness_linear": HIGHER, "dynamic_degree": "higher = more motion", "adherence": HIGHER,
-    "switch_after": HIGHER, "switch_before": HIGHER, "inside_share": HIGHER, "gen_fps": HIGHER,
-}
 COLUMNS_PER_ROW = 3
 
 
-def direction(metric: str) -> str | None:
-    """Which way a metric is better ("lower is better", ...), from its name or its prefix."""
-    if metric in DIRECTIONS:
-        return DIRECTIONS[metric]
-    prefix = metric.split("_")[0]
-    return DIRECTIONS.get(prefix)
+def better(metric: str, extra: Mapping[str, str] | None = None) -> str | None:
+    """Which way a metric is better ("higher", "lower" or "one"): the registry's (by name or prefix,
+    `eval.metric.MetricRegistry.lookup`), else `extra`'s (figures that are no metric, such as a run's speed)."""
+    spec = METRICS.lookup(metric)
+    return spec.better if spec is not None else (extra or {}).get(metric)
+
+
+def direction(metric: str, extra: Mapping[str, str] | None = None) -> str | None:
+    """`better` in words ("lower is better", ...), or None when unknown."""
+    way = better(metric, extra)
+    return BETTER_TEXT[way] if way else None
 
 
 def system_colours(systems: Sequence[str]) -> dict[str, tuple]:
@@ -67,9 +66,9 @@ def markdown_table(table: pd.DataFrame, missing: Mapping[str, str] | None = None
     return "\n".join(lines)
 
 
-def report_figure(table: pd.DataFrame) -> Figure:
+def report_figure(table: pd.DataFrame, extra: Mapping[str, str] | None = None) -> Figure:
     """The grid: a panel per metric (at most 3 per row), bars at fixed positions and colours per system,
-    a shared legend, each panel titled with its metric and better direction."""
+    a shared legend, each panel titled with its metric and better direction (`better(metric, extra)`)."""
     metrics = list(dict.fromkeys(table["metric"]))
     systems = list(dict.fromkeys(table["system"]))
     colours = system_colours(systems)
@@ -93,10 +92,10 @@ def report_figure(table: pd.DataFrame) -> Figure:
                         fmt="none", ecolor="black", capsize=4, linewidth=1.2)
         ax.set_xticks(np.arange(len(systems)), [])
         ax.set_xlim(-0.6, len(systems) - 0.4)
-        better = direction(metric)
-        arrow = {LOWER: " \u2193", HIGHER: " \u2191"}.get(better, "")
-        ax.set_title(f"{metric}{arrow}" + (f"\n({better})" if better else ""), fontsize=10)
-        if better == ONE:
+        way = better(metric, extra)
+        arrow = {"lower": " \u2193", "higher": " \u2191"}.get(way, "")
+        ax.set_title(f"{metric}{arrow}" + (f"\n({BETTER_TEXT[way]})" if way else ""), fontsize=10)
+        if way == "one":
             ax.axhline(1.0, color="0.3", linestyle="--", linewidth=1)
         ax.grid(axis="y", alpha=0.3)
     handles = [Patch(color=colours[s], label=s) for s in systems]
@@ -107,9 +106,9 @@ def report_figure(table: pd.DataFrame) -> Figure:
     return fig
 
 
-def bar_chart(table: pd.DataFrame, path: Path) -> None:
-    """Write `report_figure(table)` to a PNG."""
-    fig = report_figure(table)
+def bar_chart(table: pd.DataFrame, path: Path, extra: Mapping[str, str] | None = None) -> None:
+    """Write `report_figure(table, extra)` to a PNG."""
+    fig = report_figure(table, extra)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 

@@ -1,4 +1,5 @@
-"""Reading videos (files through PyAV, or folders of frame images) into uint8 arrays (T, H, W, 3).
+"""Reading videos (files through streamdit's video reader, or folders of frame images) into uint8 arrays
+(T, H, W, 3).
 
 A "video" in this package is a uint8 array or tensor of shape (T, H, W, 3). Directories of videos hold
 video files (mp4, webm, gif, avi, mov, mkv) and/or frame folders (a sub-directory of png/jpg images,
@@ -9,15 +10,13 @@ preprocessing before batching. Every failure is a `VideoLoadError` naming the fi
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import itertools
 import json
 import re
-import warnings
 from pathlib import Path
 from typing import Literal, Sequence
 
-import av
 import numpy as np
 import torch
 from PIL import Image
@@ -29,10 +28,6 @@ Sampling = Literal["consecutive", "uniform"]
 
 class VideoLoadError(ValueError):
     """A video (or a directory of videos, or a prompt list) cannot be used."""
-
-
-class PromptsError(VideoLoadError):
-    """A prompts file cannot be read or does not match the videos."""
 
 
 def _natural_key(path: Path) -> list:
@@ -83,17 +78,13 @@ def split_usable(videos: Sequence[Path], num_frames: int | None = None, sampling
 
 
 def _decode_file(path: Path, limit: int | None = None) -> np.ndarray:
+    """The first `limit` frames (all: None) of a video file, read by streamdit's one video reader."""
+    from streamdit import VideoReadError, iter_video_frames
+
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoLoadError(f"{path}: no video stream in this file")
-            frames = []
-            for frame in container.decode(video=0):
-                frames.append(frame.to_ndarray(format="rgb24"))
-                if limit is not None and len(frames) >= limit:
-                    break
-    except (av.error.FFmpegError, UnicodeDecodeError) as err:
-        raise VideoLoadError(f"{path}: cannot decode video ({err})") from err
+        frames = list(itertools.islice(iter_video_frames(path), limit))
+    except VideoReadError as err:
+        raise VideoLoadError(f"{path}: {err.reason}") from err
     if not frames:
         raise VideoLoadError(f"{path}: the file decodes to no frames (empty or corrupt)")
     return np.stack(frames)
@@ -117,17 +108,15 @@ def _read_frame_folder(folder: Path, limit: int | None = None) -> np.ndarray:
 
 def video_fps(path: str | Path) -> float | None:
     """The frame rate of a video file (None for a frame folder, or a file that does not say)."""
+    from streamdit import VideoReadError, video_frame_rate
+
     path = Path(path)
     if path.is_dir():
         return None
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return None
-            rate = container.streams.video[0].average_rate or container.streams.video[0].base_rate
-            return float(rate) if rate else None
-    except (av.error.FFmpegError, UnicodeDecodeError) as err:
-        raise VideoLoadError(f"{path}: cannot decode video ({err})") from err
+        return video_frame_rate(path)
+    except VideoReadError as err:
+        raise VideoLoadError(f"{path}: {err.reason}") from err
 
 
 def sample_frames(video: np.ndarray, num_frames: int | None, sampling: Sampling = "consecutive", stride: int = 1) -> np.ndarray:
@@ -155,7 +144,7 @@ def load_video(
     stride: int = 1,
     min_frames: int = 2,
 ) -> np.ndarray:
-    """Read a video file (PyAV) or a frame folder into a uint8 array (T, H, W, 3), then sample frames
+    """Read a video file (streamdit.iter_video_frames) or a frame folder into a uint8 array (T, H, W, 3), then sample frames
     (consecutive sampling reads only the frames it needs)."""
     path = Path(path)
     if not path.exists():
@@ -198,81 +187,6 @@ def content_hash(path: str | Path) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def _names(names: Sequence[str], limit: int = 10) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
-
-
-def read_prompt_file(prompts_file: Path) -> dict[str, str] | list[str]:
-    """The raw contents of a prompts file: a {video: prompt} mapping (CSV, JSON object or records) or a
-    list (.txt lines, JSON list) to be matched by order."""
-    suffix = prompts_file.suffix.lower()
-    if suffix == ".csv":
-        with open(prompts_file, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"video", "prompt"} <= set(reader.fieldnames):
-                raise PromptsError(f"{prompts_file}: a prompts CSV needs a header with the columns video,prompt "
-                                     f"(found {reader.fieldnames})")
-            rows = list(reader)
-        mapping: dict[str, str] = {}
-        for row in rows:
-            if row["video"] in mapping:
-                raise PromptsError(f"{prompts_file}: video {row['video']} is listed twice")
-            mapping[row["video"]] = row["prompt"]
-        return mapping
-    if suffix == ".json":
-        try:
-            data = json.loads(prompts_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise PromptsError(f"{prompts_file}: not valid JSON ({err})") from None
-        if isinstance(data, dict):
-            return {str(k): str(v) for k, v in data.items()}
-        if isinstance(data, list) and all(isinstance(x, dict) and {"video", "prompt"} <= set(x) for x in data):
-            return {str(x["video"]): str(x["prompt"]) for x in data}
-        if isinstance(data, list):
-            return [str(x) for x in data]
-        raise PromptsError(f"{prompts_file}: expected {{video: prompt}} or a list of {{video, prompt}} records")
-    return [line.strip() for line in prompts_file.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def read_prompts(prompts_file: str | Path, videos: Sequence[Path]) -> list[str]:
-    """Prompts for `videos` (as `list_videos` orders them). The explicit way: a .csv with columns
-    `video,prompt` or a .json `{video: prompt}` (or a list of `{"video", "prompt"}` records), keyed by
-    file name (`clip1.mp4`) or by stem (`clip1`). A .txt (one prompt per line) or a JSON list is matched
-    to the videos in `sorted()` order of their names. Any mismatch is an error naming the files."""
-    prompts_file = Path(prompts_file)
-    if not prompts_file.is_file():
-        raise PromptsError(f"{prompts_file}: prompts file not found")
-    data = read_prompt_file(prompts_file)
-    names = [Path(v).name for v in videos]
-    if isinstance(data, list):
-        if len(data) != len(videos):
-            raise PromptsError(
-                f"{prompts_file}: {len(data)} prompts for {len(videos)} videos ({_names(names)}); a line-per-prompt "
-                "list is matched to the videos in sorted() order of their names: give exactly one prompt per video, "
-                "or map them explicitly with a CSV (video,prompt) or JSON {video: prompt}"
-            )
-        return list(data)
-    stems: dict[str, list[str]] = {}
-    for name in names:
-        stems.setdefault(Path(name).stem, []).append(name)
-    prompts, used, missing = [], set(), []
-    for name in names:
-        key = name if name in data else Path(name).stem if Path(name).stem in data and len(stems[Path(name).stem]) == 1 else None
-        if key is None:
-            missing.append(name)
-        else:
-            used.add(key)
-            prompts.append(data[key])
-    if missing:
-        raise PromptsError(f"{prompts_file}: no prompt for {len(missing)} video(s): {_names(missing)}")
-    extra = [k for k in data if k not in used]
-    if extra:
-        warnings.warn(f"{prompts_file}: {len(extra)} prompt(s) name no video in the folder (ignored): {_names(extra)}",
-                      stacklevel=2)
-    return prompts
 
 
 def read_chunk_frames(video_path: str | Path) -> int | None:

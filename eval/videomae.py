@@ -17,6 +17,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from transformers import VideoMAEModel
 
+from .batching import encode_clips
 from .weights import file_fingerprint, load_error, resolve_weights
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -61,16 +62,14 @@ class VideoMAE:
         x = TF.normalize(x.float() / 255.0, IMAGENET_MEAN, IMAGENET_STD)
         return x.reshape(b, t, 3, self.size, self.size)
 
+    def _encode(self, clips: list[torch.Tensor]) -> torch.Tensor:
+        for clip in clips:
+            if clip.shape[0] != self.num_frames:
+                raise ValueError(f"this VideoMAE takes clips of {self.num_frames} frames, got {clip.shape[0]}")
+        pixels = torch.cat([self.preprocess(clip[None]) for clip in clips])  # each clip resized on its own
+        return self.model(pixel_values=pixels.to(self.device)).last_hidden_state.mean(dim=1)
+
     @torch.no_grad()
     def encode_videos(self, videos: Sequence[np.ndarray | torch.Tensor]) -> np.ndarray:
         """Mean-pooled encoder tokens of each clip (each exactly `num_frames` frames)."""
-        out = []
-        for i in range(0, len(videos), self.batch_size):
-            clips = [torch.as_tensor(np.asarray(v)) for v in videos[i:i + self.batch_size]]
-            for clip in clips:
-                if clip.shape[0] != self.num_frames:
-                    raise ValueError(f"this VideoMAE takes clips of {self.num_frames} frames, got {clip.shape[0]}")
-            pixels = torch.cat([self.preprocess(clip[None]) for clip in clips])  # each clip resized on its own
-            tokens = self.model(pixel_values=pixels.to(self.device)).last_hidden_state
-            out.append(tokens.mean(dim=1).float().cpu().numpy())
-        return np.concatenate(out)
+        return encode_clips(videos, self.batch_size, self._encode)

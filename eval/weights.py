@@ -18,6 +18,7 @@ from pathlib import Path
 
 DEFAULT_CLIP_ARCH = "ViT-B-32-quickgelu"  # OpenAI CLIP ViT-B/32 (QuickGELU): VBench's background-consistency CLIP
 DEFAULT_DINO_ARCH = "vit_base_patch16_224"  # DINO ViT-B/16: VBench's subject-consistency network
+DEFAULT_ARCHS = {"clip": DEFAULT_CLIP_ARCH, "dino": DEFAULT_DINO_ARCH}  # the architectures of the default files
 
 
 @dataclass(frozen=True)
@@ -189,3 +190,13 @@ def checked_sha256(kind: str, path: str | Path) -> str:
             raise WeightsLoadError(f"{path}: SHA-256 {sha} is not the {what} {expected}: the file changed or is "
                                    f"another file; delete it and get it again (python -m eval weights download {kind})")
     return sha
+
+
+def checked_weights(kind: str, path: str | Path | None, weights_dir: str | Path | None,
+                    arch: str | None = None) -> tuple[Path, str]:
+    """The weights file of `kind` (`resolve_weights`) and its checked SHA-256 (`checked_sha256`). The default
+    file is the default architecture's: another `arch` needs an explicit `path`."""
+    if path is None and arch is not None and arch != DEFAULT_ARCHS.get(kind):
+        raise ValueError(f"{kind.upper()} architecture {arch} needs its checkpoint path (--{kind}-weights PATH)")
+    path = resolve_weights(kind, path, weights_dir)
+    return path, checked_sha256(kind, path)

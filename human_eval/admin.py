@@ -21,7 +21,7 @@ _HEAD = ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
 def progress(store: Store) -> dict:
     """Counts per annotator (given, answered, skipped, gold accuracy) and per pair (given, rated, skipped)."""
     assignments = store.assignments()
-    answers = answer_rows(store.vote_rows())
+    answers = answer_rows(store.vote_rows(), answer_sides=store.answer_sides())
     skips = store.skip_rows()
     answered = set(answers["assignment_id"])
     given = Counter(a.annotator_id for a in assignments)

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from . import stats
-from .export import VotesError, answer_rows
-from .store import Store
+from .export import VotesError, read_answers
+from .study import BOTH_BAD, NO_PREFERENCE
 
 REQUIRED = ["annotator", "item_id", "system_left", "system_right", "question", "answer", "winner", "counted"]
 CLUSTERS = ("annotator", "prompt", "vote")
@@ -31,11 +31,7 @@ def load_votes(votes_csv: str | Path | None = None, db: str | Path | None = None
     if db is not None:
         if not Path(db).is_file():
             raise VotesError(f"database {db} not found")
-        store = Store(db)
-        try:
-            table = answer_rows(store.vote_rows(), store.skip_rows())
-        finally:
-            store.close()
+        table = read_answers(db)
     else:
         try:
             table = pd.read_csv(votes_csv, dtype=str, keep_default_na=False)
@@ -52,10 +48,11 @@ def load_votes(votes_csv: str | Path | None = None, db: str | Path | None = None
     table["skipped"] = table["skipped"].fillna("").astype(str) if "skipped" in table else ""
     if "prompt" not in table:
         table["prompt"] = table["item_id"]
-    bad = ~table["answer"].isin(["left", "right", "tie", "both_bad"]) & ~_skipped(table)
+    bad = ~(table["winner"].eq(table["system_left"]) | table["winner"].eq(table["system_right"])
+            | table["winner"].eq(NO_PREFERENCE)) & ~_skipped(table)
     if bad.any():
-        raise VotesError(f"answers must be left, right, tie or both_bad; row {int(np.argmax(bad)) + 2} has "
-                         f"{table['answer'][bad].iloc[0]!r}")
+        raise VotesError(f"a winner must be system_left, system_right or {NO_PREFERENCE!r}; row "
+                         f"{int(np.argmax(bad)) + 2} has {table['winner'][bad].iloc[0]!r}")
     return table
 
 
@@ -132,12 +129,12 @@ def comparisons(table: pd.DataFrame, exclude: set[str] = frozenset()) -> pd.Data
     rows = table[table["counted"] & (table["kind"] != "gold") & ~table["annotator"].isin(exclude) & ~_skipped(table)]
     left, right = rows["system_left"], rows["system_right"]
     first, second = left.where(left < right, right), right.where(left < right, left)
-    outcome = np.where(rows["winner"] == "tie", 1, np.where(rows["winner"] == first, 0, 2))
+    outcome = np.where(rows["winner"] == NO_PREFERENCE, 1, np.where(rows["winner"] == first, 0, 2))
     prompt = rows["prompt"] if "prompt" in rows else rows["item_id"]
     return pd.DataFrame({"question": rows["question"].to_numpy(), "first": first.to_numpy(),
                          "second": second.to_numpy(), "outcome": outcome,
                          "annotator": rows["annotator"].to_numpy(), "item_id": rows["item_id"].to_numpy(),
-                         "prompt": prompt.to_numpy(), "both_bad": (rows["answer"] == "both_bad").to_numpy()})
+                         "prompt": prompt.to_numpy(), "both_bad": (rows["answer"] == BOTH_BAD.id).to_numpy()})
 
 
 def pairwise_table(comp: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:

@@ -8,6 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from .store import Store
+from .study import BOTH_BAD, NO_PREFERENCE, PREFERENCE, SIDES
+
+DEFAULT_SIDES = {a.id: a.prefers for a in (*PREFERENCE, BOTH_BAD)}  # answers of databases that record none
 
 COLUMNS = ["annotator", "item_id", "prompt", "system_left", "system_right", "question", "answer", "winner",
            "created_at", "client_vote_id", "counted",
@@ -21,22 +24,26 @@ class VotesError(ValueError):
     """Votes that cannot be read or aggregated (message says why)."""
 
 
-def answer_rows(vote_rows: list[dict], skip_rows: list[dict] = ()) -> pd.DataFrame:
+def answer_rows(vote_rows: list[dict], skip_rows: list[dict] = (),
+                answer_sides: dict[tuple[str, str], str | None] | None = None) -> pd.DataFrame:
     """Expand stored votes (``Store.vote_rows``) into one row per answer, plus one row per skip.
 
     ``counted`` is True on the latest answer of each annotator to each question of each pair (the
-    pair id is ``item_id``); ``expected`` is the gold winner on the gold question of gold items. A
-    "both_bad" answer has winner "tie" (it is aggregated as a tie).
+    pair id is ``item_id``); ``expected`` is the gold winner on the gold question of gold items. The
+    winner is the system on the side the answer favours (``Store.answer_sides``; answers it does not
+    record mean what the default set's do), else ``NO_PREFERENCE`` ("both_bad" included: aggregated as a tie).
     """
+    answer_sides = answer_sides or {}
     rows = []
     for v in vote_rows:
         left, right = (v["system_b"], v["system_a"]) if v["swapped"] else (v["system_a"], v["system_b"])
-        gold_winner = {"a": v["system_a"], "b": v["system_b"], "tie": "tie"}.get(v["gold"] or "", "")
+        systems = dict(zip(SIDES, (left, right)))
+        gold_winner = {"a": v["system_a"], "b": v["system_b"], NO_PREFERENCE: NO_PREFERENCE}.get(v["gold"] or "", "")
         for question, answer in json.loads(v["answers"]).items():
             rows.append({
                 "vote_id": v["vote_id"], "annotator": v["annotator"], "item_id": v["pair_id"], "prompt": v["prompt"],
                 "system_left": left, "system_right": right, "question": question, "answer": answer,
-                "winner": {"left": left, "right": right, "tie": "tie", "both_bad": "tie"}[answer],
+                "winner": systems.get(answer_sides.get((question, answer), DEFAULT_SIDES.get(answer)), NO_PREFERENCE),
                 "created_at": datetime.fromtimestamp(v["created_at"], timezone.utc).isoformat(timespec="milliseconds"),
                 "client_vote_id": v["client_vote_id"], "kind": v["kind"], "assignment_id": v["assignment_id"],
                 "seconds": round(v["created_at"] - v["served_at"], 3),
@@ -59,6 +66,15 @@ def answer_rows(vote_rows: list[dict], skip_rows: list[dict] = ()) -> pd.DataFra
     return table[COLUMNS]
 
 
+def read_answers(db: str | Path) -> pd.DataFrame:
+    """The export table of every stored answer and skip of a database."""
+    store = Store(db)
+    try:
+        return answer_rows(store.vote_rows(), store.skip_rows(), store.answer_sides())
+    finally:
+        store.close()
+
+
 def export_csv(db: str | Path, out: str | Path) -> int:
     """Write every stored answer (and skip) to ``out`` as CSV; return the number of rows."""
     out = Path(out)
@@ -66,11 +82,7 @@ def export_csv(db: str | Path, out: str | Path) -> int:
         raise VotesError(f"folder {out.parent} does not exist: create it or choose another --out")
     if out.is_dir():
         raise VotesError(f"{out} is a folder: give a file name for the CSV")
-    store = Store(db)
-    try:
-        table = answer_rows(store.vote_rows(), store.skip_rows())
-    finally:
-        store.close()
+    table = read_answers(db)
     try:
         table.to_csv(out, index=False)
     except OSError as err:

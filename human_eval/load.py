@@ -61,7 +61,7 @@ def _annotator(host: str, port: int, token: str, result: LoadResult, deadline: f
                 if item.get("done") or "item_id" not in item:
                     return
                 body = {"token": token, "item_id": item["item_id"], "client_vote_id": uuid.uuid4().hex,
-                        "answers": {q["id"]: random.choice(("left", "right", "tie")) for q in item["questions"]}}
+                        "answers": {q["id"]: random.choice(q["answers"])["id"] for q in item["questions"]}}
             except (OSError, http.client.HTTPException, ValueError):
                 with lock:
                     result.failed += 1

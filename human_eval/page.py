@@ -41,8 +41,7 @@ ANNOTATE_HTML = """<!doctype html>
     <button id="submit" type="button" disabled>Submit (Enter)</button>
     <span id="status" role="status"></span>
   </div>
-  <p class="keys">Keys: <kbd>A</kbd>/<kbd>&larr;</kbd> left, <kbd>S</kbd>/<kbd>&darr;</kbd> tie,
-    <kbd>D</kbd>/<kbd>&rarr;</kbd> right for the highlighted question; <kbd>&uarr;</kbd> back;
+  <p class="keys">Keys: <span id="answer-keys"></span> for the highlighted question; <kbd>&uarr;</kbd> back;
     <kbd>Enter</kbd> submit; <kbd>Space</kbd> play/pause both videos; <kbd>R</kbd> restart them.</p>
 </main>
 <section id="done" hidden><h2>All done &mdash; thank you!</h2><p>You can close this page.</p></section>
@@ -63,9 +62,7 @@ APP_JS = r"""
 const token = new URLSearchParams(location.search).get("token") || "";
 const $ = (id) => document.getElementById(id);
 const L = $("left"), R = $("right");
-const KEYS = {a: "left", arrowleft: "left", s: "tie", arrowdown: "tie", d: "right", arrowright: "right"};
-const LABELS = {left: "Left", tie: "Tie", both_bad: "Both bad", right: "Right"};
-let item = null, answers = {}, active = 0, voteId = "", saving = false;
+let item = null, answers = {}, active = 0, voteId = "", saving = false, keysShown = -1;
 // per video: seconds seen playing (wall clock), whether it played to its end once, whether it failed
 let watch = {};
 
@@ -119,8 +116,6 @@ function show(data) {
   $("instructions").textContent = data.instructions;
   $("prompt").textContent = data.prompt;
   $("comment").value = "";
-  const choices = (data.answers || ["left", "right", "tie"]);
-  const order = ["left", "tie", "both_bad", "right"].filter((a) => choices.includes(a));
   const form = $("questions");
   form.replaceChildren();
   data.questions.forEach((q, i) => {
@@ -129,10 +124,11 @@ function show(data) {
     const legend = document.createElement("legend");
     legend.textContent = q.text;
     row.append(legend);
-    for (const value of order) {
+    for (const choice of q.answers) {
+      const value = choice.id;
       const button = document.createElement("button");
       button.type = "button";
-      button.textContent = LABELS[value];
+      button.textContent = choice.label;
       button.dataset.question = q.id;
       button.dataset.answer = value;
       button.setAttribute("aria-pressed", "false");
@@ -152,6 +148,10 @@ function bothWatched() { return watch.left && watch.left.through && watch.right 
 
 function markActive() {
   document.querySelectorAll(".question").forEach((row, i) => row.classList.toggle("active", i === active));
+  if (item && keysShown !== active) {  // the highlighted question's answers and their keys
+    showKeys(item.questions[active].answers);
+    keysShown = active;
+  }
   const answered = item && Object.keys(answers).length >= item.questions.length;
   $("submit").disabled = saving || !item || !answered || !bothWatched();
   for (const side of ["left", "right"]) {
@@ -164,6 +164,23 @@ function markActive() {
   } else if (item && !saving && $("status").textContent.startsWith("Watch both")) {
     $("status").textContent = "";
   }
+}
+
+const KEY_NAMES = {arrowleft: "\u2190", arrowright: "\u2192", arrowdown: "\u2193"};
+
+function showKeys(choices) {
+  const hints = $("answer-keys");
+  hints.replaceChildren();
+  choices.filter((c) => c.keys.length).forEach((c, i) => {
+    if (i) hints.append(", ");
+    c.keys.forEach((k, j) => {
+      if (j) hints.append("/");
+      const kbd = document.createElement("kbd");
+      kbd.textContent = KEY_NAMES[k] || k.toUpperCase();
+      hints.append(kbd);
+    });
+    hints.append(" " + c.label.toLowerCase());
+  });
 }
 
 function answer(index, value) {
@@ -294,7 +311,8 @@ $("skip").addEventListener("click", (e) => { skip(); e.currentTarget.blur(); });
 document.addEventListener("keydown", (e) => {
   if (!item || e.ctrlKey || e.metaKey || e.altKey || e.target === $("comment")) return;
   const key = e.key.toLowerCase();
-  if (key in KEYS) answer(active, KEYS[key]);
+  const choice = item.questions[active] && item.questions[active].answers.find((a) => a.keys.includes(key));
+  if (choice) answer(active, choice.id);
   else if (key === "arrowup") { active = Math.max(0, active - 1); markActive(); }
   else if (key === " ") togglePlay();
   else if (key === "r") restart();

@@ -3,9 +3,9 @@
 Routes (``T`` an annotator token; admin routes need a session cookie from ``/admin/login`` or the
 admin secret in an ``X-Admin-Secret`` or ``Authorization: Bearer`` header, never in the URL):
   GET  /?token=T                 annotator page (HTML; the prompt is set as text by the page's script)
-  GET  /api/next?token=T         {item_id, prompt, left_url, right_url, questions, answers, progress}
+  GET  /api/next?token=T         {item_id, prompt, left_url, right_url, questions (each with its answers), progress}
                                  or {item_id: null, done: true, progress} when the annotator is done
-  POST /api/vote                 {token, item_id, answers: {question: left|right|tie[|both_bad]},
+  POST /api/vote                 {token, item_id, answers: {question: one of its answer ids},
                                   client_vote_id[, watched: {left: s, right: s}][, comment]}
                                  -> {ok: true, duplicate: bool}; 401 bad token, 400 not JSON,
                                  404 unknown item, 409 reused client_vote_id or skipped item,
@@ -29,6 +29,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Sequence
 from urllib.parse import parse_qs, quote
 
 import uvicorn
@@ -40,7 +41,7 @@ from starlette.routing import Route
 from . import admin, page
 from .assign import Assigner
 from .store import Store, StoreError
-from .study import Study, StudyError, blinding_warnings, load_study
+from .study import SIDES, Study, StudyError, blinding_warnings, load_study
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_COMMENT_CHARS = 2000
@@ -69,22 +70,23 @@ def _string(body: dict, name: str, limit: int = 100) -> str:
     return value
 
 
-def parse_vote(body: object, questions: list[str], answers_allowed: tuple[str, ...] = ("left", "right", "tie")
-               ) -> tuple[str, dict[str, str], str]:
-    """Validate a vote body; return (item_id, answers, client_vote_id) or raise BadVote."""
+def parse_vote(body: object, answer_sets: dict[str, Sequence[str]]) -> tuple[str, dict[str, str], str]:
+    """Validate a vote body against ``answer_sets`` (question id -> its answer ids); return (item_id,
+    answers, client_vote_id) or raise BadVote."""
     if not isinstance(body, dict):
         raise BadVote("body must be a JSON object")
     unknown = set(body) - {"token", "item_id", "answers", "client_vote_id", "watched", "comment"}
     if unknown:
         raise BadVote(f"unknown fields {sorted(unknown)}")
     item_id, client_vote_id, answers = _string(body, "item_id"), _string(body, "client_vote_id"), body.get("answers")
+    questions = list(answer_sets)
     if not isinstance(answers, dict):
-        raise BadVote(f"answers must be an object {{question: {'|'.join(answers_allowed)}}}")
+        raise BadVote("answers must be an object {question: answer id}")
     for q, a in answers.items():
-        if q not in questions:
+        if q not in answer_sets:
             raise BadVote(f"unknown question {q[:100]!r}; questions are {questions}")
-        if not isinstance(a, str) or a not in answers_allowed:
-            raise BadVote(f"answer to {q!r} must be one of {list(answers_allowed)}")
+        if not isinstance(a, str) or a not in answer_sets[q]:
+            raise BadVote(f"answer to {q!r} must be one of {list(answer_sets[q])}")
     missing = [q for q in questions if q not in answers]
     if missing:
         raise BadVote(f"answers missing for {missing}")
@@ -95,11 +97,11 @@ def parse_extras(body: dict) -> tuple[tuple[float, float] | None, str]:
     """The optional ``watched`` seconds (left, right) and ``comment`` of a vote body, or BadVote."""
     watched = body.get("watched")
     if watched is not None:
-        if not isinstance(watched, dict) or set(watched) != {"left", "right"} or not all(
+        if not isinstance(watched, dict) or set(watched) != set(SIDES) or not all(
                 isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 86_400
                 for v in watched.values()):
             raise BadVote("watched must be {left: seconds, right: seconds}, numbers between 0 and 86400")
-        watched = (float(watched["left"]), float(watched["right"]))
+        watched = tuple(float(watched[side]) for side in SIDES)
     comment = body.get("comment", "")
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS:
         raise BadVote(f"comment must be a string of at most {MAX_COMMENT_CHARS} characters")
@@ -175,10 +177,13 @@ def _asset(body: str, kind: str):
 def create_app(study: Study, store: Store, *, seed: int | None = None, max_body: int = MAX_BODY_BYTES) -> Starlette:
     """The ASGI app for one study and one database (records the study's pairs in the database)."""
     store.sync_items(study.pairs, study.gold_question)
+    store.sync_answers(study.answer_sets)
     assigner = Assigner(study, seed)
     assigner.replay(store.assignments(), store.answered_assignments())
     skipped = store.skipped_assignments()
-    questions = [{"id": q.id, "text": q.text} for q in study.questions]
+    questions = [{"id": q.id, "text": q.text, "answers": [a.to_dict() for a in study.answers(q)]}
+                 for q in study.questions]
+    answer_ids = {q: [a.id for a in answers] for q, answers in study.answer_sets.items()}
     sessions: dict[str, float] = {}  # admin session id -> expiry
     # One writer thread: writes keep their order and the event loop serves others during an fsync.
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="human-eval-writer")
@@ -248,12 +253,12 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         pair, t = study.pair(a.pair_id), quote(token, safe="")
         return JSONResponse({"item_id": a.id, "prompt": pair.prompt,
                              "left_url": f"/media/{a.id}/left?token={t}", "right_url": f"/media/{a.id}/right?token={t}",
-                             "questions": questions, "answers": list(study.answers), "progress": progress,
+                             "questions": questions, "progress": progress,
                              "done": False, "title": study.title, "instructions": study.instructions})
 
     def seconds_of(a, side: str) -> float | None:
         pair = study.pair(a.pair_id)
-        video = pair.video_b if (side == "left") == a.swapped else pair.video_a
+        video = pair.video_b if (side == SIDES[0]) == a.swapped else pair.video_a
         info = study.videos.get(video)
         return info.seconds if info and info.seconds > 0 else None
 
@@ -262,7 +267,7 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         if problem:
             return problem
         try:
-            item_id, answers, client_vote_id = parse_vote(body, study.question_ids, study.answers)
+            item_id, answers, client_vote_id = parse_vote(body, answer_ids)
             watched, comment = parse_extras(body)
         except BadVote as err:
             return _error(422, str(err))
@@ -272,7 +277,7 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         if a.id in skipped:
             return _error(409, "this item was skipped; it takes no vote")
         if watched is not None:
-            short = [side for side, seen in zip(("left", "right"), watched)
+            short = [side for side, seen in zip(SIDES, watched)
                      if (length := seconds_of(a, side)) and seen < WATCH_TOLERANCE * length]
             if short:
                 return _error(422, f"watch the {' and '.join(short)} video to the end before voting")
@@ -315,11 +320,11 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
             return _error(401, "missing or unknown token")
         a = assigner.by_id.get(request.path_params["item_id"])
         side = request.path_params["side"]
-        if a is None or a.annotator_id != annotator.id or side not in ("left", "right"):
+        if a is None or a.annotator_id != annotator.id or side not in SIDES:
             return _error(404, "no such video")
         pair = study.pair(a.pair_id)
         try:
-            path = study.video_path(pair.video_b if (side == "left") == a.swapped else pair.video_a)
+            path = study.video_path(pair.video_b if (side == SIDES[0]) == a.swapped else pair.video_a)
         except StudyError:
             return _error(404, "no such video")
         if not path.is_file():

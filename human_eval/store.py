@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .study import Pair
+from .study import Answer, Pair
 
 TOKEN_CACHE_SECONDS = 1.0
 
@@ -57,6 +57,12 @@ CREATE TABLE IF NOT EXISTS items (
     gold TEXT,                         -- a|b|tie on gold items: the expected answer ...
     gold_question TEXT                 -- ... to this question
 );
+CREATE TABLE IF NOT EXISTS answers (    -- what each answer of each question means (absent: the default set)
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    prefers TEXT,                      -- the side the answer favours; NULL: neither (a tie)
+    PRIMARY KEY (question, answer)
+);
 CREATE TABLE IF NOT EXISTS assignments (
     id TEXT PRIMARY KEY,
     annotator_id INTEGER NOT NULL REFERENCES annotators(id),
@@ -71,7 +77,7 @@ CREATE TABLE IF NOT EXISTS votes (
     annotator_id INTEGER NOT NULL REFERENCES annotators(id),
     assignment_id TEXT NOT NULL REFERENCES assignments(id),
     client_vote_id TEXT NOT NULL,
-    answers TEXT NOT NULL,             -- canonical JSON {question: "left"|"right"|"tie"|"both_bad"}
+    answers TEXT NOT NULL,             -- canonical JSON {question: answer id}
     created_at REAL NOT NULL,
     watched_left REAL,                 -- seconds the page saw each video play (NULL: not told)
     watched_right REAL,
@@ -258,6 +264,25 @@ class Store:
                 elif tuple(stored) != row:
                     raise StoreError(f"pair {p.pair_id} in pairs.csv differs from the one stored in {self.path} "
                                      "(votes refer to it): give changed pairs new pair_ids or use a new database")
+
+    def sync_answers(self, answer_sets: dict[str, tuple[Answer, ...]]) -> None:
+        """Record which side each answer of each question (``Study.answer_sets``) favours; refuse an answer
+        whose meaning differs from the stored one (stored votes would change sides)."""
+        with self._transaction() as db:
+            for question, answers in answer_sets.items():
+                for a in answers:
+                    stored = db.execute("SELECT prefers FROM answers WHERE question = ? AND answer = ?",
+                                        (question, a.id)).fetchone()
+                    if stored is None:
+                        db.execute("INSERT INTO answers VALUES (?, ?, ?)", (question, a.id, a.prefers))
+                    elif stored[0] != a.prefers:
+                        raise StoreError(f"answer {a.id!r} of question {question!r} favours {a.prefers!r} in the study but "
+                                         f"{stored[0]!r} in {self.path} (votes refer to it): give it a new id or use a "
+                                         "new database")
+
+    def answer_sides(self) -> dict[tuple[str, str], str | None]:
+        """(question, answer) -> the side it favours (None: neither), for every recorded answer."""
+        return {(q, a): side for q, a, side in self._query("SELECT question, answer, prefers FROM answers")}
 
     def items(self) -> list[tuple[str, str, str, str, str | None]]:
         """(pair_id, prompt, system_a, system_b, gold) of every stored pair."""

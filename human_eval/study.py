@@ -10,6 +10,9 @@ The study file (optional; defaults below) sets::
 
     {"title": "...", "instructions": "...",
      "questions": [{"id": "overall", "text": "Which video is better overall?"}, ...],
+                                   # a question may declare its own answers (default: left, tie, right):
+                                   # "answers": [{"id": "left", "label": "Left", "prefers": "left"}, ...]
+                                   # ("prefers": the side the answer favours; absent: neither, a tie)
      "gold_question": "overall",   # question that gold rows answer (default: the first)
      "gold_every": 10,             # one gold item after every N regular items (0: none)
      "repeat_every": 15,           # one planted repeat after every N regular items (0: none)
@@ -28,27 +31,19 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import yaml
 
 from .media import MediaError, VideoInfo, probe
 
-ANSWERS = ("left", "right", "tie")
-BOTH_BAD = "both_bad"
+SIDES = ("left", "right")  # where the two videos of a pair are shown
+NO_PREFERENCE = "tie"  # the winner of an answer that favours neither side
 VIDEO_SUFFIXES = (".mp4", ".webm", ".ogv", ".ogg", ".mov", ".m4v")
 PAIR_COLUMNS = ("prompt", "system_a", "video_a", "system_b", "video_b")
 STUDY_FILES = ("study.json", "study.yaml", "study.yml")
 MAX_PROMPT_CHARS = 4000
 _ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-DEFAULT_QUESTIONS = (
-    ("overall", "Which video has better overall quality?"),
-    ("frame_consistency", "Which video is more consistent from frame to frame (no flicker, no seams, stable objects)?"),
-    ("motion_naturalness", "Which video has more natural, realistic motion?"),
-    ("text_alignment", "Which video matches the text prompt better?"),
-)
-_STUDY_KEYS = {"title", "instructions", "questions", "gold_question", "gold_every", "repeat_every",
-               "items_per_annotator", "both_bad"}
 
 
 class StudyError(ValueError):
@@ -56,9 +51,55 @@ class StudyError(ValueError):
 
 
 @dataclass(frozen=True)
+class Answer:
+    """One choice of a question: ``id`` is stored with the vote, ``label`` is the button's text, ``prefers``
+    the side whose video it favours (None: neither, counted as a tie), ``keys`` its keyboard shortcuts."""
+
+    id: str
+    label: str
+    prefers: str | None = None
+    keys: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "label": self.label, "prefers": self.prefers, "keys": list(self.keys)}
+
+
+PREFERENCE = (Answer("left", "Left", "left", ("a", "arrowleft")), Answer("tie", "Tie", None, ("s", "arrowdown")),
+              Answer("right", "Right", "right", ("d", "arrowright")))
+BOTH_BAD = Answer("both_bad", "Both bad")  # offered beside the no-preference answer with ``both_bad: true``
+
+
+def answer_winners(answers: Sequence[Answer]) -> dict[str, str]:
+    """Answer id -> the side it favours, or ``NO_PREFERENCE``."""
+    return {a.id: a.prefers or NO_PREFERENCE for a in answers}
+
+
+@dataclass(frozen=True)
 class Question:
+    """What annotators are asked about each pair, and the answers they may give."""
+
     id: str
     text: str
+    answers: tuple[Answer, ...] = PREFERENCE
+
+    def to_dict(self) -> dict:
+        out = {"id": self.id, "text": self.text}
+        if self.answers != PREFERENCE:
+            out["answers"] = [a.to_dict() for a in self.answers]
+        return out
+
+
+QUESTIONS = {q.id: q for q in (
+    Question("overall", "Which video has better overall quality?"),
+    Question("frame_consistency", "Which video is more consistent from frame to frame (no flicker, no seams, stable objects)?"),
+    Question("motion_completeness", "Which video shows more complete motion (the object keeps moving as described)?"),
+    Question("motion_naturalness", "Which video has more natural, smooth motion?"),
+    Question("text_alignment", "Which video matches the text prompt better?"),
+)}
+DEFAULT_QUESTIONS = ("overall", "frame_consistency", "motion_naturalness", "text_alignment")
+MOVIE_GEN_QUESTIONS = ("overall", "frame_consistency", "motion_completeness", "motion_naturalness", "text_alignment")
+_STUDY_KEYS = {"title", "instructions", "questions", "gold_question", "gold_every", "repeat_every",
+               "items_per_annotator", "both_bad"}
 
 
 @dataclass(frozen=True)
@@ -71,20 +112,20 @@ class Pair:
     video_a: str
     system_b: str
     video_b: str
-    gold: str | None = None  # "a", "b" or "tie" for gold items
+    gold: str | None = None  # "a", "b" or NO_PREFERENCE for gold items
 
     def expected_winner(self) -> str | None:
         """System name (or ``"tie"``) a careful annotator picks on the gold question."""
-        return {"a": self.system_a, "b": self.system_b, "tie": "tie", None: None}[self.gold]
+        return {"a": self.system_a, "b": self.system_b, NO_PREFERENCE: NO_PREFERENCE, None: None}[self.gold]
 
 
 @dataclass
 class Study:
     root: Path
     pairs: list[Pair]
-    questions: list[Question] = field(default_factory=lambda: [Question(*q) for q in DEFAULT_QUESTIONS])
+    questions: list[Question] = field(default_factory=lambda: [QUESTIONS[q] for q in DEFAULT_QUESTIONS])
     title: str = "Video comparison"
-    instructions: str = "Watch both videos, then answer each question: left, right, or tie."
+    instructions: str = "Watch both videos, then answer each question."
     gold_question: str = "overall"
     gold_every: int = 10
     repeat_every: int = 15
@@ -96,10 +137,18 @@ class Study:
     def question_ids(self) -> list[str]:
         return [q.id for q in self.questions]
 
+    def answers(self, question: Question) -> tuple[Answer, ...]:
+        """The answers ``question`` accepts: its own, and "both bad" after the no-preference one where the
+        study offers it."""
+        if not self.both_bad:
+            return question.answers
+        at = max((i + 1 for i, a in enumerate(question.answers) if a.prefers is None), default=len(question.answers))
+        return (*question.answers[:at], BOTH_BAD, *question.answers[at:])
+
     @property
-    def answers(self) -> tuple[str, ...]:
-        """The answers a question accepts: left, right, tie (and both_bad where the study asks for it)."""
-        return ANSWERS + ((BOTH_BAD,) if self.both_bad else ())
+    def answer_sets(self) -> dict[str, tuple[Answer, ...]]:
+        """Question id -> the answers it accepts."""
+        return {q.id: self.answers(q) for q in self.questions}
 
     def pair(self, pair_id: str) -> Pair:
         return self._by_id[pair_id]
@@ -204,17 +253,38 @@ def _read_settings(root: Path) -> dict:
 
 def _parse_questions(raw: object, path: Path) -> list[Question]:
     if not isinstance(raw, list) or not raw:
-        raise StudyError(f"{path}: 'questions' must be a non-empty list of {{id, text}}")
+        raise StudyError(f"{path}: 'questions' must be a non-empty list of {{id, text[, answers]}}")
     questions = []
     for q in raw:
-        if not isinstance(q, dict) or set(q) != {"id", "text"}:
-            raise StudyError(f"{path}: each question needs exactly the keys 'id' and 'text', got {q!r}")
+        if not isinstance(q, dict) or not {"id", "text"} <= set(q) <= {"id", "text", "answers"}:
+            raise StudyError(f"{path}: each question needs the keys 'id' and 'text' (and may have 'answers'), got {q!r}")
         if not isinstance(q["id"], str) or not _ID_RE.match(q["id"]) or not isinstance(q["text"], str):
             raise StudyError(f"{path}: question id {q['id']!r} must be 1-64 letters, digits, '_', '-', '.'")
-        questions.append(Question(q["id"], q["text"]))
+        answers = _parse_answers(q["answers"], f"{path}: question {q['id']!r}") if "answers" in q else PREFERENCE
+        questions.append(Question(q["id"], q["text"], answers))
     if len({q.id for q in questions}) != len(questions):
         raise StudyError(f"{path}: question ids must be unique")
     return questions
+
+
+def _parse_answers(raw: object, where: str) -> tuple[Answer, ...]:
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise StudyError(f"{where}: 'answers' must be a list of at least two {{id, label[, prefers, keys]}}")
+    answers = []
+    for a in raw:
+        if not isinstance(a, dict) or not {"id", "label"} <= set(a) <= {"id", "label", "prefers", "keys"}:
+            raise StudyError(f"{where}: each answer needs 'id' and 'label' (and may have 'prefers', 'keys'), got {a!r}")
+        if not isinstance(a["id"], str) or not _ID_RE.match(a["id"]) or not isinstance(a["label"], str):
+            raise StudyError(f"{where}: answer id {a['id']!r} must be 1-64 letters, digits, '_', '-', '.'")
+        if a.get("prefers") not in (None, *SIDES):
+            raise StudyError(f"{where}: answer {a['id']!r}: prefers must be one of {list(SIDES)} or absent")
+        keys = a.get("keys", [])
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise StudyError(f"{where}: answer {a['id']!r}: keys must be a list of key names")
+        answers.append(Answer(a["id"], a["label"], a.get("prefers"), tuple(k.lower() for k in keys)))
+    if len({a.id for a in answers}) != len(answers) or BOTH_BAD.id in {a.id for a in answers}:
+        raise StudyError(f"{where}: answer ids must be unique and not {BOTH_BAD.id!r} (both_bad: true offers it)")
+    return tuple(answers)
 
 
 def read_pairs(path: Path) -> list[Pair]:
@@ -240,15 +310,15 @@ def read_pairs(path: Path) -> list[Pair]:
         empty = [c for c in PAIR_COLUMNS if not row[c]]
         if empty:
             raise StudyError(f"{path} line {line}: empty {empty}")
-        if "tie" in (row["system_a"], row["system_b"]):
-            raise StudyError(f"{path} line {line}: 'tie' cannot be a system name (it is an answer)")
+        if NO_PREFERENCE in (row["system_a"], row["system_b"]):
+            raise StudyError(f"{path} line {line}: {NO_PREFERENCE!r} cannot be a system name (it is a winner)")
         if row["system_a"] == row["system_b"]:
             raise StudyError(f"{path} line {line}: system_a and system_b are both {row['system_a']!r}")
         if len(row["prompt"]) > MAX_PROMPT_CHARS:
             raise StudyError(f"{path} line {line}: prompt longer than {MAX_PROMPT_CHARS} characters")
         gold = row.get("gold", "").lower() or None
-        if gold not in (None, "a", "b", "tie"):
-            raise StudyError(f"{path} line {line}: gold must be a, b, tie or empty, got {row['gold']!r}")
+        if gold not in (None, "a", "b", NO_PREFERENCE):
+            raise StudyError(f"{path} line {line}: gold must be a, b, {NO_PREFERENCE} or empty, got {row['gold']!r}")
         pair_id = row.get("pair_id") or f"p{line - 1:04d}"
         if not _ID_RE.match(pair_id):
             raise StudyError(f"{path} line {line}: pair_id {pair_id!r} must be 1-64 letters, digits, '_', '-', '.'")
@@ -342,12 +412,16 @@ def write_pairs(pairs: list[Pair], path: str | Path) -> None:
             writer.writerow((p.pair_id, p.prompt, p.system_a, p.video_a, p.system_b, p.video_b, p.gold or ""))
 
 
-def write_default_study(path: str | Path) -> None:
-    """Write a study.json with the default questions and settings, for the owner to edit."""
-    study = Study(root=Path("."), pairs=[])
+def write_study_file(study: Study, path: str | Path) -> None:
+    """Write the study's settings and questions as ``study.json`` (what ``load_study`` reads back)."""
     settings = {"title": study.title, "instructions": study.instructions,
-                "questions": [{"id": q.id, "text": q.text} for q in study.questions],
+                "questions": [q.to_dict() for q in study.questions],
                 "gold_question": study.gold_question, "gold_every": study.gold_every,
                 "repeat_every": study.repeat_every, "items_per_annotator": study.items_per_annotator,
                 "both_bad": study.both_bad}
     Path(path).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
+
+def write_default_study(path: str | Path) -> None:
+    """Write a study.json with the default questions and settings, for the owner to edit."""
+    write_study_file(Study(root=Path("."), pairs=[]), path)

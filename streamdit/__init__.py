@@ -11,10 +11,11 @@ from streamdit.inference.schedule import BufferSchedule, MixedSchemeSampler, Sch
 from streamdit.loading import is_pipeline_directory, load_autoencoder
 from streamdit.models.dit import StreamDiT, StreamDiTConfig
 from streamdit.models.text import MAX_PROMPT_CHARS
-from streamdit.video_io import iter_video_frames, read_video, write_video
+from streamdit.video_io import VideoReadError, iter_video_frames, read_video, video_frame_rate, write_video
 
 __all__ = [
     "BUNDLED_DIR", "MAX_PROMPT_CHARS", "BufferSchedule", "MixedSchemeSampler", "PipelineConfig", "Scheme",
-    "StreamDiT", "StreamDiTConfig", "StreamDiTPipeline", "VideoStream", "data", "iter_video_frames",
-    "is_pipeline_directory", "load_autoencoder", "read_video", "shift_time", "tensor_to_video", "time_grid", "video_to_tensor", "write_video",
+    "StreamDiT", "StreamDiTConfig", "StreamDiTPipeline", "VideoReadError", "VideoStream", "data",
+    "is_pipeline_directory", "iter_video_frames", "load_autoencoder", "read_video", "shift_time", "tensor_to_video",
+    "time_grid", "video_frame_rate", "video_to_tensor", "write_video",
 ]

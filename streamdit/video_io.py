@@ -57,6 +57,14 @@ def write_video(path: str | Path, frames: np.ndarray | Iterable[np.ndarray], fps
     return Path(path)
 
 
+class VideoReadError(ValueError):
+    """A video file that cannot be read: the message names the file, ``reason`` says what is wrong without it."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def _open_video(path: str | Path) -> av.container.InputContainer:
     """Open a video file for decoding; a missing file, unreadable file or no video stream is an error."""
     path = Path(path)
@@ -64,11 +72,11 @@ def _open_video(path: str | Path) -> av.container.InputContainer:
         raise FileNotFoundError(f"video not found: {path}")
     try:
         container = av.open(str(path))
-    except av.error.FFmpegError as exc:
-        raise ValueError(f"cannot read video {path}: {exc}") from exc
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise VideoReadError(f"cannot read video {path}: {exc}", f"cannot decode video ({exc})") from exc
     if not container.streams.video:
         container.close()
-        raise ValueError(f"{path} has no video stream")
+        raise VideoReadError(f"{path} has no video stream", "no video stream in this file")
     return container
 
 
@@ -76,14 +84,27 @@ def _decode(container: av.container.InputContainer, path: str | Path) -> Iterato
     try:
         for frame in container.decode(video=0):
             yield frame.to_ndarray(format="rgb24")
-    except av.error.FFmpegError as exc:
-        raise ValueError(f"cannot decode video {path}: {exc}") from exc
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise VideoReadError(f"cannot decode video {path}: {exc}", f"cannot decode video ({exc})") from exc
+
+
+def _frame_rate(container: av.container.InputContainer) -> float | None:
+    stream = container.streams.video[0]
+    rate = stream.average_rate or stream.base_rate
+    return float(rate) if rate else None
 
 
 def iter_video_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Decode a video file frame by frame as uint8 ``(H, W, 3)``; unreadable files raise ``ValueError``."""
+    """Decode a video file frame by frame as uint8 ``(H, W, 3)``; unreadable files raise ``VideoReadError``
+    (a ``ValueError``). Stop early (``itertools.islice``) to decode only the first frames."""
     with _open_video(path) as container:
         yield from _decode(container, path)
+
+
+def video_frame_rate(path: str | Path) -> float | None:
+    """The frame rate a video file declares (None if it declares none), without decoding frames."""
+    with _open_video(path) as container:
+        return _frame_rate(container)
 
 
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
@@ -92,5 +113,5 @@ def read_video(path: str | Path) -> tuple[np.ndarray, float]:
         rate = container.streams.video[0].average_rate
         frames = list(_decode(container, path))
     if not frames:
-        raise ValueError(f"{path} contains no frames")
+        raise VideoReadError(f"{path} contains no frames", "the file decodes to no frames (empty or corrupt)")
     return np.stack(frames), float(rate or 0) or 16.0

@@ -1,14 +1,14 @@
 """Synthetic captioned video domain (coloured shapes moving over grey backgrounds) and its analytic detector.
 
 ``render(sample_spec(rng), 16)`` draws a clip, ``caption(spec, rng)`` describes it, ``SyntheticVideoDataset``
-streams training pairs, ``prompt_adherence(video, prompt)`` scores a generated video against its prompt.
+streams training pairs, ``detect_adherence(video, prompt)`` scores a generated video against its prompt.
 """
 
 from .captions import (BACKGROUND_WORDS, COLOR_WORDS, DIRECTION_PHRASES, SHAPE_WORDS, VERBS, caption, caption_vocabulary,
                        parse_background, parse_caption)
 from .dataset import (SyntheticVideoDataset, eval_prompts, evaluation_set, long_video, render_segments,
                       sample_long, stream)
-from .detector import Detection, detect, detect_background, prompt_adherence
+from .detector import Detection, detect, detect_adherence, detect_background
 from .domain import (BACKGROUNDS, COLORS, DIRECTIONS, HELDOUT_TRIPLES, SHAPES, TRAIN_TRIPLES, Attributes,
                      ObjectSpec, VideoSpec, sample_spec, triple_split)
 from .export import write_sample
@@ -17,7 +17,7 @@ from .render import render
 __all__ = [
     "BACKGROUND_WORDS", "COLOR_WORDS", "DIRECTION_PHRASES", "SHAPE_WORDS", "VERBS",
     "Attributes", "BACKGROUNDS", "COLORS", "DIRECTIONS", "Detection", "HELDOUT_TRIPLES", "ObjectSpec",
-    "SHAPES", "SyntheticVideoDataset", "TRAIN_TRIPLES", "VideoSpec", "caption", "caption_vocabulary", "detect", "detect_background",
-    "eval_prompts", "evaluation_set", "long_video", "parse_background", "parse_caption", "prompt_adherence",
+    "SHAPES", "SyntheticVideoDataset", "TRAIN_TRIPLES", "VideoSpec", "caption", "caption_vocabulary", "detect", "detect_adherence", "detect_background",
+    "eval_prompts", "evaluation_set", "long_video", "parse_background", "parse_caption",
     "render", "render_segments", "sample_long", "sample_spec", "stream", "triple_split", "write_sample",
 ]

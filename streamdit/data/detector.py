@@ -178,7 +178,7 @@ def _agreement(prompted: Attributes, found: Detection | None) -> tuple[bool, ...
     return tuple(p is None or (q is not None and p == q) for p, q in zip(prompted, seen))
 
 
-def prompt_adherence(video: np.ndarray, prompt: str) -> dict:
+def detect_adherence(video: np.ndarray, prompt: str) -> dict:
     """Whether a video (T, H, W, 3) uint8 shows what ``prompt`` asks for.
 
     Prompted objects are matched one-to-one to detections so as to agree on the most attributes.

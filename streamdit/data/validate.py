@@ -1,7 +1,7 @@
 """Accuracy of the detector on ground-truth generator output: ``python -m streamdit.data.validate``.
 
 For each split and condition (clean; blurred and noisy like a small generative model's output), random
-videos are rendered, captioned with random templates and synonyms, and scored by ``prompt_adherence``
+videos are rendered, captioned with random templates and synonyms, and scored by ``detect_adherence``
 against their own caption. Prints per-attribute accuracy with 95% Wilson intervals and throughput.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from .captions import caption
-from .detector import prompt_adherence
+from .detector import detect_adherence
 from .domain import SPLITS, sample_spec
 from .render import render
 
@@ -51,7 +51,7 @@ def validate(n: int = 200, seed: int = 0, num_frames: int = 16, noise_std: float
             spec = sample_spec(rng, split)
             samples.append((render(spec, num_frames), caption(spec, rng)))
         for condition in ("clean", "blur+noise"):
-            results = [prompt_adherence(v if condition == "clean" else degrade(v, rng, noise_std, blur_sigma), c)
+            results = [detect_adherence(v if condition == "clean" else degrade(v, rng, noise_std, blur_sigma), c)
                        for v, c in samples]
             for attribute in ATTRIBUTES:
                 scored = [r[attribute] for r in results if r[attribute] is not None]
@@ -70,7 +70,7 @@ def throughput(num_frames: int = 16, resolution: int = 128, n: int = 50, seed: i
     pairs = [(render(s, num_frames), caption(s, rng)) for s in specs]
     rendered = time.perf_counter()
     for video, text in pairs:
-        prompt_adherence(video, text)
+        detect_adherence(video, text)
     return n / (rendered - start), n / (time.perf_counter() - rendered)
 
 
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
               f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]  {r['total']:>4}")
     render_rate, detect_rate = throughput(args.frames)
     print(f"throughput ({args.frames} frames, 128x128): render {render_rate:.0f} videos/s, "
-          f"prompt_adherence {detect_rate:.0f} videos/s")
+          f"detect_adherence {detect_rate:.0f} videos/s")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ def wrong_prompt(prompt: str) -> str:
 def test_adherence_aggregates_the_detector(samples):
     videos, prompts = samples
     prompts = prompts[:2] + [wrong_prompt(p) for p in prompts[2:]]
-    expected = pd.DataFrame([data.prompt_adherence(v, p) for v, p in zip(videos, prompts)])
+    expected = pd.DataFrame([data.detect_adherence(v, p) for v, p in zip(videos, prompts)])
     result = prompt_adherence(videos, prompts)
     for key in ("match", "color", "shape", "direction"):
         assert result[key].value == pytest.approx(expected[key].mean())

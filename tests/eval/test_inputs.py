@@ -12,7 +12,7 @@ import pytest
 from eval import list_videos
 from eval.cli import main
 from eval.consistency import seam_score, temporal_flicker
-from eval.video_io import read_prompts
+from eval.prompts import read_prompts
 from eval_helpers import moving_square_video, write_frame_folder, write_video
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from eval import VideoLoadError, list_videos, load_video
-from eval.video_io import as_video, content_hash, read_chunk_frames, read_prompts
+from eval.prompts import read_prompts
+from eval.video_io import as_video, content_hash, read_chunk_frames, video_fps
 
 from eval_helpers import moving_square_video, write_frame_folder, write_video
 
@@ -43,8 +44,26 @@ def test_list_videos(video_dir):
 def test_corrupt_file(tmp_path):
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a real movie" * 10)
-    with pytest.raises(VideoLoadError, match="broken.mp4"):
+    with pytest.raises(VideoLoadError, match="broken.mp4: cannot decode video"):
         load_video(bad)
+    with pytest.raises(VideoLoadError, match="broken.mp4: cannot decode video"):
+        video_fps(bad)
+
+
+def test_files_are_read_by_streamdits_reader_first_frames_only(tmp_path, monkeypatch):
+    import streamdit
+
+    path = write_video(tmp_path / "v.mp4", moving_square_video(12), fps=8)
+    decoded, read = [], streamdit.iter_video_frames
+
+    def counting(p):
+        for frame in read(p):
+            decoded.append(frame)
+            yield frame
+
+    monkeypatch.setattr(streamdit, "iter_video_frames", counting)
+    assert load_video(path, num_frames=4).shape[0] == 4 and len(decoded) == 4
+    assert video_fps(path) == 8 and video_fps(tmp_path) is None
 
 
 def test_one_frame_video(tmp_path):

@@ -234,7 +234,7 @@ def test_bad_votes_input_is_a_clear_error(tmp_path):
     with pytest.raises(VotesError, match="lack columns"):
         aggregate.load_votes(tmp_path / "few.csv")
     bad = _table([("u", "i", "A", "B", "overall", "left")])
-    bad.loc[0, "answer"] = "sideways"
+    bad.loc[0, "winner"] = "sideways"  # answers are the study's own; the winner must be a side's system or tie
     bad.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(VotesError, match="row 2 has 'sideways'"):
         aggregate.load_votes(tmp_path / "bad.csv")

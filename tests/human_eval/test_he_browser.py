@@ -66,7 +66,9 @@ def test_browser_vote_needs_both_videos_played_and_skip_is_recorded(tmp_path):
             html = page.content()
             assert not any(name in html for name in ("system_a", "system_b", "videos/"))
 
-            # every question answered at once (a click, then keys): Submit stays off until both videos ended once
+            # the key hints are the highlighted question's answers; every question answered at once (a click, then
+            # keys): Submit stays off until both videos ended once
+            assert page.locator("#answer-keys").inner_text() == "A/\u2190 left, S/\u2193 tie, D/\u2192 right"
             page.locator(".question").nth(0).get_by_role("button", name="Left").click()
             for key in ("d", "s", "ArrowLeft"):
                 page.keyboard.press(key)

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from human_eval.export import COLUMNS, answer_rows, export_csv
 from human_eval.server import create_app
-from human_eval.store import Store
+from human_eval.store import Store, StoreError
 from human_eval.study import load_study
 
 ALL_LEFT = {"overall": "left", "frame_consistency": "left", "motion_naturalness": "left", "text_alignment": "left"}
@@ -334,7 +334,7 @@ def test_skip_is_recorded_and_never_counted(running, tmp_path):
 def test_both_bad_is_an_answer_only_where_the_study_asks(running, study_dir, tmp_path):
     c, token = running.client, running.tokens[0]
     item = _next(c, token)
-    assert item["answers"] == ["left", "right", "tie"]
+    assert all([a["id"] for a in q["answers"]] == ["left", "tie", "right"] for q in item["questions"])
     assert _vote(c, token, item["item_id"], {**ALL_LEFT, "overall": "both_bad"}).status_code == 422
     settings = json.loads((study_dir / "study.json").read_text())
     (study_dir / "study.json").write_text(json.dumps({**settings, "both_bad": True}))
@@ -342,9 +342,9 @@ def test_both_bad_is_an_answer_only_where_the_study_asks(running, study_dir, tmp
     other = store.create_tokens(1)[0][1]
     with TestClient(create_app(load_study(study_dir), store, seed=0)) as c2:
         item = _next(c2, other)
-        assert item["answers"] == ["left", "right", "tie", "both_bad"]
+        assert [a["id"] for a in item["questions"][0]["answers"]] == ["left", "tie", "both_bad", "right"]
         assert _vote(c2, other, item["item_id"], {**ALL_LEFT, "overall": "both_bad"}).status_code == 200
-    row = answer_rows(store.vote_rows()).set_index("question").loc["overall"]
+    row = answer_rows(store.vote_rows(), answer_sides=store.answer_sides()).set_index("question").loc["overall"]
     assert row["answer"] == "both_bad" and row["winner"] == "tie"
     store.close()
 
@@ -383,3 +383,31 @@ def test_restart_keeps_votes_and_assignments(running, study_dir):
         assert _next(again, token)["item_id"] == open_item["item_id"]  # the open item survives a restart
         assert _vote(again, token, item["item_id"]).json()["duplicate"] is True
     assert running.store.count_votes() == 1
+
+
+def test_a_question_declares_its_answers_and_export_reads_their_sides(study_dir, tmp_path):
+    settings = json.loads((study_dir / "study.json").read_text())
+    sides = [{"id": "first", "label": "The left one", "prefers": "left", "keys": ["1"]},
+             {"id": "second", "label": "The right one", "prefers": "right", "keys": ["2"]},
+             {"id": "same", "label": "No difference"}]
+    settings["questions"] = [{"id": "overall", "text": "Which is better?", "answers": sides},
+                             {"id": "text_alignment", "text": "Which matches the prompt?"}]
+    (study_dir / "study.json").write_text(json.dumps(settings))
+    study = load_study(study_dir)
+    assert [a.id for a in study.answers(study.questions[0])] == ["first", "second", "same"]
+    store = Store(tmp_path / "v.sqlite")
+    token = store.create_tokens(1)[0][1]
+    with TestClient(create_app(study, store, seed=0)) as client:
+        item = _next(client, token)
+        assert item["questions"][0]["answers"][0] == {"id": "first", "label": "The left one", "prefers": "left",
+                                                      "keys": ["1"]}
+        assert _vote(client, token, item["item_id"], {"overall": "left", "text_alignment": "left"}).status_code == 422
+        assert _vote(client, token, item["item_id"], {"overall": "second", "text_alignment": "tie"}).status_code == 200
+    rows = answer_rows(store.vote_rows(), answer_sides=store.answer_sides()).set_index("question")
+    assert rows.loc["overall", "winner"] == rows.loc["overall", "system_right"]
+    assert rows.loc["text_alignment", "winner"] == "tie"
+    settings["questions"][0]["answers"][1]["prefers"] = "left"  # a stored answer may not change sides
+    (study_dir / "study.json").write_text(json.dumps(settings))
+    with pytest.raises(StoreError, match="favours"):
+        create_app(load_study(study_dir), store, seed=0)
+    store.close()

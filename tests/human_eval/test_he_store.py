@@ -143,3 +143,17 @@ def test_a_skipped_assignment_takes_no_vote_and_a_voted_one_no_skip(store):
     assert store.add_skip(1, b.id, "cant_play") == "voted"
     assert store.count_votes() == 1 and store.skipped_assignments() == {"a1"}
     assert store.answered_assignments() == {"a1", "a2"}
+
+
+def test_votes_of_a_database_that_records_no_answers_mean_the_default_set(store):
+    from human_eval.export import answer_rows
+
+    store.create_tokens(1)
+    a = _assign(store, 1)
+    store.add_vote(1, a.id, {"overall": "left", "frame_consistency": "right", "motion_naturalness": "tie",
+                             "text_alignment": "both_bad"}, "v1")
+    assert store.answer_sides() == {}  # as in a database written before answers were recorded
+    rows = answer_rows(store.vote_rows(), answer_sides=store.answer_sides()).set_index("question")["winner"]
+    pair = next(p for p in store.items() if p[0] == a.pair_id)  # (pair_id, prompt, system_a, system_b, gold)
+    assert rows.to_dict() == {"overall": pair[2], "frame_consistency": pair[3], "motion_naturalness": "tie",
+                              "text_alignment": "tie"}

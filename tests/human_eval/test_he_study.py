@@ -146,3 +146,27 @@ def test_videos_that_differ_between_systems_are_warned_about(study_dir):
     assert [w.split(" (")[0] for w in warnings] == ["videos differ between systems in size",
                                                    "videos differ between systems in fps"]
     assert "system_c: 48x48" in warnings[0] and "system_a: 32x32" in warnings[0] and "--normalize" in warnings[0]
+
+
+@pytest.mark.parametrize("answers, message", [
+    ([{"id": "only", "label": "Only"}], "at least two"),
+    ([{"id": "x", "label": "X", "prefers": "up"}, {"id": "y", "label": "Y"}], "prefers must be"),
+    ([{"id": "x", "label": "X"}, {"id": "x", "label": "Y"}], "unique"),
+    ([{"id": "x"}, {"id": "y", "label": "Y"}], "needs 'id' and 'label'"),
+])
+def test_bad_answer_sets_are_refused_by_name(study_dir, answers, message):
+    settings = json.loads((study_dir / "study.json").read_text())
+    settings["questions"] = [{"id": "overall", "text": "Which?", "answers": answers}]
+    (study_dir / "study.json").write_text(json.dumps(settings))
+    with pytest.raises(StudyError, match=message):
+        load_study(study_dir, probe_videos=False)
+
+
+def test_questions_and_their_answers_round_trip_through_study_json(study_dir):
+    from human_eval import MOVIE_GEN_QUESTIONS, QUESTIONS, Answer, Question, Study, write_study_file
+
+    custom = Question("look", "Which looks better?", (Answer("l", "L", "left"), Answer("r", "R", "right")))
+    study = Study(study_dir, [], [QUESTIONS[q] for q in MOVIE_GEN_QUESTIONS] + [custom], gold_every=0)
+    write_study_file(study, study_dir / "study.json")
+    loaded = load_study(study_dir, probe_videos=False)
+    assert loaded.questions == study.questions

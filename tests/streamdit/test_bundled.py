@@ -12,7 +12,7 @@ import torch
 from eval import inside_chunk_share, seam_score
 from streamdit import StreamDiTPipeline, data
 from streamdit.autoencoders.base import tensor_to_video, video_to_tensor
-from streamdit.data import eval_prompts, prompt_adherence
+from streamdit.data import eval_prompts, detect_adherence
 from streamdit.inference.pipeline import BUNDLED_DIR, BUNDLED_MODEL_DIR
 from streamdit.loading import load_autoencoder
 
@@ -48,7 +48,7 @@ def test_shipped_student_draws_the_prompted_colour_and_shape(student, split) -> 
     prompt = eval_prompts(split, n=1)[0]  # the first prompt of the evaluation set, seed 0 as `sample` uses
     video = student.generate(prompt, num_frames=24, seed=0)
     assert video.shape == (24, 128, 128, 3)
-    result = prompt_adherence(video, prompt)
+    result = detect_adherence(video, prompt)
     assert result["color"] and result["shape"], (prompt, result)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from streamdit.data import (COLORS, DIRECTIONS, SHAPES, ObjectSpec, VideoSpec, caption, detect, detect_background,
-                            prompt_adherence, render)
+                            detect_adherence, render)
 from streamdit.data.validate import degrade, main, validate, wilson_interval
 
 # Stated thresholds: per-attribute accuracy on random train and held-out videos (60 each, 16 frames).
@@ -58,7 +58,7 @@ def test_a_faint_object_is_still_read():
 def test_a_still_object_has_no_direction_and_fails_a_motion_prompt():
     video = _video(ObjectSpec("green", "square", "left", 0.5, 0.5, 0.1, 0.0))
     assert detect(video)[0].direction is None
-    result = prompt_adherence(video, "a green square moving left")
+    result = detect_adherence(video, "a green square moving left")
     assert result["color"] and result["shape"] and not result["direction"] and not result["match"]
 
 
@@ -67,27 +67,27 @@ def test_prompt_adherence_flags_exactly_the_wrong_attribute():
                       ObjectSpec("blue", "diamond", "right", 0.7, 0.2, 0.1, 0.012)), "black")
     video = render(spec, 16)
     good = caption(spec)
-    assert prompt_adherence(video, good) == {"match": True, "color": True, "shape": True, "direction": True,
+    assert detect_adherence(video, good) == {"match": True, "color": True, "shape": True, "direction": True,
                                              "count": True, "background": True}
     for wrong, key in [(good.replace("red", "green"), "color"), (good.replace("diamond", "circle"), "shape"),
                        (good.replace("right", "left"), "direction")]:
-        result = prompt_adherence(video, wrong)
+        result = detect_adherence(video, wrong)
         assert not result[key] and not result["match"], wrong
         assert all(result[k] for k in ("color", "shape", "direction") if k != key), wrong
-    assert prompt_adherence(video, good.replace("black", "white"))["background"] is False
-    assert prompt_adherence(video, "a blue rhombus sliding to the right")["count"] is False
+    assert detect_adherence(video, good.replace("black", "white"))["background"] is False
+    assert detect_adherence(video, "a blue rhombus sliding to the right")["count"] is False
 
 
 def test_object_order_in_the_prompt_does_not_matter_and_missing_objects_fail():
     video = _video(ObjectSpec("cyan", "square", "down", 0.2, 0.2, 0.1, 0.01),
                    ObjectSpec("magenta", "circle", "left", 0.7, 0.7, 0.1, 0.01))
-    assert prompt_adherence(video, "a pink ball heading left and a turquoise box moving down")["match"]
+    assert detect_adherence(video, "a pink ball heading left and a turquoise box moving down")["match"]
     blank = _video()
     assert detect(blank) == []
-    assert prompt_adherence(blank, "a red circle moving left") == {
+    assert detect_adherence(blank, "a red circle moving left") == {
         "match": False, "color": False, "shape": False, "direction": False, "count": False, "background": None}
     with pytest.raises(ValueError):
-        prompt_adherence(blank, "a sunset over the sea")
+        detect_adherence(blank, "a sunset over the sea")
 
 
 def test_detector_works_at_another_resolution():

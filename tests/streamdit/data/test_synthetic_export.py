@@ -2,7 +2,7 @@
 
 import csv
 
-from streamdit.data import parse_caption, prompt_adherence, write_sample
+from streamdit.data import parse_caption, detect_adherence, write_sample
 from streamdit.video_io import read_video
 
 
@@ -18,4 +18,4 @@ def test_write_sample_round_trips_through_mp4(tmp_path):
         assert video.shape == (12, 128, 128, 3)
         [obj] = parse_caption(row["prompt"])
         assert (obj.color, obj.shape, obj.direction) == (row["colors"], row["shapes"], row["directions"])
-        assert prompt_adherence(video, row["prompt"])["match"]
+        assert detect_adherence(video, row["prompt"])["match"]

@@ -13,8 +13,8 @@ from PIL import Image
 
 from eval.ae_features import AutoencoderFeatures
 from eval.cli import main
-from eval.paper import paper_systems
-from eval.paper_report import claims_section, compare
+from eval.paper.run import paper_systems
+from eval.paper.report import claims_section, compare
 from eval.results import COLUMNS
 from streamdit import PipelineConfig, StreamDiTPipeline
 from streamdit.autoencoders.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig

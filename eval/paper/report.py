@@ -13,10 +13,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .report import bar_chart, markdown_table  # noqa: E402
+from ..report import bar_chart, better, markdown_table  # noqa: E402
 
-HIGHER_IS_BETTER = {"adherence": True, "switch_after": True, "seam_score": False, "inside_share": True,
-                    "dynamic_degree": True, "motion_smoothness_linear": True, "fd_ae": False, "fvd": False}
+RUN_FIGURES = {"switch_before": "higher", "switch_after": "higher", "gen_fps": "higher"}  # no metric: the run's own
+CLAIM_METRICS = ("adherence", "switch_after", "seam_score", "inside_share", "dynamic_degree", "motion_smoothness_linear",
+                 "fd_ae", "fvd")  # the figures the paper's claims are about
 CLAIMS = (  # (what the paper claims, system, compared with)
     ("mixed training beats a single scheme", "teacher", "single-scheme"),
     ("mixed training beats a single scheme at the same budget", "teacher-same-budget", "single-scheme"),
@@ -35,13 +36,13 @@ def compare(table: pd.DataFrame, a: str, b: str, metric: str) -> str | None:
     ra, rb = rows.loc[(a, metric)], rows.loc[(b, metric)]
     if np.isnan(ra["value"]) or np.isnan(rb["value"]):
         return None
-    higher = HIGHER_IS_BETTER[metric]
+    higher = better(metric, RUN_FIGURES) == "higher"  # "one" (the seam score) compares as lower: streams score above 1
     if np.isnan(ra["ci_low"]) or np.isnan(rb["ci_low"]):
         above, below, how = ra["value"] > rb["value"], ra["value"] < rb["value"], "no interval"
     else:
         above, below, how = ra["ci_low"] > rb["ci_high"], ra["ci_high"] < rb["ci_low"], "intervals disjoint"
-    better, worse = (above, below) if higher else (below, above)
-    verdict = (f"{a} better ({how})" if better else f"{a} worse ({how})" if worse
+    wins, loses = (above, below) if higher else (below, above)
+    verdict = (f"{a} better ({how})" if wins else f"{a} worse ({how})" if loses
                else "equal" if ra["value"] == rb["value"] else "no clear difference (intervals overlap)")
     return f"{metric}: {a} {ra['value']:.4g} vs {b} {rb['value']:.4g}: {verdict}"
 
@@ -50,7 +51,7 @@ def claims_section(table: pd.DataFrame) -> str:
     """The paper's comparative claims, each checked on every metric with a known direction."""
     lines = []
     for claim, a, b in CLAIMS:
-        found = [line for m in HIGHER_IS_BETTER if (line := compare(table, a, b, m))]
+        found = [line for m in CLAIM_METRICS if (line := compare(table, a, b, m))]
         if found:
             lines.append(f"- **{claim}** ({a} vs {b}):\n" + "\n".join(f"  - {line}" for line in found))
     return "\n".join(lines)
@@ -116,7 +117,7 @@ def write_outputs(out: Path, summary: pd.DataFrame, per_video: pd.DataFrame, swi
     summary.to_csv(out / "paper_summary.csv", index=False)
     per_video.to_csv(out / "paper_per_video.csv", index=False)
     switches.to_csv(out / "paper_switch.csv", index=False)
-    bar_chart(summary.dropna(subset=["value"]), out / "paper_metrics.png")
+    bar_chart(summary.dropna(subset=["value"]), out / "paper_metrics.png", RUN_FIGURES)
     switch_chart(summary, out / "paper_switch.png")
     text = (f"# Paper-style evaluation\n\n{header}\n\n" + markdown_table(summary, missing)
             + "\n\nCells: mean [95% bootstrap CI over videos or streams]; FD has no interval (a distance between sets).\n\n"

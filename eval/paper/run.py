@@ -33,37 +33,33 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from streamdit import BUNDLED_DIR, StreamDiTPipeline, data, is_pipeline_directory, write_video
+from streamdit import BUNDLED_DIR, StreamDiTPipeline, data, write_video
 
-from .adherence import adherence_table
-from .ae_features import AutoencoderFeatures
-from .clip import CLIP, clip_scores
-from .consistency import seam_score, temporal_flicker
-from .frechet import frechet_distance
-from .dynamic_degree import RAFTFlow, dynamic_degree_per_video
-from .motion import inside_chunk_share, window_scores
-from .motion_smoothness import motion_smoothness
-from .fvd import FVD_FRAMES, fvd_features
-from .i3d import I3D
-from .paper_report import write_outputs
-from .paper_settings import DRIFT_CHANGE_S, DRIFT_WINDOW_S, Settings
-from .results import summary_row
-from .stats import bootstrap_mean
-from .study_export import write_study
-from .weights import DEFAULT_CLIP_ARCH, MissingWeightsError, resolve_weights
+from ..adherence import adherence_table
+from ..ae_features import AutoencoderFeatures
+from ..clip import CLIP, clip_scores
+from ..dynamic_degree import RAFTFlow, dynamic_degree_per_video
+from ..frechet import frechet_distance
+from ..fvd import FVD_FRAMES, fvd_features
+from ..i3d import I3D
+from ..metric import MetricSpec, score_videos
+from ..motion import window_scores
+from ..registry import METRICS
+from ..results import summary_row
+from ..stats import bootstrap_mean
+from ..weights import DEFAULT_CLIP_ARCH, MissingWeightsError, resolve_weights
+from .report import write_outputs
+from .settings import DRIFT_CHANGE_S, DRIFT_WINDOW_S, Settings
+from .study import write_study
 
 GROUND_TRUTH = "ground-truth"
-METRIC_NOTES = (
+METRIC_NOTES = (  # the figures that are not frame-only metrics; those are described by the registry (`metric_notes`)
     "adherence: fraction of videos whose colour, shape and direction the analytic detector reads as prompted",
-    ("temporal_flicker: mean absolute difference of consecutive frames (0-255); seam_score: frame change across "
-     "chunk boundaries / elsewhere (1 = invisible seams), at each system's chunk length; inside_share: the share of "
-     "all frame change that happens inside chunks (a smooth video about (c - 1) / c, a slideshow 0); ground-truth-cN: "
-     "the domain's own renders scored at N frames per chunk"),
     ("switch_before / switch_after: detector match with the old prompt over the first frames and with the new "
      "prompt over the last frames, after the buffer turned over (paper_switch.csv)"),
     "gen_fps: frames per second of generating the held-out videos on this device (no interval)",
-    ("dynamic_degree: VBench's share of videos that move (RAFT optical flow); motion_smoothness_linear: VBench's "
-     "motion smoothness with linear interpolation of the odd frames in place of its AMT-S network (not available)"),
+    "dynamic_degree: VBench's share of videos that move (RAFT optical flow)",
+    "ground-truth-cN: the domain's own renders scored at N frames per chunk",
 )
 QUEUE_LAG_CHUNKS = 3  # chunks a stream may have made before a prompt change reaches the model (queue of 2 + 1)
 DRIFT_SYSTEMS = ("teacher", "student")  # the streaming systems a visitor meets
@@ -97,19 +93,23 @@ def paper_systems(teacher: Path, single_scheme: Path, student: Path,
     ]
 
 
+_HOW_TO_GET = (f"Train the bundled models with `make train-bundled` (they go to {BUNDLED_DIR}/teacher, single-scheme, "
+               "student), or pass --teacher / --single-scheme / --student DIR")
+
+
 def check_model_dirs(systems: list[System]) -> None:
     """Raise FileNotFoundError naming every missing pipeline directory and how to get one."""
-    missing = sorted({str(s.directory) for s in systems if not is_pipeline_directory(s.directory)})
+    missing = sorted({str(s.directory) for s in systems if not s.directory.is_dir()})
     if missing:
-        raise FileNotFoundError(
-            f"no StreamDiT pipeline (pipeline.json) in: {', '.join(missing)}. Train the bundled models with "
-            f"`make train-bundled` (they go to {BUNDLED_DIR}/teacher, single-scheme, student), or pass "
-            "--teacher / --single-scheme / --student DIR")
+        raise FileNotFoundError(f"no such pipeline directory: {', '.join(missing)}. {_HOW_TO_GET}")
 
 
 def load_system(system: System, device: str) -> StreamDiTPipeline:
     """The system's pipeline, with its sampler settings applied to the loaded one."""
-    pipe = StreamDiTPipeline.from_pretrained(system.directory, device=device)
+    try:
+        pipe = StreamDiTPipeline.from_pretrained(system.directory, device=device)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{system.name}: {err}. {_HOW_TO_GET}") from None
     if not system.sampler:
         return pipe
     return StreamDiTPipeline(pipe.model, pipe.text_encoder, pipe.autoencoder, replace(pipe.config, **dict(system.sampler)),
@@ -186,8 +186,8 @@ def switch_scores(system: str, pipe: StreamDiTPipeline, pairs: list[tuple[str, s
     rows = []
     for i, (before, after) in enumerate(tqdm(pairs, desc=f"{system} prompt change", unit="stream", disable=not progress)):
         video = stream_with_switch(pipe, before, after, frames, seed + i)
-        old = data.prompt_adherence(video[:frames], before)
-        new = data.prompt_adherence(video[-frames:], after)
+        old = data.detect_adherence(video[:frames], before)
+        new = data.detect_adherence(video[-frames:], after)
         rows.append({"system": system, "stream": i, "prompt_before": before, "prompt_after": after,
                      "switch_before": bool(old["match"]), "switch_after": bool(new["match"]),
                      "frames": len(video), "settle_frames": settle_frames(pipe)})
@@ -236,28 +236,39 @@ def fd_frames(metric: str, frames: int, temporal_compression: int) -> int:
     return n - n % temporal_compression
 
 
+def frame_metrics() -> list[MetricSpec]:
+    """The registry's frame-only metrics that the paper run reports (`MetricSpec.in_paper`)."""
+    return [spec for spec in METRICS if spec.frame_only and spec.in_paper]
+
+
+def metric_notes() -> list[str]:
+    """What each column means: the registry's summaries of the frame-only metrics, then `METRIC_NOTES`."""
+    frame_only = [f"{spec.name} ({spec.direction}): {spec.summary}" + (f"; {spec.note}" if spec.note else "")
+                  for spec in frame_metrics()]
+    return [METRIC_NOTES[0], *frame_only, *METRIC_NOTES[1:]]
+
+
 def video_metrics(system: str, videos: list[np.ndarray], prompts: list[str], chunk_frames: int | None,
                   paths: list[str], raft: RAFTFlow | None = None, fps: float = 16) -> pd.DataFrame:
-    """Per-video detector booleans, flicker, seam score and inside share (NaN where a chunk has no inner frame
-    pair), motion smoothness, and dynamic degree where RAFT weights are given."""
+    """Per-video detector booleans, the frame-only metrics (NaN where a chunk has no inner frame pair or no
+    border), and dynamic degree where RAFT weights are given."""
     table = adherence_table(videos, prompts)
     table.insert(0, "system", system)
     table.insert(1, "video", paths)
     table.insert(2, "prompt", prompts)
-    table["temporal_flicker"] = [temporal_flicker(v) for v in videos]
-    seams = chunk_frames is not None and chunk_frames >= 2 and len(videos[0]) > chunk_frames
-    table["seam_score"] = [seam_score(v, chunk_frames) if seams else np.nan for v in videos]
-    table["inside_share"] = [inside_chunk_share(v, chunk_frames) if seams else np.nan for v in videos]
-    table["motion_smoothness_linear"] = [motion_smoothness(v) for v in videos]
+    table = table.join(score_videos(frame_metrics(), videos, prompts, [chunk_frames] * len(videos)))
     table["dynamic_degree"] = dynamic_degree_per_video(videos, raft, fps) if raft is not None else np.nan
     return table
 
 
 def truth_motion(videos: list[np.ndarray], chunk_frames: int) -> pd.DataFrame:
-    """The ground truth's seam score and inside share at `chunk_frames` per chunk (row `ground-truth-cN`)."""
-    return pd.DataFrame({"system": f"{GROUND_TRUTH}-c{chunk_frames}", "video": "",
-                         "seam_score": [seam_score(v, chunk_frames) for v in videos],
-                         "inside_share": [inside_chunk_share(v, chunk_frames) for v in videos]})
+    """The ground truth's chunk metrics (seam score, inside share) at `chunk_frames` per chunk (row
+    `ground-truth-cN`)."""
+    chunked = [spec for spec in frame_metrics() if "chunk_size" in spec.needs]
+    table = score_videos(chunked, videos, chunk_sizes=[chunk_frames] * len(videos))
+    table.insert(0, "system", f"{GROUND_TRUTH}-c{chunk_frames}")
+    table.insert(1, "video", "")
+    return table
 
 
 def summarise(per_video: pd.DataFrame, switches: pd.DataFrame, fd: dict[str, float], fd_metric: str,
@@ -269,8 +280,7 @@ def summarise(per_video: pd.DataFrame, switches: pd.DataFrame, fd: dict[str, flo
             rows.append(summary_row(system, fd_metric, fd[system], len(group)))
         if clip is not None and system in set(clip["system"]):
             rows.append(summary_row(system, "clip_score", bootstrap_mean(clip.loc[clip["system"] == system, "clip_score"], seed=seed)))
-        for column in ("match", "temporal_flicker", "seam_score", "inside_share", "motion_smoothness_linear",
-                       "dynamic_degree"):
+        for column in ("match", *(spec.name for spec in frame_metrics()), "dynamic_degree"):
             values = group[column].dropna().to_numpy(float)
             if values.size:
                 rows.append(summary_row(system, "adherence" if column == "match" else column,
@@ -339,7 +349,7 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
               f"{resolution}x{resolution} per system (seed {seed}), {settings.streams} long streams with a prompt change "
               f"per system, a {settings.drift_seconds} s drift stream with and without prompt changes for "
               f"{', '.join(DRIFT_SYSTEMS)}; device {device}.")
-    notes = [fd_note, *METRIC_NOTES, *notes,
+    notes = [fd_note, *metric_notes(), *notes,
              f"human-eval study: {study / 'pairs.csv'} (`python -m human_eval serve --study {study} --db votes.sqlite`)"]
     return write_outputs(out, summary, per_video, pd.DataFrame(switches), missing, header, notes,
                          pd.concat(drift, ignore_index=True) if drift else None)
