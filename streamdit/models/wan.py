@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from streamdit.loading import read_json, write_json
-from streamdit.models.dit import StreamDiT, StreamDiTConfig, check_buffer_inputs, window_partition, window_reverse
+from streamdit.models.dit import StreamDiTConfig, check_buffer_inputs, window_partition, window_reverse
 
 BUFFER_CONFIG_NAME = "streamdit.json"
 WAN_CLASS_NAME = "WanTransformer3DModel"

@@ -39,7 +39,9 @@ def add_config_options(parser: argparse.ArgumentParser, defaults: dict | None = 
     for f in fields(TrainConfig):
         if f.name in exclude:
             continue
-        group = groups.setdefault(f.metadata["group"], parser.add_argument_group(f.metadata["group"]))
+        if f.metadata["group"] not in groups:
+            groups[f.metadata["group"]] = parser.add_argument_group(f.metadata["group"])
+        group = groups[f.metadata["group"]]
         flag, default = "--" + f.name.replace("_", "-"), (defaults or {}).get(f.name, f.default)
         kind = str(f.type)
         if kind == "bool":
