@@ -9,11 +9,12 @@ from streamdit.autoencoder import load_autoencoder, tensor_to_video, video_to_te
 from streamdit.model import StreamDiT, StreamDiTConfig
 from streamdit.pipeline import BUNDLED_DIR, PipelineConfig, StreamDiTPipeline, VideoStream
 from streamdit.schedule import BufferSchedule, MixedSchemeSampler, Scheme, shift_time, time_grid
+from streamdit.stream_batch import StreamBatcher
 from streamdit.text import MAX_PROMPT_CHARS
 from streamdit.video_io import iter_video_frames, read_video, write_video
 
 __all__ = [
     "BUNDLED_DIR", "MAX_PROMPT_CHARS", "BufferSchedule", "MixedSchemeSampler", "PipelineConfig", "Scheme",
-    "StreamDiT", "StreamDiTConfig", "StreamDiTPipeline", "VideoStream", "data", "iter_video_frames",
+    "StreamBatcher", "StreamDiT", "StreamDiTConfig", "StreamDiTPipeline", "VideoStream", "data", "iter_video_frames",
     "load_autoencoder", "read_video", "shift_time", "tensor_to_video", "time_grid", "video_to_tensor", "write_video",
 ]
