@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 import streamdit
-from streamdit import StreamDiTPipeline
+from streamdit import StreamBatcher, StreamDiTPipeline
 from streamdit.pipeline import PIPELINE_CONFIG
 
 BUNDLED_DIR = Path(streamdit.__file__).parent / "bundled"
@@ -65,6 +65,7 @@ class ModelBank:
             raise ValueError("no model to offer")
         self.options, self.device = options, device
         self._loaded: dict[str, StreamDiTPipeline] = {}
+        self._batchers: dict[str, StreamBatcher] = {}
         self.speeds: dict[str, float] = {}  # label -> frames generated per second here (see ``measure``)
         self._lock = threading.Lock()
 
@@ -87,6 +88,12 @@ class ModelBank:
                                               if option.path is None
                                               else StreamDiTPipeline.from_pretrained(option.path, device=self.device))
             return self._loaded[option.label]
+
+    def batcher(self, label: str | None = None) -> StreamBatcher:
+        """The stream batch of a model: all visitors' streams of it share its forwards (streamdit.stream_batch)."""
+        pipe = self.get(label)
+        with self._lock:
+            return self._batchers.setdefault(label or self.labels[0], StreamBatcher(pipe.model))
 
     def choices(self) -> list[tuple[str, str]]:
         """(shown name, value) pairs for the model dropdown: the name says how fast it runs here, if measured."""
