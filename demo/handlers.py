@@ -68,7 +68,8 @@ def ordinal(n: int) -> str:
 
 def speed_words(realtime: float, capacity: float | None = None) -> str:
     """Generation speed against playback in plain words (Markdown). ``realtime``: this stream's frames per
-    second over the video's (a paced stream stays near 1); ``capacity``: the model's measured speed, if known."""
+    second while generating (time held back for playback left out) over the video's; ``capacity``: the model's
+    measured speed, if known."""
     if realtime < 0.95:
         return f"made at **{realtime:.2f}×** real time: slower than playback, so the video pauses to catch up"
     known = f" (this model: **{capacity:.1f}×** real time here)" if capacity is not None else ""
@@ -165,7 +166,7 @@ class Handlers:
                   stop: threading.Event, clicked: float, started: float, seconds: float) -> Iterator[tuple[object, str]]:
         """The HLS player: 1 s segments, generation paced to at most ``lead_seconds`` ahead of playback."""
         session.attach(stream, writer)
-        shown_at, state = None, "Finished"  # when the first segment went out
+        shown_at, state, waited = None, "Finished", 0.0  # when the first segment went out; paced time
         for chunk in stream:
             if time.monotonic() - started > self.limits.wall_limit_s(seconds):
                 state = "Time limit reached"
@@ -173,14 +174,16 @@ class Handlers:
             segment = writer.add(chunk)
             if segment is not None:
                 shown_at = shown_at or time.monotonic()
-                yield str(segment), self._stats(stream, pipe, clicked, started, shown_at, "Streaming")
+                yield str(segment), self._stats(stream, pipe, clicked, started, shown_at, "Streaming", waited)
                 # pace to playback: wait (stoppably) while the video made runs more than lead_seconds ahead
                 played = time.monotonic() - shown_at
-                stop.wait(max(0.0, stream.stats.frames / pipe.config.fps - played - self.limits.lead_seconds))
+                pause = max(0.0, stream.stats.frames / pipe.config.fps - played - self.limits.lead_seconds)
+                stop.wait(pause)
+                waited += pause
         segment = writer.flush()
         state = "Stopped" if stop.is_set() else state
         yield ((str(segment) if segment is not None else gr.skip()),
-               self._stats(stream, pipe, clicked, started, shown_at, state))
+               self._stats(stream, pipe, clicked, started, shown_at, state, waited))
 
     def _play_live(self, stream: VideoStream, writer: SegmentWriter, pipe: StreamDiTPipeline, session: Session,
                    stop: threading.Event, player: str, clicked: float, started: float,
@@ -188,7 +191,7 @@ class Handlers:
         """The canvas player: every frame sent as it is made; the next chunk is taken from the model only once
         the player holds at most ``lead_frames`` frames. Stats are yielded about once per second."""
         channel = self.hub.open(player)
-        state, sent, stats_due = "Finished", 0, time.monotonic()
+        state, sent, stats_due, waited = "Finished", 0, time.monotonic(), 0.0
         try:
             height, width = pipe.resolution
             channel.send(control_message(start={"fps": pipe.config.fps, "width": width, "height": height}))
@@ -201,30 +204,36 @@ class Handlers:
                 now = time.monotonic()
                 if now >= stats_due:
                     stats_due = now + 1.0
-                    yield gr.skip(), self._stats(stream, pipe, clicked, started, channel.first_played_at, "Streaming")
+                    yield gr.skip(), self._stats(stream, pipe, clicked, started, channel.first_played_at, "Streaming",
+                                                   waited)
                 if now - started > self.limits.wall_limit_s(seconds):
                     state = "Time limit reached"
                     break
-                if not channel.wait_played(sent - 1 - self.limits.lead_frames, stop, self.limits.player_patience_s):
+                paced = time.monotonic()
+                playing = channel.wait_played(sent - 1 - self.limits.lead_frames, stop, self.limits.player_patience_s)
+                waited += time.monotonic() - paced
+                if not playing:
                     state = "Stopped" if stop.is_set() else "Stopped: the player stopped drawing"
                     break
             writer.flush()
             state = "Stopped" if stop.is_set() else state
             channel.send(control_message(end=state))
-            yield gr.skip(), self._stats(stream, pipe, clicked, started, channel.first_played_at, state)
+            yield gr.skip(), self._stats(stream, pipe, clicked, started, channel.first_played_at, state, waited)
         finally:
             stream.stop()
             channel.send(None)
             self.hub.release(player)
 
     def _stats(self, stream: VideoStream, pipe: StreamDiTPipeline, clicked: float, started: float,
-               shown_at: float | None, state: str) -> str:
-        """One line of live figures for the page (Markdown); times count from the click on Start."""
+               shown_at: float | None, state: str, waited: float) -> str:
+        """One line of live figures for the page (Markdown); times count from the click on Start. ``waited``: the
+        seconds generation was held back for playback, left out of its speed."""
         stats = stream.stats
         first = f"**{shown_at - clicked:.2f} s** after Start" if shown_at is not None else "not yet"
         queued = f" (of which {started - clicked:.1f} s waiting in line)" if started - clicked >= 0.5 else ""
         capacity = self.models.realtime(self._label(pipe))
-        speed = f" · {speed_words(stats.fps / pipe.config.fps, capacity)}" if stats.chunks else ""
+        working = max(time.perf_counter() - stats.started - waited, 1e-3)
+        speed = f" · {speed_words(stats.frames / pipe.config.fps / working, capacity)}" if stats.chunks else ""
         waiting = self.line.waiting()
         return (f"**{state}** · {stats.frames / pipe.config.fps:.1f} s of video{speed} · first frame {first}{queued} · "
                 f"device **{pipe.device}** · visitors streaming **{self.store.streaming()}** of {self.limits.max_streams}"
