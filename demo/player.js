@@ -35,6 +35,8 @@
     if (mode() !== 'canvas') return '';
     Object.assign(live, {token: token(), wanted: 0, drawn: 0, stalls: 0, last: -1, lastDrawAt: null,
                          longestGapMs: 0, ended: false});
+    const c = canvas();
+    if (c) c.getContext('2d').clearRect(0, 0, c.width, c.height);  // a new stream: no picture of the last one
     read(live.token);
     return live.token;
   };
@@ -102,6 +104,7 @@
     live.last = frame.index;
     if (live.wanted && frame.version >= live.wanted) {
       live.wanted = 0;
+      live.steerDrawnAt = now;  // the first frame made wholly under the new prompt is on screen
       steering(false);
     }
     if (frame.index % 2 === 0 || live.buffer.length <= 1) {
