@@ -9,6 +9,7 @@ import gradio as gr
 from demo.handlers import SOURCES, Handlers, Limits
 from demo.live import LiveHub
 from demo.models import ModelBank
+from demo.previews import default_cache_dir, preview_clips
 from demo.session import SessionStore
 from demo.vocabulary import domain_markdown
 
@@ -38,8 +39,16 @@ html[data-player="hls"] #live-canvas-block { display: none !important; }
 /* the 128 px video fills its box, scaled up by the browser's smooth (bilinear) video scaler */
 #live-video video { width: 100% !important; height: 100% !important; object-fit: contain; background: #111; }
 #live-video { aspect-ratio: 1 / 1; height: auto !important; max-height: 500px; }
-/* examples: every chip whole, wrapping onto more lines rather than cut off */
-#examples button, #examples .example { white-space: normal !important; max-width: 100%; height: auto; text-align: left; }
+/* examples: a gallery of preview clips, each with its whole prompt under it (wrapped, never cut off) */
+#examples label[data-testid="block-label"] { position: static; margin-bottom: 4px; }
+#examples .grid-wrap { height: auto !important; max-height: none !important; min-height: 0 !important; overflow: visible; }
+#examples .grid-container { padding-top: 0 !important; }
+#examples .icon-button-wrapper { display: none; }
+#examples .thumbnail-item { display: flex; flex-direction: column; height: auto !important; aspect-ratio: auto !important; }
+#examples .thumbnail-item img { width: 100%; aspect-ratio: 1 / 1; height: auto; }
+#examples .caption-label { position: static !important; transform: none !important; white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; max-width: 100% !important; width: 100%;
+  text-align: left; font-size: 13px; line-height: 1.3; padding: 4px 6px; }
 @media (max-width: 720px) {
   /* phone: the prompt first, then the video and its buttons, then examples and settings */
   #main { flex-direction: column; }
@@ -77,11 +86,19 @@ def launch_options(hub: LiveHub) -> dict[str, object]:
     return dict(theme=THEME, css=CSS, head=f"<script>{PLAYER_JS}</script>", app_kwargs={"routes": hub.routes()})
 
 
+def choose_example(event: gr.SelectData) -> str:
+    """A preview clicked in the examples gallery: its prompt."""
+    return EXAMPLES[event.index]
+
+
 def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore | None = None,
-               hub: LiveHub | None = None) -> gr.Blocks:
-    """The demo page; ``launch(**launch_options(hub))`` it (same ``hub``) after ``queue()`` has been set up here."""
+               hub: LiveHub | None = None, preview_dir: Path | None = None) -> gr.Blocks:
+    """The demo page; ``launch(**launch_options(hub))`` it (same ``hub``) after ``queue()`` has been set up here.
+    The examples' preview clips are made by the first model into ``preview_dir`` (default: the user's cache)
+    unless already there."""
     handlers = Handlers(models, store or SessionStore(), limits, hub)
     pipe = models.get()
+    clips = preview_clips(pipe, models.model_key(), EXAMPLES, preview_dir or default_cache_dir())
     card = models.model_card()
     with gr.Blocks(title="StreamDiT: real-time text-to-video") as demo:
         gr.Markdown(INTRO, elem_id="title")
@@ -116,8 +133,10 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                     check = gr.Markdown("", elem_id="prompt-check")
                     note = gr.Markdown("", elem_id="prompt-note")
                 with gr.Column(elem_id="extras"):
-                    examples = gr.Examples(EXAMPLES, inputs=[prompt], elem_id="examples",
-                                           label="Examples: click one to use it (while streaming, it changes the video)")
+                    examples = gr.Gallery([(str(clip), text) for clip, text in zip(clips, EXAMPLES)], columns=3,
+                                          label="Examples: click one to use it (while streaming, it changes the video)",
+                                          allow_preview=False, object_fit="contain", height="auto",
+                                          elem_id="examples", interactive=False)
                     with gr.Accordion("Settings", open=True):
                         model = gr.Dropdown(models.choices(), value=models.labels[0], label="Model",
                                             info="× real time: how fast it makes video compared with playback, "
@@ -155,8 +174,10 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                       concurrency_limit=None, show_progress="hidden", trigger_mode="always_last")
         prompt.submit(handlers.set_prompt, inputs=[prompt], outputs=[note], api_name="set_prompt",
                       concurrency_limit=None, show_progress="hidden")
-        examples.load_input_event.then(handlers.set_prompt, inputs=[prompt], outputs=[note], api_name="example_prompt",
-                                       api_visibility="private", concurrency_limit=None, show_progress="hidden")
+        examples.select(choose_example, outputs=[prompt], api_visibility="private", concurrency_limit=None,
+                        show_progress="hidden").then(
+            handlers.set_prompt, inputs=[prompt], outputs=[note], api_name="example_prompt",
+            api_visibility="private", concurrency_limit=None, show_progress="hidden")
         model.change(handlers.model_chosen, inputs=[model], outputs=None, api_visibility="private",
                      concurrency_limit=None, show_progress="hidden")
         save.click(handlers.download, outputs=[saved], api_name="download", concurrency_limit=None).success(

@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default 2): keeps a live prompt change within a few seconds of the screen")
     parser.add_argument("--lead-frames", type=int, default=4,
                         help="canvas player: frames it may hold before the next chunk is generated (default 4)")
+    parser.add_argument("--preview-dir", type=Path, default=None,
+                        help="cache folder of the examples' preview clips (default: ~/.cache/streamdit/previews)")
     parser.add_argument("--segment-seconds", type=float, default=1.0,
                         help="video per streamed segment: shorter starts sooner, longer stalls less (default 1)")
     return parser
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"StreamDiT demo: {label} makes {fps:.1f} frames/s on {device} "
               f"({fps / models.get(label).config.fps:.2f}x real time)", flush=True)
     hub = LiveHub()
-    demo = build_demo(models, limits, hub=hub)
+    demo = build_demo(models, limits, hub=hub, preview_dir=args.preview_dir)
     print(f"StreamDiT demo: {models.labels[0]} on {device}, {pipe.resolution[1]}x{pipe.resolution[0]} "
           f"at {pipe.config.fps} fps", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, show_error=True,

@@ -95,6 +95,13 @@ class ModelBank:
         with self._lock:
             return self._batchers.setdefault(label or self.labels[0], StreamBatcher(pipe.model))
 
+    def model_key(self, label: str | None = None) -> str:
+        """Names a model's weights as they are now (its directory and when its transformer last changed)."""
+        option = next((o for o in self.options if o.label == label), None) if label else self.options[0]
+        if option is None or option.path is None:
+            return UNTRAINED
+        return f"{option.path.resolve()}@{(option.path / 'transformer').stat().st_mtime_ns}"
+
     def choices(self) -> list[tuple[str, str]]:
         """(shown name, value) pairs for the model dropdown: the name says how fast it runs here, if measured."""
         pairs = []
