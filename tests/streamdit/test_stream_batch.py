@@ -132,3 +132,22 @@ def test_prompt_versions_follow_set_prompt(pipe) -> None:
         assert stream.prompt_version == 1
         versions = [stream.chunk_version for _ in stream]
     assert versions[-1] == 1 and versions == sorted(versions)  # chunks that entered after the change carry it
+
+
+def test_an_on_demand_stream_denoises_a_chunk_only_when_asked(pipe) -> None:
+    stream = pipe.stream(PROMPTS[0], on_demand=True)
+    with stream:
+        time.sleep(0.3)
+        assert stream.stats.evaluations == 0  # nothing made before the first ask
+        first = next(stream)
+        time.sleep(0.3)
+        made = stream.stats.evaluations
+        assert made > 0
+        second = next(stream)
+        time.sleep(0.3)
+        assert stream.stats.evaluations == made + pipe.schedule.scheme.micro_steps  # one chunk per ask, none ahead
+        stream.set_prompt(PROMPTS[1])
+        k = pipe.schedule.scheme.num_chunks
+        versions = [next(stream) is not None and stream.chunk_version for _ in range(k)]
+        assert versions == [0] * (k - 1) + [1]  # the chunk that entered at the next ask comes out k chunks later
+    assert first.shape == second.shape
