@@ -147,7 +147,7 @@ class Handlers:
             frames_in = self._input_frames(source, video, pipe, session, stop)
             stream = pipe.stream(text, seed=int(seed), guidance=float(guidance) or None, video=frames_in,
                                  strength=float(strength), max_chunks=max_chunks, batcher=self.models.batcher(model),
-                                 queue_size=1)
+                                 queue_size=1, on_demand=bool(player))  # canvas: no chunk made before it is asked for
             segment_frames = max(1, round(self.limits.segment_seconds * pipe.config.fps))
             writer = SegmentWriter(folder, pipe.config.fps, segment_frames)
             if player:
