@@ -67,7 +67,8 @@ PLAYERS = [("Live (frames as they are made)", "canvas"), ("Compatible (HLS video
 START_JS = "(seconds, player) => [seconds, window.streamditLive ? window.streamditLive.start() : '']"
 INTRO = ("# StreamDiT: real-time streaming text-to-video\n"
          "Press **Start**, then type a new prompt and press **Enter** (or click an example) to steer the playing "
-         "video; the change shows within about a second. The model knows only coloured shapes moving left, right, "
+         "video: the new prompt reaches the screen within about a second, and the picture turns to it over the next "
+         "few seconds. The model knows only coloured shapes moving left, right, "
          "up or down on plain backgrounds (*What this model knows*, below).")
 
 
