@@ -202,7 +202,7 @@ class Handlers:
                     channel.send(frame_message(sent, stream.chunk_version, frame))
                     sent += 1
                 now = time.monotonic()
-                if now >= stats_due:
+                if channel.first_played_at is not None and now >= stats_due:  # from the first frame on screen
                     stats_due = now + 1.0
                     yield gr.skip(), self._stats(stream, pipe, clicked, started, channel.first_played_at, "Streaming",
                                                    waited)
