@@ -136,7 +136,4 @@
   document.addEventListener('click', (event) => {
     if (event.target.closest('#stop')) live.stop();  // frames stop at once, before the server hears of it
   }, true);
-  document.addEventListener('change', (event) => {
-    if (event.target.closest('#player-mode')) document.documentElement.dataset.player = mode();
-  }, true);
 })();
