@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="HLS player: how far generation may run ahead of playback, in seconds of video "
                              "(default 2): keeps a live prompt change within a few seconds of the screen")
     parser.add_argument("--lead-frames", type=int, default=4,
-                        help="canvas player: frames it may hold before the next chunk is generated (default 4)")
+                        help="canvas player: frames it may hold before the next chunk is generated (default 4; "
+                             "twice that while several streams play)")
     parser.add_argument("--preview-dir", type=Path, default=None,
                         help="cache folder of the examples' preview clips (default: ~/.cache/streamdit/previews)")
     parser.add_argument("--segment-seconds", type=float, default=1.0,
