@@ -33,7 +33,8 @@ html[data-player="hls"] #live-canvas-block { display: none !important; }
 #live-canvas { display: block; width: 100%; max-width: 500px; aspect-ratio: 1 / 1; margin: 0 auto; background: #111;
                border-radius: 8px; image-rendering: auto; }
 #steering { position: absolute; top: 10px; left: 50%; transform: translateX(-50%); padding: 3px 12px; border-radius: 999px;
-            background: rgba(79, 70, 229, 0.92); color: #fff; font-weight: 600; font-size: 14px; pointer-events: none; }
+            background: rgba(79, 70, 229, 0.92); color: #fff; font-weight: 600; font-size: 14px; pointer-events: none;
+            white-space: nowrap; }
 #steering[hidden] { display: none; }
 #player-mode { padding-top: 0; }
 /* the 128 px video fills its box, scaled up by the browser's smooth (bilinear) video scaler */
@@ -50,6 +51,7 @@ html[data-player="hls"] #live-canvas-block { display: none !important; }
   overflow: visible !important; text-overflow: clip !important; max-width: 100% !important; width: 100%;
   text-align: left; font-size: 13px; line-height: 1.3; padding: 4px 6px; }
 @media (max-width: 720px) {
+  #steering { font-size: 12px; top: 6px; }
   /* phone: the prompt first, then the video and its buttons, then examples and settings */
   #main { flex-direction: column; }
   #video-col, #side-col { display: contents; }
