@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from demo.handlers import SOURCES, Handlers, Limits
+from demo.live import LiveHub
 from demo.models import ModelBank
+from demo.previews import default_cache_dir, preview_clips
 from demo.session import SessionStore
 from demo.vocabulary import domain_markdown
 
@@ -22,12 +26,32 @@ CSS = """
 #stats { font-variant-numeric: tabular-nums; min-height: 1.6em; }
 #save { white-space: nowrap; }
 #prompt-check, #prompt-note { min-height: 0; }
+/* the player chosen under the video is the one shown (demo/player.js sets data-player on Start) */
+html[data-player="canvas"] #live-video { display: none !important; }
+html[data-player="hls"] #live-canvas-block { display: none !important; }
+#live-canvas-block { position: relative; padding: 0; }
+#live-canvas { display: block; width: 100%; max-width: 500px; aspect-ratio: 1 / 1; margin: 0 auto; background: #111;
+               border-radius: 8px; image-rendering: auto; }
+#steering { position: absolute; top: 10px; left: 50%; transform: translateX(-50%); padding: 3px 12px; border-radius: 999px;
+            background: rgba(79, 70, 229, 0.92); color: #fff; font-weight: 600; font-size: 14px; pointer-events: none;
+            white-space: nowrap; }
+#steering[hidden] { display: none; }
+#player-mode { padding-top: 0; }
 /* the 128 px video fills its box, scaled up by the browser's smooth (bilinear) video scaler */
 #live-video video { width: 100% !important; height: 100% !important; object-fit: contain; background: #111; }
 #live-video { aspect-ratio: 1 / 1; height: auto !important; max-height: 500px; }
-/* examples: every chip whole, wrapping onto more lines rather than cut off */
-#examples button, #examples .example { white-space: normal !important; max-width: 100%; height: auto; text-align: left; }
+/* examples: a gallery of preview clips, each with its whole prompt under it (wrapped, never cut off) */
+#examples label[data-testid="block-label"] { position: static; margin-bottom: 4px; }
+#examples .grid-wrap { height: auto !important; max-height: none !important; min-height: 0 !important; overflow: visible; }
+#examples .grid-container { padding-top: 0 !important; }
+#examples .icon-button-wrapper { display: none; }
+#examples .thumbnail-item { display: flex; flex-direction: column; height: auto !important; aspect-ratio: auto !important; }
+#examples .thumbnail-item img { width: 100%; aspect-ratio: 1 / 1; height: auto; }
+#examples .caption-label { position: static !important; transform: none !important; white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; max-width: 100% !important; width: 100%;
+  text-align: left; font-size: 13px; line-height: 1.3; padding: 4px 6px; }
 @media (max-width: 720px) {
+  #steering { font-size: 12px; top: 6px; }
   /* phone: the prompt first, then the video and its buttons, then examples and settings */
   #main { flex-direction: column; }
   #video-col, #side-col { display: contents; }
@@ -37,9 +61,16 @@ CSS = """
 }
 """
 THEME = gr.themes.Soft(primary_hue="indigo")
+PLAYER_JS = (Path(__file__).parent / "player.js").read_text()
+CANVAS_HTML = ('<canvas id="live-canvas" width="128" height="128" aria-label="Live video"></canvas>'
+               '<div id="steering" role="status" hidden>Steering to the new prompt…</div>')
+PLAYERS = [("Live (frames as they are made)", "canvas"), ("Compatible (HLS video, seconds behind)", "hls")]
+# Start: the canvas player opens its frame stream at the click and hands its token to the server
+START_JS = "(seconds, player) => [seconds, window.streamditLive ? window.streamditLive.start() : '']"
 INTRO = ("# StreamDiT: real-time streaming text-to-video\n"
          "Press **Start**, then type a new prompt and press **Enter** (or click an example) to steer the playing "
-         "video; the change shows within a few seconds. The model knows only coloured shapes moving left, right, "
+         "video: the new prompt reaches the screen within about a second, and the picture turns to it over the next "
+         "few seconds. The model knows only coloured shapes moving left, right, "
          "up or down on plain backgrounds (*What this model knows*, below).")
 
 
@@ -53,10 +84,24 @@ def guidance_info(models: ModelBank) -> str:
             "but runs the model twice per frame.")
 
 
-def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore | None = None) -> gr.Blocks:
-    """The demo page; ``launch(theme=THEME, css=CSS)`` it after ``queue()`` has been set up here."""
-    handlers = Handlers(models, store or SessionStore(), limits)
+def launch_options(hub: LiveHub) -> dict[str, object]:
+    """``launch`` keywords for the page built with ``hub``: theme, CSS, the canvas player and its routes."""
+    return dict(theme=THEME, css=CSS, head=f"<script>{PLAYER_JS}</script>", app_kwargs={"routes": hub.routes()})
+
+
+def choose_example(event: gr.SelectData) -> str:
+    """A preview clicked in the examples gallery: its prompt."""
+    return EXAMPLES[event.index]
+
+
+def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore | None = None,
+               hub: LiveHub | None = None, preview_dir: Path | None = None) -> gr.Blocks:
+    """The demo page; ``launch(**launch_options(hub))`` it (same ``hub``) after ``queue()`` has been set up here.
+    The examples' preview clips are made by the first model into ``preview_dir`` (default: the user's cache)
+    unless already there."""
+    handlers = Handlers(models, store or SessionStore(), limits, hub)
     pipe = models.get()
+    clips = preview_clips(pipe, models.model_key(), EXAMPLES, preview_dir or default_cache_dir())
     card = models.model_card()
     with gr.Blocks(title="StreamDiT: real-time text-to-video") as demo:
         gr.Markdown(INTRO, elem_id="title")
@@ -66,11 +111,13 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                         "noise-like video. Pass `--model DIR` to serve a trained pipeline.", elem_id="untrained")
         with gr.Accordion("What this model knows", open=False, elem_id="about"):
             gr.Markdown(domain_markdown())
-        ticket = gr.State(None)
+        ticket, player = gr.State(None), gr.State(None)
+        player_token = gr.Textbox(visible=False)  # filled by START_JS
         timer = gr.Timer(1.0, active=False)
         with gr.Row(equal_height=False, elem_id="main"):
             with gr.Column(scale=3, elem_id="video-col"):
                 with gr.Column(elem_id="video-block"):
+                    gr.HTML(CANVAS_HTML, elem_id="live-canvas-block", padding=False)
                     video = gr.Video(label="Live video", streaming=True, autoplay=True, interactive=False,
                                      height=420, elem_id="live-video")
                     stats = gr.Markdown("Idle: press Start.", elem_id="stats")
@@ -79,6 +126,8 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                         stop = gr.Button("Stop", variant="stop", elem_id="stop", min_width=80)
                         save = gr.Button("Save mp4", elem_id="save", min_width=80)
                     saved = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
+                    gr.Radio(PLAYERS, value="canvas", label="Player", elem_id="player-mode", interactive=True,
+                             info="Used from the next Start.")
             with gr.Column(scale=2, elem_id="side-col"):
                 with gr.Column(elem_id="prompt-block"):
                     prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0], lines=1, max_lines=3,
@@ -87,8 +136,10 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                     check = gr.Markdown("", elem_id="prompt-check")
                     note = gr.Markdown("", elem_id="prompt-note")
                 with gr.Column(elem_id="extras"):
-                    examples = gr.Examples(EXAMPLES, inputs=[prompt], elem_id="examples",
-                                           label="Examples: click one to use it (while streaming, it changes the video)")
+                    examples = gr.Gallery([(str(clip), text) for clip, text in zip(clips, EXAMPLES)], columns=3,
+                                          label="Examples: click one to use it (while streaming, it changes the video)",
+                                          allow_preview=False, object_fit="contain", height="auto",
+                                          elem_id="examples", interactive=False)
                     with gr.Accordion("Settings", open=True):
                         model = gr.Dropdown(models.choices(), value=models.labels[0], label="Model",
                                             info="× real time: how fast it makes video compared with playback, "
@@ -113,9 +164,10 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                               elem_id="model-card"):
                 gr.Markdown(card)
 
-        start.click(handlers.join_line, inputs=[seconds], outputs=[stats, ticket, timer], api_visibility="private",
-                    concurrency_limit=None, show_progress="hidden", trigger_mode="multiple").then(
-            handlers.generate, inputs=[prompt, seed, guidance, model, source, upload, strength, seconds, ticket],
+        start.click(handlers.join_line, inputs=[seconds, player_token], outputs=[stats, ticket, timer, player],
+                    js=START_JS, api_visibility="private", concurrency_limit=None, show_progress="hidden",
+                    trigger_mode="multiple").then(
+            handlers.generate, inputs=[prompt, seed, guidance, model, source, upload, strength, seconds, ticket, player],
             outputs=[video, stats], api_name="generate", concurrency_limit=limits.max_streams,
             concurrency_id="stream", show_progress="hidden", trigger_mode="multiple")
         timer.tick(handlers.queue_notice, inputs=[ticket], outputs=[stats, timer], api_visibility="private",
@@ -125,8 +177,10 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                       concurrency_limit=None, show_progress="hidden", trigger_mode="always_last")
         prompt.submit(handlers.set_prompt, inputs=[prompt], outputs=[note], api_name="set_prompt",
                       concurrency_limit=None, show_progress="hidden")
-        examples.load_input_event.then(handlers.set_prompt, inputs=[prompt], outputs=[note], api_name="example_prompt",
-                                       api_visibility="private", concurrency_limit=None, show_progress="hidden")
+        examples.select(choose_example, outputs=[prompt], api_visibility="private", concurrency_limit=None,
+                        show_progress="hidden").then(
+            handlers.set_prompt, inputs=[prompt], outputs=[note], api_name="example_prompt",
+            api_visibility="private", concurrency_limit=None, show_progress="hidden")
         model.change(handlers.model_chosen, inputs=[model], outputs=None, api_visibility="private",
                      concurrency_limit=None, show_progress="hidden")
         save.click(handlers.download, outputs=[saved], api_name="download", concurrency_limit=None).success(

@@ -7,7 +7,8 @@ import logging
 import os
 from pathlib import Path
 
-from demo.app import CSS, THEME, build_demo
+from demo.app import build_demo, launch_options
+from demo.live import LiveHub
 from demo.handlers import Limits
 from demo.models import ModelBank, discover, resolve_device
 
@@ -20,12 +21,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="pipeline directory to serve (default: the bundled student and teacher)")
     parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")
     parser.add_argument("--share", action="store_true", help="also serve through a public Gradio share link")
-    parser.add_argument("--max-streams", type=int, default=None,
-                        help="streams generated at once, others wait in the queue (default: 1 on CPU, 2 on CUDA)")
+    parser.add_argument("--max-streams", type=int, default=3,
+                        help="streams generated at once, their model evaluations batched together; later visitors "
+                             "wait in line (default 3)")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="longest stream, in seconds of video")
     parser.add_argument("--lead-seconds", type=float, default=2.0,
-                        help="how far generation may run ahead of playback, in seconds of video (default 2): "
-                             "keeps a live prompt change within a few seconds of the screen")
+                        help="HLS player: how far generation may run ahead of playback, in seconds of video "
+                             "(default 2): keeps a live prompt change within a few seconds of the screen")
+    parser.add_argument("--lead-frames", type=int, default=4,
+                        help="canvas player: frames it may hold before the next chunk is generated (default 4; "
+                             "twice that while several streams play)")
+    parser.add_argument("--preview-dir", type=Path, default=None,
+                        help="cache folder of the examples' preview clips (default: ~/.cache/streamdit/previews)")
     parser.add_argument("--segment-seconds", type=float, default=1.0,
                         help="video per streamed segment: shorter starts sooner, longer stalls less (default 1)")
     return parser
@@ -38,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         device = resolve_device(args.device)
         models = ModelBank(discover(args.model), device)
         limits = Limits(max_seconds=args.max_seconds, segment_seconds=args.segment_seconds, lead_seconds=args.lead_seconds,
-                        max_streams=args.max_streams or (2 if device.startswith("cuda") else 1))
+                        lead_frames=args.lead_frames, max_streams=args.max_streams)
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
     handler = logging.StreamHandler()
@@ -52,8 +59,9 @@ def main(argv: list[str] | None = None) -> None:
     for label, fps in models.measure().items():
         print(f"StreamDiT demo: {label} makes {fps:.1f} frames/s on {device} "
               f"({fps / models.get(label).config.fps:.2f}x real time)", flush=True)
-    demo = build_demo(models, limits)
+    hub = LiveHub()
+    demo = build_demo(models, limits, hub=hub, preview_dir=args.preview_dir)
     print(f"StreamDiT demo: {models.labels[0]} on {device}, {pipe.resolution[1]}x{pipe.resolution[0]} "
           f"at {pipe.config.fps} fps", flush=True)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=THEME, css=CSS,
-                show_error=True)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, show_error=True,
+                **launch_options(hub))

@@ -13,6 +13,7 @@ import gradio as gr
 import numpy as np
 
 from demo.inputs import InputError, check_prompt, video_frames
+from demo.live import LiveHub, check_token, control_message, frame_message
 from demo.markup import escape_markdown
 from demo.models import ModelBank
 from demo.segments import SegmentWriter
@@ -26,18 +27,30 @@ SOURCES = (("Text only", "text"), ("Uploaded video", "upload"), ("Webcam", "webc
 
 @dataclass(frozen=True)
 class Limits:
-    """Serving limits: longest stream (seconds of video), segment length, parallel streams, and how far
-    (seconds of video) generation may run ahead of playback: a model faster than real time would
-    otherwise finish the whole stream at once, and a prompt change could no longer reach the screen."""
+    """Serving limits: longest stream (seconds of video, and of wall time: the per-visitor limit), segment
+    length, parallel streams, and how far generation may run ahead of playback: ``lead_seconds`` of video
+    for the HLS player, ``lead_frames`` frames held by the canvas player (twice that while other streams share
+    the model: their chunks come less regularly). A model faster than real time would
+    otherwise finish the whole stream at once, and a prompt change could no longer reach the screen.
+    ``player_patience_s``: a canvas player that draws nothing for this long has gone; its stream ends.
+    A stream also ends once it has held its slot for ``wall_limit_s`` (a slow model or a stalled player
+    cannot keep the visitors in line waiting for ever)."""
 
     max_seconds: float = 60.0
     segment_seconds: float = 1.0
-    max_streams: int = 1
+    max_streams: int = 3
     lead_seconds: float = 2.0
+    lead_frames: int = 4
+    player_patience_s: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.max_seconds <= 0 or self.segment_seconds <= 0 or self.max_streams < 1 or self.lead_seconds <= 0:
+        if (self.max_seconds <= 0 or self.segment_seconds <= 0 or self.max_streams < 1 or self.lead_seconds <= 0
+                or self.lead_frames < 1 or self.player_patience_s <= 0):
             raise ValueError(f"limits must be positive, got {self}")
+
+    def wall_limit_s(self, seconds: float) -> float:
+        """Longest time a stream of ``seconds`` of video may hold its slot: twice its length and 10 s to start."""
+        return 2 * seconds + 10
 
 
 log = logging.getLogger("demo")
@@ -55,7 +68,8 @@ def ordinal(n: int) -> str:
 
 def speed_words(realtime: float, capacity: float | None = None) -> str:
     """Generation speed against playback in plain words (Markdown). ``realtime``: this stream's frames per
-    second over the video's (a paced stream stays near 1); ``capacity``: the model's measured speed, if known."""
+    second while generating (time held back for playback left out) over the video's; ``capacity``: the model's
+    measured speed, if known."""
     if realtime < 0.95:
         return f"made at **{realtime:.2f}×** real time: slower than playback, so the video pauses to catch up"
     known = f" (this model: **{capacity:.1f}×** real time here)" if capacity is not None else ""
@@ -65,8 +79,9 @@ def speed_words(realtime: float, capacity: float | None = None) -> str:
 class Handlers:
     """The functions behind the page's events, sharing the model bank, the per-session store and the waiting line."""
 
-    def __init__(self, models: ModelBank, store: SessionStore, limits: Limits) -> None:
+    def __init__(self, models: ModelBank, store: SessionStore, limits: Limits, hub: LiveHub | None = None) -> None:
         self.models, self.store, self.limits = models, store, limits
+        self.hub = hub if hub is not None else LiveHub()
         self.line = WaitingLine(limits.max_streams)
 
     def _session(self, request: gr.Request) -> Session:
@@ -75,13 +90,18 @@ class Handlers:
     def _seconds(self, seconds: float | None) -> float:
         return min(float(seconds or self.limits.max_seconds), self.limits.max_seconds)
 
-    def join_line(self, seconds: float | None = None, request: gr.Request = None) -> tuple[str, int, gr.Timer]:
-        """Start pressed on the page: a ticket for the ``generate`` that follows, and the first queue notice.
-        A stream of this visitor's own that is still running ends first (Start again = restart), so it
-        does not hold the slot its successor waits for."""
+    def join_line(self, seconds: float | None = None, player: str | None = None,
+                  request: gr.Request = None) -> tuple[str, int, gr.Timer, str | None]:
+        """Start pressed on the page: a ticket for the ``generate`` that follows, the first queue notice, and
+        the canvas player's token (None: the HLS player). A stream of this visitor's own that is still
+        running ends first (Start again = restart), so it does not hold the slot its successor waits for."""
+        try:
+            player = check_token(player) if player else None
+        except ValueError as exc:
+            raise refuse(exc) from exc
         self._session(request).stop()
         ticket = self.line.join(request.session_hash, self._seconds(seconds))
-        return self._notice(ticket), ticket, gr.Timer(active=True)
+        return self._notice(ticket), ticket, gr.Timer(active=True), player
 
     def queue_notice(self, ticket: int | None) -> tuple[object, object]:
         """The waiting visitor's place, refreshed each second until the stream starts."""
@@ -100,9 +120,10 @@ class Handlers:
 
     def generate(self, prompt: str, seed: float = 0, guidance: float = 0.0, model: str | None = None,
                  source: str = "text", video: str | None = None, strength: float = 0.7,
-                 seconds: float | None = None, ticket: int | None = None,
+                 seconds: float | None = None, ticket: int | None = None, player: str | None = None,
                  request: gr.Request = None) -> Iterator[tuple[object, str]]:
-        """Stream a video for ``prompt``: yields (MPEG-TS segment path, stats) about once per second."""
+        """Stream a video for ``prompt``: yields (MPEG-TS segment path, stats) about once per second; with a
+        canvas ``player`` token the frames go to that player instead (demo/live.py) and only stats are yielded."""
         started = time.monotonic()
         waited = self.line.leave(ticket)
         if waited is not None and waited.cancelled:  # Stop pressed while it waited: it never runs
@@ -125,23 +146,14 @@ class Handlers:
         try:
             frames_in = self._input_frames(source, video, pipe, session, stop)
             stream = pipe.stream(text, seed=int(seed), guidance=float(guidance) or None, video=frames_in,
-                                 strength=float(strength), max_chunks=max_chunks)
+                                 strength=float(strength), max_chunks=max_chunks, batcher=self.models.batcher(model),
+                                 queue_size=1, on_demand=bool(player))  # canvas: no chunk made before it is asked for
             segment_frames = max(1, round(self.limits.segment_seconds * pipe.config.fps))
             writer = SegmentWriter(folder, pipe.config.fps, segment_frames)
-            session.attach(stream, writer)
-            shown_at = None  # when the first segment went out
-            for chunk in stream:
-                segment = writer.add(chunk)
-                if segment is not None:
-                    shown_at = shown_at or time.monotonic()
-                    yield str(segment), self._stats(stream, pipe, clicked, started, shown_at, "Streaming")
-                    # pace to playback: wait (stoppably) while the video made runs more than lead_seconds ahead
-                    played = time.monotonic() - shown_at
-                    stop.wait(max(0.0, stream.stats.frames / pipe.config.fps - played - self.limits.lead_seconds))
-            segment = writer.flush()
-            state = "Stopped" if stop.is_set() else "Finished"
-            yield ((str(segment) if segment is not None else gr.skip()),
-                   self._stats(stream, pipe, clicked, started, shown_at, state))
+            if player:
+                yield from self._play_live(stream, writer, pipe, session, stop, player, clicked, started, seconds)
+            else:
+                yield from self._play_hls(stream, writer, pipe, session, stop, clicked, started, seconds)
         except InputError as exc:  # bad upload, no webcam, webcam frame of an unusable size, ...
             raise refuse(exc) from exc
         except ValueError as exc:  # refused by the pipeline: shown, and logged with its traceback
@@ -150,16 +162,84 @@ class Handlers:
             self.line.end(run)
             session.finish()
 
+    def _play_hls(self, stream: VideoStream, writer: SegmentWriter, pipe: StreamDiTPipeline, session: Session,
+                  stop: threading.Event, clicked: float, started: float, seconds: float) -> Iterator[tuple[object, str]]:
+        """The HLS player: 1 s segments, generation paced to at most ``lead_seconds`` ahead of playback."""
+        session.attach(stream, writer)
+        shown_at, state, waited = None, "Finished", 0.0  # when the first segment went out; paced time
+        for chunk in stream:
+            if time.monotonic() - started > self.limits.wall_limit_s(seconds):
+                state = "Time limit reached"
+                break
+            segment = writer.add(chunk)
+            if segment is not None:
+                shown_at = shown_at or time.monotonic()
+                yield str(segment), self._stats(stream, pipe, clicked, started, shown_at, "Streaming", waited)
+                # pace to playback: wait (stoppably) while the video made runs more than lead_seconds ahead
+                played = time.monotonic() - shown_at
+                pause = max(0.0, stream.stats.frames / pipe.config.fps - played - self.limits.lead_seconds)
+                stop.wait(pause)
+                waited += pause
+        segment = writer.flush()
+        state = "Stopped" if stop.is_set() else state
+        yield ((str(segment) if segment is not None else gr.skip()),
+               self._stats(stream, pipe, clicked, started, shown_at, state, waited))
+
+    def _play_live(self, stream: VideoStream, writer: SegmentWriter, pipe: StreamDiTPipeline, session: Session,
+                   stop: threading.Event, player: str, clicked: float, started: float,
+                   seconds: float) -> Iterator[tuple[object, str]]:
+        """The canvas player: every frame sent as it is made; the next chunk is taken from the model only once
+        the player holds at most ``lead_frames`` frames (twice that with other streams playing: python -m
+        demo.bench measured fewer stalls for three visitors on the 2-core CPU). Stats about once per second."""
+        channel = self.hub.open(player)
+        state, sent, stats_due, waited = "Finished", 0, time.monotonic(), 0.0
+        try:
+            height, width = pipe.resolution
+            channel.send(control_message(start={"fps": pipe.config.fps, "width": width, "height": height}))
+            session.attach(stream, writer, channel)
+            for chunk in stream:
+                writer.add(chunk)
+                for frame in chunk:
+                    channel.send(frame_message(sent, stream.chunk_version, frame))
+                    sent += 1
+                now = time.monotonic()
+                if channel.first_played_at is not None and now >= stats_due:  # from the first frame on screen
+                    stats_due = now + 1.0
+                    yield gr.skip(), self._stats(stream, pipe, clicked, started, channel.first_played_at, "Streaming",
+                                                   waited)
+                if now - started > self.limits.wall_limit_s(seconds):
+                    state = "Time limit reached"
+                    break
+                paced = time.monotonic()
+                lead = self.limits.lead_frames * (2 if self.store.streaming() > 1 else 1)
+                playing = channel.wait_played(sent - 1 - lead, stop, self.limits.player_patience_s)
+                waited += time.monotonic() - paced
+                if not playing:
+                    state = "Stopped" if stop.is_set() else "Stopped: the player stopped drawing"
+                    break
+            writer.flush()
+            state = "Stopped" if stop.is_set() else state
+            channel.send(control_message(end=state))
+            yield gr.skip(), self._stats(stream, pipe, clicked, started, channel.first_played_at, state, waited)
+        finally:
+            stream.stop()
+            channel.send(None)
+            self.hub.release(player)
+
     def _stats(self, stream: VideoStream, pipe: StreamDiTPipeline, clicked: float, started: float,
-               shown_at: float | None, state: str) -> str:
-        """One line of live figures for the page (Markdown); times count from the click on Start."""
+               shown_at: float | None, state: str, waited: float) -> str:
+        """One line of live figures for the page (Markdown); times count from the click on Start. ``waited``: the
+        seconds generation was held back for playback, left out of its speed."""
         stats = stream.stats
         first = f"**{shown_at - clicked:.2f} s** after Start" if shown_at is not None else "not yet"
         queued = f" (of which {started - clicked:.1f} s waiting in line)" if started - clicked >= 0.5 else ""
         capacity = self.models.realtime(self._label(pipe))
-        speed = f" · {speed_words(stats.fps / pipe.config.fps, capacity)}" if stats.chunks else ""
+        working = max(time.perf_counter() - stats.started - waited, 1e-3)
+        speed = f" · {speed_words(stats.frames / pipe.config.fps / working, capacity)}" if stats.chunks else ""
+        waiting = self.line.waiting()
         return (f"**{state}** · {stats.frames / pipe.config.fps:.1f} s of video{speed} · first frame {first}{queued} · "
-                f"device **{pipe.device}** · visitors streaming **{self.store.streaming()}** of {self.limits.max_streams}")
+                f"device **{pipe.device}** · visitors streaming **{self.store.streaming()}** of {self.limits.max_streams}"
+                + (f", **{waiting}** waiting in line" if waiting else ""))
 
     def _label(self, pipe: StreamDiTPipeline) -> str | None:
         return next((label for label in self.models.labels if self.models.get(label) is pipe), None)

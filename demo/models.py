@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from streamdit import BUNDLED_DIR, StreamDiTPipeline, is_pipeline_directory
+from streamdit import BUNDLED_DIR, StreamBatcher, StreamDiTPipeline, is_pipeline_directory
 BUNDLED = (("student", "distilled student"), ("teacher", "teacher"))
 UNTRAINED = "untrained tiny model (random weights)"
 
@@ -58,6 +58,7 @@ class ModelBank:
             raise ValueError("no model to offer")
         self.options, self.device = options, device
         self._loaded: dict[str, StreamDiTPipeline] = {}
+        self._batchers: dict[str, StreamBatcher] = {}
         self.speeds: dict[str, float] = {}  # label -> frames generated per second here (see ``measure``)
         self._lock = threading.Lock()
 
@@ -80,6 +81,19 @@ class ModelBank:
                                               if option.path is None
                                               else StreamDiTPipeline.from_pretrained(option.path, device=self.device))
             return self._loaded[option.label]
+
+    def batcher(self, label: str | None = None) -> StreamBatcher:
+        """The stream batch of a model: all visitors' streams of it share its forwards (streamdit.inference.stream_batch)."""
+        pipe = self.get(label)
+        with self._lock:
+            return self._batchers.setdefault(label or self.labels[0], StreamBatcher(pipe.model))
+
+    def model_key(self, label: str | None = None) -> str:
+        """Names a model's weights as they are now (its directory and when its transformer last changed)."""
+        option = next((o for o in self.options if o.label == label), None) if label else self.options[0]
+        if option is None or option.path is None:
+            return UNTRAINED
+        return f"{option.path.resolve()}@{(option.path / 'transformer').stat().st_mtime_ns}"
 
     def choices(self) -> list[tuple[str, str]]:
         """(shown name, value) pairs for the model dropdown: the name says how fast it runs here, if measured."""

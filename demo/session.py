@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 from demo.inputs import WebcamFeed
+from demo.live import LiveChannel, control_message
 from demo.segments import SegmentWriter
 from streamdit import VideoStream
 
@@ -25,6 +26,7 @@ class Session:
         self.webcam = WebcamFeed()
         self.stream: VideoStream | None = None
         self.writer: SegmentWriter | None = None
+        self.live: LiveChannel | None = None
         self.stop_event = threading.Event()
         self.closed = False
         self._runs = 0
@@ -37,14 +39,15 @@ class Session:
             self._end_locked()
             self._runs += 1
             self._active += 1
-            self.stream = self.writer = None
+            self.stream = self.writer = self.live = None
             self.stop_event = threading.Event()
             return self.directory / f"run-{self._runs:04d}", self.stop_event
 
-    def attach(self, stream: VideoStream, writer: SegmentWriter) -> None:
-        """Register the run's stream; it is stopped at once if Stop came while it was starting."""
+    def attach(self, stream: VideoStream, writer: SegmentWriter, live: LiveChannel | None = None) -> None:
+        """Register the run's stream (and its canvas player's channel); stopped at once if Stop came while it
+        was starting."""
         with self._lock:
-            self.stream, self.writer = stream, writer
+            self.stream, self.writer, self.live = stream, writer, live
             if self.stop_event.is_set():
                 stream.stop()
 
@@ -64,12 +67,15 @@ class Session:
             shutil.rmtree(folder, ignore_errors=True)
 
     def set_prompt(self, prompt: str) -> bool:
-        """Switch the running stream to ``prompt`` (next model evaluation); False when nothing runs."""
+        """Switch the running stream to ``prompt`` (next model evaluation) and tell its canvas player which
+        prompt version to wait for ("steering…"); False when nothing runs."""
         with self._lock:
-            stream = self.stream
+            stream, live = self.stream, self.live
         if stream is None or stream.stopped:
             return False
         stream.set_prompt(prompt)
+        if live is not None:
+            live.send(control_message(steer=stream.prompt_version))
         return True
 
     def stop(self) -> None:

@@ -73,6 +73,11 @@ class WaitingLine:
         with self._lock:
             self._running.pop(run, None)
 
+    def waiting(self) -> int:
+        """Tickets waiting for a slot (not cancelled)."""
+        with self._lock:
+            return sum(not t.cancelled for t in self._tickets.values())
+
     def place(self, ticket: int) -> Place | None:
         """Where a waiting ticket stands; None once it left the line or was cancelled."""
         with self._lock:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from streamdit.autoencoders.base import Autoencoder, PatchAutoencoder, tensor_to_video, video_to_tensor
 from streamdit.inference.sampler import SAMPLERS, EnteringChunk, guided_velocity
 from streamdit.inference.schedule import BufferSchedule, Scheme
+from streamdit.inference.stream_batch import StreamBatcher
 from streamdit.loading import load_pipeline_components, read_pipeline_config, read_transformer_config, save_pipeline
 from streamdit.models.dit import StreamDiT, StreamDiTConfig
 from streamdit.models.text import CachedTextEncoder, TextEmbedding, TextEncoder, TransformerTextEncoder, validate_prompt
@@ -85,12 +86,24 @@ class StreamStopped(Exception):
 
 
 class VideoStream(Iterator[np.ndarray]):
-    """Iterator of uint8 chunks ``(frames, H, W, 3)``; ``set_prompt`` switches prompt live, ``stop`` ends it."""
+    """Iterator of uint8 chunks ``(frames, H, W, 3)``; ``set_prompt`` switches prompt live, ``stop`` ends it.
+
+    ``prompt_version`` counts the prompt changes; ``chunk_version`` is the version that was current when the
+    chunk last returned entered the buffer (every evaluation of it used that prompt or a later one).
+    A ``batcher`` runs this stream's model evaluations batched with other streams' (:mod:`streamdit.inference.stream_batch`).
+    ``on_demand``: a chunk is denoised only once the consumer asks for it (none made ahead), so a prompt change
+    reaches the very next chunk it takes; the consumer then waits one chunk's evaluation and decoding per chunk.
+    """
 
     def __init__(self, pipe: "StreamDiTPipeline", prompt: str, seed: int, guidance: float | None,
                  video: Iterable[np.ndarray] | np.ndarray | None, strength: float, max_chunks: int | None,
-                 queue_size: int = 2) -> None:
+                 queue_size: int = 2, batcher: StreamBatcher | None = None, on_demand: bool = False) -> None:
         self.pipe = pipe
+        self.prompt_version = self.chunk_version = 0
+        self._versions: queue.SimpleQueue[int] = queue.SimpleQueue()  # entry versions of the queued chunks
+        self._evaluate = batcher.velocity if batcher is not None else pipe.velocity
+        self._asked = threading.Semaphore(0) if on_demand else None  # one release per chunk the consumer asks for
+        self._entered = 0  # chunks that entered the buffer
         self.guidance = pipe.config.guidance if guidance is None else guidance
         self.stats = StreamStats()
         self.max_chunks = max_chunks
@@ -113,6 +126,7 @@ class VideoStream(Iterator[np.ndarray]):
         """Switch the prompt; it takes effect at the next model evaluation (frames in flight keep the old one)."""
         self._text = self.pipe.encode_prompt(prompt)
         self.prompt = prompt
+        self.prompt_version += 1
 
     def stop(self, timeout: float = 10.0) -> None:
         """End the stream: the producer exits at its next model evaluation and iteration stops."""
@@ -136,6 +150,8 @@ class VideoStream(Iterator[np.ndarray]):
         return self
 
     def __next__(self) -> np.ndarray:
+        if self._asked is not None:
+            self._asked.release()
         while True:
             if self._stop.is_set() and self._queue.empty():
                 raise StopIteration
@@ -155,6 +171,7 @@ class VideoStream(Iterator[np.ndarray]):
                 frames = item.result()
             except CancelledError:
                 raise StopIteration from None
+            self.chunk_version = self._versions.get()
             self.stats.chunks += 1
             self.stats.frames += len(frames)
             if self.stats.first_chunk_s is None:
@@ -185,14 +202,20 @@ class VideoStream(Iterator[np.ndarray]):
         if self._stop.is_set():
             raise StreamStopped
         self.stats.evaluations += 1
-        return self.pipe.velocity(x, t, self._text, self._null, self.guidance)
+        return self._evaluate(x, t, self._text, self._null, self.guidance)
 
     def _next_chunk(self) -> EnteringChunk | None:
+        # on demand: the first chunk entering, and each one after the buffer is full, makes one chunk emitted
+        if self._asked is not None and (self._entered == 0 or self._entered >= self.pipe.schedule.scheme.num_chunks):
+            while not self._asked.acquire(timeout=0.1):
+                if self._stop.is_set():
+                    raise StreamStopped
+        self._entered += 1
         pipe = self.pipe
         shape = pipe.chunk_latent_shape
         noise = torch.randn(shape, generator=self._generator).to(pipe.device, pipe.dtype)
         if self._frames_in is None:
-            return EnteringChunk(noise)
+            return EnteringChunk(noise, tag=self.prompt_version)
         frames = []
         for frame in self._frames_in:
             frames.append(np.asarray(frame))
@@ -203,13 +226,14 @@ class VideoStream(Iterator[np.ndarray]):
         latents = pipe.encode_frames(np.stack(frames))
         floor = pipe.schedule.index_for_time(self._strength)
         t = float(pipe.schedule.grid[floor])
-        return EnteringChunk((1 - t) * latents + t * noise, floor=floor)
+        return EnteringChunk((1 - t) * latents + t * noise, floor=floor, tag=self.prompt_version)
 
     def _produce(self) -> None:
         try:
             with torch.inference_mode():
                 denoise = SAMPLERS[self.pipe.config.mode]
                 for i, chunk in enumerate(denoise(self._velocity, self.pipe.schedule, self._next_chunk)):
+                    self._versions.put(chunk.tag)
                     self._put(self._decoder.submit(self._decode_chunk, chunk.latents))
                     if self.max_chunks is not None and i + 1 >= self.max_chunks:
                         break
@@ -303,14 +327,19 @@ class StreamDiTPipeline:
 
     def stream(self, prompt: str, seed: int = 0, guidance: float | None = None,
                video: Iterable[np.ndarray] | np.ndarray | None = None, strength: float = 0.7,
-               max_chunks: int | None = None) -> VideoStream:
+               max_chunks: int | None = None, batcher: StreamBatcher | None = None,
+               queue_size: int = 2, on_demand: bool = False) -> VideoStream:
         """Start a stream. ``video`` (frames ``(H, W, 3)`` uint8, any size) turns it into video-to-video
-        with noise ``strength`` in (0, 1]; the stream then ends with the input. ``max_chunks`` bounds it."""
+        with noise ``strength`` in (0, 1]; the stream then ends with the input. ``max_chunks`` bounds it.
+        ``batcher`` shares model evaluations with other streams; ``queue_size``: decoded chunks made ahead;
+        ``on_demand``: none made ahead, each chunk denoised when asked for (see :class:`VideoStream`)."""
         if not 0.0 < strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1], got {strength}")
         if video is not None and self.config.mode != "buffer":
             raise ValueError(f"video-to-video needs the buffer sampler, not {self.config.mode!r}")
-        return VideoStream(self, prompt, seed, guidance, video, strength, max_chunks)
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        return VideoStream(self, prompt, seed, guidance, video, strength, max_chunks, queue_size, batcher, on_demand)
 
     def generate(self, prompt: str, num_frames: int, seed: int = 0, guidance: float | None = None) -> np.ndarray:
         """Collect ``num_frames`` frames of a stream into one uint8 array ``(T, H, W, 3)``."""

@@ -96,7 +96,8 @@ def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="session")
 def student_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of ``app.py`` serving its default model, the bundled student (``STREAMDIT_DEMO_STUDENT`` overrides)."""
+    """URL of ``app.py`` serving its default model, the bundled student (``STREAMDIT_DEMO_STUDENT`` overrides), with
+    the default number of stream slots (3)."""
     log = tmp_path_factory.mktemp("student-server") / "app.log"
     model = ["--model", os.environ[STUDENT_ENV]] if os.environ.get(STUDENT_ENV) else []
-    yield from serve_app([*model, "--max-streams", "1", "--max-seconds", str(MAX_SECONDS)], log)
+    yield from serve_app([*model, "--max-seconds", str(MAX_SECONDS)], log)

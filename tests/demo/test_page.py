@@ -168,10 +168,13 @@ def test_layout_prompt_first_on_a_phone_video_scaled_up_examples_whole(server: s
     if width < 720:
         assert prompt["y"] + prompt["height"] <= box["y"]  # the prompt above the video
         assert prompt["y"] < height and box["width"] >= 0.8 * width
-    chips = page.locator("#examples button")
-    assert chips.count() == 5
+    captions = page.locator("#examples .thumbnail-item .caption-label")  # a preview clip each, its prompt under it
+    assert captions.count() == 5 and page.locator("#examples .thumbnail-item img").count() == 5
     for i in range(5):
-        whole = chips.nth(i).evaluate("b => { const r = b.getBoundingClientRect(); return b.scrollWidth <= "
-                                      "b.clientWidth + 1 && r.right <= document.documentElement.clientWidth; }")
-        assert whole, (i, chips.nth(i).inner_text())
+        whole = captions.nth(i).evaluate("c => { const r = c.getBoundingClientRect(); return c.scrollWidth <= "
+                                         "c.clientWidth + 1 && c.scrollHeight <= c.clientHeight + 1 && "
+                                         "r.right <= document.documentElement.clientWidth; }")
+        assert whole, (i, captions.nth(i).inner_text())
+    page.locator("#examples .thumbnail-item").nth(1).click()  # a clip fills the prompt
+    page.wait_for_function("() => document.querySelector('#prompt textarea').value === 'a blue square moving up'")
     page.click("#stop")

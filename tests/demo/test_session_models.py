@@ -59,8 +59,8 @@ def test_sessions_are_separate_and_clean_up(tmp_path: Path, text_encoder) -> Non
     assert not a.directory.exists()
 
 
-def test_untrained_fallback_is_announced_in_the_page(text_encoder) -> None:
-    demo = build_demo(ModelBank([ModelOption(UNTRAINED, None)], "cpu"))
+def test_untrained_fallback_is_announced_in_the_page(text_encoder, tmp_path: Path) -> None:
+    demo = build_demo(ModelBank([ModelOption(UNTRAINED, None)], "cpu"), preview_dir=tmp_path)
     texts = [c.get("props", {}).get("value") for c in demo.config["components"]]
     assert any(isinstance(t, str) and "Untrained model: train or bundle one" in t for t in texts)
     names = {d.get("api_name") for d in demo.config["dependencies"]}
