@@ -16,6 +16,7 @@ import torch
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).parent))  # the test modules import browser_helpers (--import-mode=importlib)
+from browser_helpers import ARGS, CHROMIUM  # noqa: E402
 MAX_SECONDS = 30
 # Serve this pipeline directory instead of the random one, e.g. to measure the bundled student in the
 # browser: STREAMDIT_DEMO_TEST_MODEL=streamdit/bundled/student pytest -s tests/demo/test_browser.py
@@ -101,3 +102,16 @@ def student_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("student-server") / "app.log"
     model = ["--model", os.environ[STUDENT_ENV]] if os.environ.get(STUDENT_ENV) else []
     yield from serve_app([*model, "--max-seconds", str(MAX_SECONDS)], log)
+
+
+@pytest.fixture()
+def browser():
+    """A headless Chromium (Debian's package), closed after the test."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -9,25 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_helpers import ARGS, CANVAS_COLOURS, CHROMIUM, START_CANVAS_AND_WAIT  # via tests/demo/conftest.py
+from browser_helpers import CANVAS_COLOURS, CHROMIUM, START_CANVAS_AND_WAIT  # via tests/demo/conftest.py
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make system-deps)")]
 RED = "a red circle moving left on a dark background"
 BLUE = "a blue circle moving left on a dark background"
 DRAWN = "() => window.streamditLive.drawn"
-
-
-@pytest.fixture()
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def open_page(browser, url: str, width: int = 1366, height: int = 900):

@@ -10,7 +10,7 @@ import pytest
 from gradio_client import Client
 from gradio_client.utils import Status
 
-from browser_helpers import ARGS, CHROMIUM, START_AND_WAIT  # on the path via tests/demo/conftest.py
+from browser_helpers import CHROMIUM, START_AND_WAIT  # on the path via tests/demo/conftest.py
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make system-deps)")]
@@ -28,18 +28,6 @@ WAIT_BELOW = """(limit) => { const m = document.querySelector('#stats').innerTex
 
 SECONDS_OF_VIDEO = "Number((document.querySelector('#stats').innerText.match(/([\\d.]+) s of video/) || [0, -1])[1])"
 SECONDS_OF_VIDEO_ABOVE = f"(limit) => {SECONDS_OF_VIDEO} > limit"
-
-
-@pytest.fixture()
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def open_page(browser, url: str, width: int = 1366, height: int = 900):
