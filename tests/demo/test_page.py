@@ -44,6 +44,11 @@ def wait_until(condition, limit_s: float = 120) -> None:
         time.sleep(0.1)
 
 
+def streaming(job) -> bool:
+    """Whether a ``/generate`` job has its stream slot (its stats say Streaming, not that it waits in line)."""
+    return any("Streaming" in str(output) for output in job.outputs())
+
+
 def test_over_long_prompt_is_kept_whole_and_refused_visibly(server: str, browser) -> None:
     page = open_page(browser, server)
     page.fill("#prompt textarea", "a red circle " * 400)  # 5,200 characters
@@ -97,8 +102,8 @@ def test_prompt_markup_is_shown_as_text_in_the_live_prompt_note(server: str, bro
 
 def test_waiting_line_shows_its_place_stop_leaves_it_and_stats_count_from_the_click(server: str, browser) -> None:
     other = Client(server, download_files=False, verbose=False)
-    busy = other.submit(PROMPT, api_name="/generate")  # takes the only stream slot (--max-streams 1)
-    wait_until(lambda: bool(busy.outputs()))
+    busy = other.submit(PROMPT, api_name="/generate")  # takes the only stream slot (--max-streams 1) ...
+    wait_until(lambda: streaming(busy))  # ... once a stream of an earlier test has let go of it
     page = open_page(browser, server)
     page.click("#start")
     page.wait_for_selector(WAITING, timeout=30_000)
@@ -120,7 +125,7 @@ def test_waiting_line_shows_its_place_stop_leaves_it_and_stats_count_from_the_cl
     after.result(timeout=120)
 
     busy = other.submit(PROMPT, api_name="/generate")
-    wait_until(lambda: bool(busy.outputs()))
+    wait_until(lambda: streaming(busy))
     page.click("#start")
     page.wait_for_selector(WAITING, timeout=30_000)
     first_wait = int(re.search(r"at most (\d+) s", page.inner_text("#stats"))[1])
