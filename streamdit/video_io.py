@@ -107,6 +107,12 @@ def video_frame_rate(path: str | Path) -> float | None:
         return _frame_rate(container)
 
 
+def video_frame_count(path: str | Path) -> int:
+    """The number of frames a video file declares (0 when its container does not say), without decoding."""
+    with _open_video(path) as container:
+        return container.streams.video[0].frames
+
+
 def read_video(path: str | Path) -> tuple[np.ndarray, float]:
     """All frames of a video ``(T, H, W, 3)`` uint8 and its frame rate (one pass over the file)."""
     with _open_video(path) as container:

@@ -10,13 +10,15 @@ caption); the videos (mp4, webm, avi, gif, ...) are decoded with PyAV. Each item
 from __future__ import annotations
 
 import csv
+from itertools import islice
 from pathlib import Path
 from typing import Iterator
 
-import av
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from streamdit.video_io import iter_video_frames, video_frame_count
 
 METADATA = "metadata.csv"
 
@@ -64,22 +66,12 @@ class VideoFolder(torch.utils.data.Dataset):
                 yield self[index]
 
     def _read_clip(self, path: Path) -> np.ndarray:
-        try:
-            with av.open(str(path)) as container:
-                if not container.streams.video:
-                    raise ValueError(f"{path} has no video stream")
-                known = container.streams.video[0].frames  # 0 when the container does not say
-                start = 0
-                if self.random_start and known > self.num_frames:
-                    start = int(torch.randint(known - self.num_frames + 1, ()))
-                decode_all = self.random_start and not known  # the start needs the true length
-                frames = []
-                for frame in container.decode(video=0):
-                    frames.append(frame.to_ndarray(format="rgb24"))
-                    if not decode_all and len(frames) == start + self.num_frames:
-                        break
-        except av.error.FFmpegError as exc:
-            raise ValueError(f"cannot read video {path}: {exc}") from exc
+        known = video_frame_count(path)  # 0 when the container does not say
+        start = 0
+        if self.random_start and known > self.num_frames:
+            start = int(torch.randint(known - self.num_frames + 1, ()))
+        decode_all = self.random_start and not known  # the start needs the true length
+        frames = list(iter_video_frames(path) if decode_all else islice(iter_video_frames(path), start + self.num_frames))
         if len(frames) < self.num_frames:
             raise ValueError(f"{path} has {len(frames)} frames; clips need {self.num_frames}")
         if decode_all:
