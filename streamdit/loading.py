@@ -193,6 +193,7 @@ def registered_name(component: Any) -> str:
 
 
 def write_index(directory: Path, classes: dict[str, str]) -> None:
+    """Write ``model_index.json``: each component's class, in the folder named after it."""
     write_json(directory / MODEL_INDEX, {"_class_name": PIPELINE_CLASS, **{role: [name, role] for role, name in classes.items()}})
 
 
