@@ -63,7 +63,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     stream = pipe.stream(args.prompt, seed=args.seed, guidance=args.guidance, video=video, strength=args.strength,
                          max_chunks=-(-total // pipe.frames_per_chunk))
     written = 0
-    with stream, Mp4Writer(args.out, fps) as writer, tqdm(total=total, unit="frame", desc="generating") as bar:
+    with stream, Mp4Writer(args.out, fps, crf=args.crf) as writer, tqdm(total=total, unit="frame", desc="generating") as bar:
         for chunk in stream:
             while switches and written >= switches[0][0] * fps:
                 stream.set_prompt(switches.pop(0)[1])
@@ -76,7 +76,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if written == 0:
         raise SystemExit("error: no frames were generated (is the input video shorter than one chunk?)")
     meta = {"prompt": args.prompt, "switches": [[s, p] for s, p in sorted(args.switch)], "seed": args.seed,
-            "fps": fps, "frames": written, "chunk_frames": pipe.frames_per_chunk,
+            "fps": fps, "crf": args.crf, "frames": written, "chunk_frames": pipe.frames_per_chunk,
             "model": str(args.model) if args.model else (f"random-init:{args.random_init}" if args.random_init else "bundled")}
     Path(str(args.out) + ".json").write_text(json.dumps(meta, indent=2) + "\n")
     print(f"wrote {args.out}: {written} frames at {fps} fps, {pipe.resolution[1]}x{pipe.resolution[0]}, "
@@ -179,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="interactive generation: switch to PROMPT at SECONDS (repeatable)")
     gen.add_argument("--input", type=Path, default=None, help="video-to-video: transform this video file")
     gen.add_argument("--strength", type=float, default=0.7, help="video-to-video noise strength in (0, 1] (default 0.7)")
+    gen.add_argument("--crf", type=int, default=20, choices=range(0, 52), metavar="0-51",
+                     help="H.264 quality: 20 (default) for viewing; 0 is lossless, the frames exactly as generated")
     add_model_arguments(gen)
     gen.set_defaults(func=cmd_generate)
 
