@@ -106,30 +106,35 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(options: list[str], log: Path) -> Iterator[str]:
-    """``python app.py`` on a free loopback port; its URL once it answers."""
+def serve(options: list[str], log: Path, limit_s: float = 300) -> Iterator[str]:
+    """``python app.py`` on a free loopback port, its output in ``log``; its URL once it answers, then stopped."""
     port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "NO_PROXY": "127.0.0.1,localhost"}
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
+           "NO_PROXY": "127.0.0.1,localhost"}
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), *options],
                                    cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + limit_s
     try:
-        deadline = time.monotonic() + 300
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"app.py exited with {process.returncode}: see {log}")
+                raise RuntimeError(f"app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"app.py did not answer within 300 s: see {log}")
+                raise RuntimeError(f"app.py did not answer within {limit_s:.0f} s:\n{log.read_text()[-3000:]}")
             try:
                 if httpx.get(url, timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.5)
+                pass
+            time.sleep(0.5)
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def grabs_since(page, t: float) -> list[dict]:

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
+from demo.bench import serve
+
 sys.path.insert(0, str(Path(__file__).parent))  # the test modules import browser_helpers (--import-mode=importlib)
 from browser_helpers import ARGS, CHROMIUM  # noqa: E402
 MAX_SECONDS = 30
@@ -49,42 +46,12 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def serve_app(options: list[str], log: Path) -> Iterator[str]:
     """Run ``python app.py --host 127.0.0.1 --port <free> --device cpu <options>``; yield its URL, then stop it."""
-    port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
-           "NO_PROXY": "127.0.0.1,localhost"}
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), "--device", "cpu", *options],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 180
     try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"app.py exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"app.py did not start within 180 s:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        yield url
+        with serve(["--device", "cpu", *options], log, limit_s=180) as url:
+            yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
         print(f"\n--- app.py log (tail) ---\n{log.read_text()[-2000:]}")
 
 
