@@ -27,9 +27,9 @@ def sources() -> dict[str, tuple[Path, ast.Module]]:
     return found
 
 
-def imports(tree: ast.Module, module: str) -> list[tuple[str, list[str]]]:
+def imports(tree: ast.Module, module: str, is_package: bool = False) -> list[tuple[str, list[str]]]:
     """(imported module, names taken from it) for every import in the file, lazy ones included."""
-    package = module.rsplit(".", 1)[0]
+    package = module if is_package else module.rsplit(".", 1)[0]
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -44,10 +44,11 @@ def imports(tree: ast.Module, module: str) -> list[tuple[str, list[str]]]:
 
 def test_no_module_imports_itself_back_through_others() -> None:
     modules = sources()
-    graph = {name: {target for target, _ in imports(tree, name) if target in modules and target != name}
-             for name, (_, tree) in modules.items()}
-    for name, (_, tree) in modules.items():  # `from package import submodule` is an edge to the submodule
-        for target, names in imports(tree, name):
+    graph = {name: {target for target, _ in imports(tree, name, path.name == "__init__.py")
+                    if target in modules and target != name}
+             for name, (path, tree) in modules.items()}
+    for name, (path, tree) in modules.items():  # `from package import submodule` is an edge to the submodule
+        for target, names in imports(tree, name, path.name == "__init__.py"):
             graph[name] |= {f"{target}.{n}" for n in names if f"{target}.{n}" in modules}
     packages = {name for name in modules if (ROOT / name.replace(".", "/") / "__init__.py").is_file()}
     cycles = []
@@ -73,7 +74,7 @@ def test_demo_eval_and_human_eval_use_only_streamdits_public_api() -> None:
     for name, (path, tree) in sources().items():
         if not name.startswith(CLIENTS):
             continue
-        for target, names in imports(tree, name):
+        for target, names in imports(tree, name, path.name == "__init__.py"):
             if target == "streamdit":
                 offenders += [f"{path.name}: streamdit.{n}" for n in names if n not in public]
             elif target.startswith("streamdit."):
