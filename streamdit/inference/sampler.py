@@ -40,21 +40,30 @@ class EmittedChunk:
     tag: object
 
 
+def per_sample(text: TextEmbedding, n: int) -> TextEmbedding:
+    """``text`` with one row per sample: as given when it has ``n`` rows, else its single row repeated."""
+    return text if text.tokens.shape[0] == n else text.repeat(n)
+
+
+def apply_guidance(cond: torch.Tensor, uncond: torch.Tensor, guidance: float) -> torch.Tensor:
+    """Classifier-free guidance ``u + g (c - u)``."""
+    return uncond + guidance * (cond - uncond)
+
+
 def guided_velocity(model: Callable[..., torch.Tensor], x: torch.Tensor, t: torch.Tensor, text: TextEmbedding,
                     null: TextEmbedding | None, guidance: float | None) -> torch.Tensor:
-    """``model``'s velocity with classifier-free guidance ``u + g (c - u)`` in one batched pass.
+    """``model``'s velocity with classifier-free guidance (:func:`apply_guidance`) in one batched pass.
 
     ``text`` and ``null`` hold one row per sample of ``x`` or a single row shared by all; without
     ``guidance`` (``None`` or 0) or ``null`` the conditional velocity alone is returned.
     """
     n = x.shape[0]
-    text = text if text.tokens.shape[0] == n else text.repeat(n)
+    text = per_sample(text, n)
     if not guidance or null is None:
         return model(x, t, text.tokens, text.mask)
-    null = null if null.tokens.shape[0] == n else null.repeat(n)
-    both = TextEmbedding.cat([text, null])
+    both = TextEmbedding.cat([text, per_sample(null, n)])
     cond, uncond = model(torch.cat([x, x]), torch.cat([t, t]), both.tokens, both.mask).chunk(2)
-    return uncond + guidance * (cond - uncond)
+    return apply_guidance(cond, uncond, guidance)
 
 
 def euler_step(velocity: VelocityFn, x: torch.Tensor, t: torch.Tensor, t_next: torch.Tensor) -> torch.Tensor:

@@ -1,10 +1,10 @@
 """Stream batch: the velocity requests of several live streams of one model run as one batched forward.
 
-StreamDiffusion's "stream batch" applied across visitors: each :class:`~streamdit.pipeline.VideoStream` keeps its
+StreamDiffusion's "stream batch" applied across visitors: each :class:`~streamdit.inference.pipeline.VideoStream` keeps its
 own prompt, seed, buffer and guidance, and calls :meth:`StreamBatcher.velocity` once per model evaluation from
 its producer thread. One worker thread takes every request pending at that moment, stacks their rows (the
 conditional rows, and the unconditional rows of the guided ones) into one forward of the model, and hands each
-stream its slice, combined as :func:`~streamdit.sampler.guided_velocity` would. Requests that arrive while a
+stream its slice, combined as :func:`~streamdit.inference.sampler.guided_velocity` would. Requests that arrive while a
 forward runs wait for the next one, so the batch grows with the number of streams that are generating.
 """
 
@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from streamdit.inference.sampler import apply_guidance, per_sample
 from streamdit.models.text import TextEmbedding
 
 
@@ -51,9 +52,9 @@ def batched_velocity(model: Callable[..., torch.Tensor], requests: list[Velocity
     xs, ts, texts = [], [], []
     for r in requests:
         n = r.x.shape[0]
-        rows = [r.text if r.text.tokens.shape[0] == n else r.text.repeat(n)]
+        rows = [per_sample(r.text, n)]
         if r.guided:
-            rows.append(r.null if r.null.tokens.shape[0] == n else r.null.repeat(n))
+            rows.append(per_sample(r.null, n))
         for text in rows:
             xs.append(r.x)
             ts.append(r.t)
@@ -69,7 +70,7 @@ def batched_velocity(model: Callable[..., torch.Tensor], requests: list[Velocity
         if r.guided:
             uncond = out[row:row + n]
             row += n
-            cond = uncond + r.guidance * (cond - uncond)
+            cond = apply_guidance(cond, uncond, r.guidance)
         velocities.append(cond)
     return velocities
 
@@ -91,7 +92,7 @@ class StreamBatcher:
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, null: TextEmbedding | None,
                  guidance: float | None) -> torch.Tensor:
-        """The velocity of ``x`` at ``t`` (as :func:`~streamdit.sampler.guided_velocity`); blocks until the
+        """The velocity of ``x`` at ``t`` (as :func:`~streamdit.inference.sampler.guided_velocity`); blocks until the
         batched forward that includes it has run. Call it from several threads at once."""
         request = VelocityRequest(x, t, text, null, guidance)
         with self._wake:
