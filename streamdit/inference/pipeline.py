@@ -100,7 +100,6 @@ class VideoStream(Iterator[np.ndarray]):
                  queue_size: int = 2, batcher: StreamBatcher | None = None, on_demand: bool = False) -> None:
         self.pipe = pipe
         self.prompt_version = self.chunk_version = 0
-        self._versions: queue.SimpleQueue[int] = queue.SimpleQueue()  # entry versions of the queued chunks
         self._evaluate = batcher.velocity if batcher is not None else pipe.velocity
         self._asked = threading.Semaphore(0) if on_demand else None  # one release per chunk the consumer asks for
         self._entered = 0  # chunks that entered the buffer
@@ -114,7 +113,8 @@ class VideoStream(Iterator[np.ndarray]):
         self._frames_in = iter(video) if video is not None else None
         self._strength = strength
         self._stop = threading.Event()
-        self._queue: queue.Queue[Future | BaseException | None] = queue.Queue(maxsize=queue_size)
+        # a chunk's decoding and the prompt version it entered under; an error; None at the end
+        self._queue: queue.Queue[tuple[Future, int] | BaseException | None] = queue.Queue(maxsize=queue_size)
         self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streamdit-decode")
         self._decode_chunk = pipe.chunk_decoder()  # one worker: chunks are decoded in order
         self._thread = threading.Thread(target=self._produce, name="streamdit-denoise", daemon=True)
@@ -167,11 +167,12 @@ class VideoStream(Iterator[np.ndarray]):
             if isinstance(item, BaseException):
                 self._stop.set()
                 raise item
+            decoding, version = item
             try:
-                frames = item.result()
+                frames = decoding.result()
             except CancelledError:
                 raise StopIteration from None
-            self.chunk_version = self._versions.get()
+            self.chunk_version = version
             self.stats.chunks += 1
             self.stats.frames += len(frames)
             if self.stats.first_chunk_s is None:
@@ -189,7 +190,7 @@ class VideoStream(Iterator[np.ndarray]):
 
     # -- producer ----------------------------------------------------------------------------------
 
-    def _put(self, item: Future | BaseException | None) -> None:
+    def _put(self, item: tuple[Future, int] | BaseException | None) -> None:
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0.1)
@@ -233,8 +234,7 @@ class VideoStream(Iterator[np.ndarray]):
             with torch.inference_mode():
                 denoise = SAMPLERS[self.pipe.config.mode]
                 for i, chunk in enumerate(denoise(self._velocity, self.pipe.schedule, self._next_chunk)):
-                    self._versions.put(chunk.tag)
-                    self._put(self._decoder.submit(self._decode_chunk, chunk.latents))
+                    self._put((self._decoder.submit(self._decode_chunk, chunk.latents), chunk.tag))
                     if self.max_chunks is not None and i + 1 >= self.max_chunks:
                         break
             self._put(None)
