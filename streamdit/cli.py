@@ -61,7 +61,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     video = iter_video_frames(args.input) if args.input else None
     switches = sorted(args.switch)
     stream = pipe.stream(args.prompt, seed=args.seed, guidance=args.guidance, video=video, strength=args.strength,
-                         max_chunks=-(-total // pipe.frames_per_chunk))
+                         max_chunks=-(-total // pipe.frames_per_chunk), steer_strength=args.steer_strength)
     written = 0
     with stream, Mp4Writer(args.out, fps, crf=args.crf) as writer, tqdm(total=total, unit="frame", desc="generating") as bar:
         for chunk in stream:
@@ -75,7 +75,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 break
     if written == 0:
         raise SystemExit("error: no frames were generated (is the input video shorter than one chunk?)")
-    meta = {"prompt": args.prompt, "switches": [[s, p] for s, p in sorted(args.switch)], "seed": args.seed,
+    meta = {"prompt": args.prompt, "switches": [[s, p] for s, p in sorted(args.switch)],
+            "steer_strength": stream.steer_strength, "seed": args.seed,
             "fps": fps, "crf": args.crf, "frames": written, "chunk_frames": pipe.frames_per_chunk,
             "model": str(args.model) if args.model else (f"random-init:{args.random_init}" if args.random_init else "bundled")}
     Path(str(args.out) + ".json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -177,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="classifier-free guidance scale (default: the model's; 0 disables)")
     gen.add_argument("--switch", type=_parse_switch, action="append", default=[], metavar="SECONDS=PROMPT",
                      help="interactive generation: switch to PROMPT at SECONDS (repeatable)")
+    gen.add_argument("--steer-strength", type=float, default=None, metavar="T",
+                     help="what a --switch does to the frames in flight: in [0, 1]; 0 lets them finish under the new "
+                          "prompt (a gradual change, seconds), T > 0 noises them back to level T and remakes them, so "
+                          "the change shows at once (default: the model's pipeline.json, 0.95 for the bundled models)")
     gen.add_argument("--input", type=Path, default=None, help="video-to-video: transform this video file")
     gen.add_argument("--strength", type=float, default=0.7, help="video-to-video noise strength in (0, 1] (default 0.7)")
     gen.add_argument("--crf", type=int, default=20, choices=range(0, 52), metavar="0-51",

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from streamdit.autoencoders.base import Autoencoder, PatchAutoencoder, tensor_to_video, video_to_tensor
-from streamdit.inference.sampler import SAMPLERS, EnteringChunk, guided_velocity
+from streamdit.inference.sampler import SAMPLERS, EnteringChunk, Refresh, guided_velocity
 from streamdit.inference.schedule import BufferSchedule, Scheme
 from streamdit.inference.stream_batch import StreamBatcher
 from streamdit.loading import load_pipeline_components, read_pipeline_config, read_transformer_config, save_pipeline
@@ -44,6 +44,13 @@ class PipelineConfig:
     ``mode`` is ``"buffer"`` (StreamDiT's moving buffer) or ``"chunk-autoregressive"`` (the baseline of
     :func:`~streamdit.inference.sampler.denoise_autoregressive`: chunks of ``c`` frames, each denoised over all
     ``K * s`` steps behind clean frames).
+
+    ``steer_strength``: what a prompt change does to the buffer (docs/architecture.md §2.6). 0 (the paper's
+    interactive mode): nothing; the new prompt steers the remaining steps of the frames in flight, and
+    what they already show carries over, for seconds. ``t`` in (0, 1]: the buffer's frames cleaner than
+    noise level ``t`` are noised back to it and denoised again under the new prompt (a
+    :class:`~streamdit.inference.sampler.Refresh`), so the next chunk out shows the change; the lower ``t``,
+    the more of the old layout stays (levels at or below the front chunk's change nothing).
     """
 
     chunk_size: int = 2
@@ -54,14 +61,21 @@ class PipelineConfig:
     text_encoder: str | None = None  # a local Hugging Face encoder directory; None: bundled MiniLM
     mode: str = "buffer"
     text_layers: tuple[int, ...] = (-1,)  # its hidden states fed to the model (see TransformerTextEncoder)
+    steer_strength: float = 0.0
 
     def __post_init__(self) -> None:
         self.text_layers = tuple(self.text_layers)  # a list when read from pipeline.json
         if self.mode not in SAMPLERS:
             raise ValueError(f"sampler mode must be one of {sorted(SAMPLERS)}, got {self.mode!r}")
+        check_steer_strength(self.steer_strength)
 
     def scheme(self, buffer_frames: int) -> Scheme:
         return Scheme.for_buffer(buffer_frames, self.chunk_size, self.micro_steps)
+
+
+def check_steer_strength(value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"steer_strength must be in [0, 1], got {value}")
 
 
 @dataclass
@@ -93,13 +107,16 @@ class VideoStream(Iterator[np.ndarray]):
     A ``batcher`` runs this stream's model evaluations batched with other streams' (:mod:`streamdit.inference.stream_batch`).
     ``on_demand``: a chunk is denoised only once the consumer asks for it (none made ahead), so a prompt change
     reaches the very next chunk it takes; the consumer then waits one chunk's evaluation and decoding per chunk.
+    ``steer_strength``: see :class:`PipelineConfig`; after a refresh every chunk in the buffer carries the new version.
     """
 
     def __init__(self, pipe: "StreamDiTPipeline", prompt: str, seed: int, guidance: float | None,
                  video: Iterable[np.ndarray] | np.ndarray | None, strength: float, max_chunks: int | None,
-                 queue_size: int = 2, batcher: StreamBatcher | None = None, on_demand: bool = False) -> None:
+                 queue_size: int = 2, batcher: StreamBatcher | None = None, on_demand: bool = False,
+                 steer_strength: float = 0.0) -> None:
         self.pipe = pipe
-        self.prompt_version = self.chunk_version = 0
+        self.prompt_version = self.chunk_version = self._entered_version = 0
+        self.steer_strength = steer_strength
         self._evaluate = batcher.velocity if batcher is not None else pipe.velocity
         self._asked = threading.Semaphore(0) if on_demand else None  # one release per chunk the consumer asks for
         self._entered = 0  # chunks that entered the buffer
@@ -123,7 +140,9 @@ class VideoStream(Iterator[np.ndarray]):
     # -- control -------------------------------------------------------------------------------
 
     def set_prompt(self, prompt: str) -> None:
-        """Switch the prompt; it takes effect at the next model evaluation (frames in flight keep the old one)."""
+        """Switch the prompt from the next model evaluation on. With a ``steer_strength``, the next chunk to
+        enter also refreshes the buffer (see :class:`PipelineConfig`); without, frames in flight keep what the
+        old prompt made of them."""
         self._text = self.pipe.encode_prompt(prompt)
         self.prompt = prompt
         self.prompt_version += 1
@@ -215,8 +234,14 @@ class VideoStream(Iterator[np.ndarray]):
         pipe = self.pipe
         shape = pipe.chunk_latent_shape
         noise = torch.randn(shape, generator=self._generator).to(pipe.device, pipe.dtype)
+        refresh = None
+        if self.steer_strength and self._entered_version != self.prompt_version:
+            buffer_shape = (*shape[:2], pipe.schedule.scheme.buffer_frames, *shape[3:])
+            refresh = Refresh(pipe.schedule.index_for_time(self.steer_strength),
+                              torch.randn(buffer_shape, generator=self._generator).to(pipe.device, pipe.dtype))
+        self._entered_version = self.prompt_version
         if self._frames_in is None:
-            return EnteringChunk(noise, tag=self.prompt_version)
+            return EnteringChunk(noise, tag=self.prompt_version, refresh=refresh)
         frames = []
         for frame in self._frames_in:
             frames.append(np.asarray(frame))
@@ -227,7 +252,7 @@ class VideoStream(Iterator[np.ndarray]):
         latents = pipe.encode_frames(np.stack(frames))
         floor = pipe.schedule.index_for_time(self._strength)
         t = float(pipe.schedule.grid[floor])
-        return EnteringChunk((1 - t) * latents + t * noise, floor=floor, tag=self.prompt_version)
+        return EnteringChunk((1 - t) * latents + t * noise, floor=floor, tag=self.prompt_version, refresh=refresh)
 
     def _produce(self) -> None:
         try:
@@ -328,18 +353,22 @@ class StreamDiTPipeline:
     def stream(self, prompt: str, seed: int = 0, guidance: float | None = None,
                video: Iterable[np.ndarray] | np.ndarray | None = None, strength: float = 0.7,
                max_chunks: int | None = None, batcher: StreamBatcher | None = None,
-               queue_size: int = 2, on_demand: bool = False) -> VideoStream:
+               queue_size: int = 2, on_demand: bool = False, steer_strength: float | None = None) -> VideoStream:
         """Start a stream. ``video`` (frames ``(H, W, 3)`` uint8, any size) turns it into video-to-video
         with noise ``strength`` in (0, 1]; the stream then ends with the input. ``max_chunks`` bounds it.
         ``batcher`` shares model evaluations with other streams; ``queue_size``: decoded chunks made ahead;
-        ``on_demand``: none made ahead, each chunk denoised when asked for (see :class:`VideoStream`)."""
+        ``on_demand``: none made ahead, each chunk denoised when asked for (see :class:`VideoStream`);
+        ``steer_strength``: what ``set_prompt`` does to the buffer (default: the pipeline's, see :class:`PipelineConfig`)."""
         if not 0.0 < strength <= 1.0:
             raise ValueError(f"strength must be in (0, 1], got {strength}")
         if video is not None and self.config.mode != "buffer":
             raise ValueError(f"video-to-video needs the buffer sampler, not {self.config.mode!r}")
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
-        return VideoStream(self, prompt, seed, guidance, video, strength, max_chunks, queue_size, batcher, on_demand)
+        steer_strength = self.config.steer_strength if steer_strength is None else steer_strength
+        check_steer_strength(steer_strength)
+        return VideoStream(self, prompt, seed, guidance, video, strength, max_chunks, queue_size, batcher, on_demand,
+                           steer_strength)
 
     def generate(self, prompt: str, num_frames: int, seed: int = 0, guidance: float | None = None) -> np.ndarray:
         """Collect ``num_frames`` frames of a stream into one uint8 array ``(T, H, W, 3)``."""

@@ -26,12 +26,26 @@ class EnteringChunk:
 
     ``latents`` are already noised to ``t = grid[floor]``: pure noise with ``floor = 0`` for text-to-video,
     an encoded input chunk noised to the strength level for video-to-video (SDEdit in the buffer).
-    ``tag`` travels with the chunk and comes back when it is emitted.
+    ``tag`` travels with the chunk and comes back when it is emitted; a ``refresh`` (a steer) is applied to the
+    buffer as the chunk enters, and every chunk in the buffer takes this chunk's tag.
     """
 
     latents: torch.Tensor
     floor: int = 0
     tag: object = None
+    refresh: "Refresh | None" = None
+
+
+@dataclass
+class Refresh:
+    """A steer's re-noising, done as its chunk enters: every buffer frame cleaner than grid index ``index``
+    is noised back to it with ``noise`` (shaped like the buffer) and denoised again, under the prompt then
+    current, to the level it had. What the frames hold already (where the objects are, how they move) survives
+    as far as ``grid[index]`` lets it; what the old prompt decided is denoised anew (docs/architecture.md §2.6).
+    """
+
+    index: int
+    noise: torch.Tensor
 
 
 @dataclass
@@ -72,6 +86,34 @@ def euler_step(velocity: VelocityFn, x: torch.Tensor, t: torch.Tensor, t_next: t
     v = velocity(x, t.to(x.dtype).expand(n, -1))
     dt = (t_next - t).to(x.dtype).view(1, 1, -1, 1, 1)
     return x + dt * v
+
+
+def renoise(x: torch.Tensor, t: torch.Tensor, t_new: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Move ``x`` at per-frame times ``t`` to the noisier ``t_new`` along the forward process of
+    ``x_t = (1 - t) x_0 + t eps``: scale the data part by ``(1 - t_new) / (1 - t)`` and add the noise the
+    scaling leaves missing, ``sqrt(t_new^2 - (scale t)^2)``; frames with ``t_new <= t`` come back unchanged."""
+    moves = t_new > t
+    t, t_new = t.to(x.dtype), torch.where(moves, t_new, t).to(x.dtype)
+    scale = torch.where(moves, (1 - t_new) / (1 - t).clamp_min(1e-6), torch.ones_like(t))
+    sigma = (t_new.square() - (scale * t).square()).clamp_min(0).sqrt()
+    view = (1, 1, -1, 1, 1)
+    return scale.view(view) * x + sigma.view(view) * noise
+
+
+def refresh_buffer(velocity: VelocityFn, schedule: BufferSchedule, x: torch.Tensor, levels: torch.Tensor,
+                   refresh: Refresh) -> torch.Tensor:
+    """Apply a :class:`Refresh` to a buffer whose frames sit at grid indices ``levels``: the frames cleaner
+    than ``refresh.index`` are noised back to it, then denoised together, one grid step per evaluation, each
+    held once it is back at its own level (the others held throughout), like the start-up's uniform run.
+    Costs ``max(levels) - refresh.index`` evaluations; the buffer leaves at the levels it came with."""
+    grid, start = schedule.grid, torch.full_like(levels, refresh.index)
+    x = renoise(x, grid[levels], grid[torch.minimum(levels, start)], refresh.noise.to(x))
+    current = torch.minimum(levels, start)
+    while bool((current < levels).any()):
+        nxt = torch.where(current < levels, current + 1, current)
+        x = euler_step(velocity, x, grid[current], grid[nxt])
+        current = nxt
+    return x
 
 
 def denoise_stream(velocity: VelocityFn, schedule: BufferSchedule,
@@ -117,6 +159,9 @@ def denoise_stream(velocity: VelocityFn, schedule: BufferSchedule,
         x = torch.cat([x[:, :, c:], new.latents.to(x)], dim=2)
         floor = torch.cat([floor[c:], torch.full((c,), new.floor)])
         tags = tags[1:] + [new.tag]
+        if new.refresh is not None:  # a steer: the whole buffer is made anew under the prompt it brings
+            x = refresh_buffer(velocity, schedule, x, torch.maximum(schedule.frame_indices(0), floor), new.refresh)
+            tags = [new.tag] * K
 
 
 def denoise_autoregressive(velocity: VelocityFn, schedule: BufferSchedule,

@@ -12,7 +12,8 @@ import torch
 from eval import inside_chunk_share, seam_score
 from streamdit import StreamDiTPipeline, data
 from streamdit.autoencoders.base import tensor_to_video, video_to_tensor
-from streamdit.data import eval_prompts, detect_adherence
+from streamdit.data import COLORS, eval_prompts, detect_adherence
+from streamdit.data.detector import color_labels
 from streamdit.inference.pipeline import BUNDLED_DIR, BUNDLED_MODEL_DIR
 from streamdit.loading import load_autoencoder
 
@@ -70,3 +71,28 @@ def test_shipped_student_streams_without_steps(student) -> None:
     video = student.generate(prompt, num_frames=48, seed=0)[student.frames_per_chunk:]  # after the start-up chunk
     seam, inside = seam_score(video, student.frames_per_chunk), inside_chunk_share(video, student.frames_per_chunk)
     assert seam <= 1.2 and inside >= 0.65, (seam, inside)  # stepping decoder: seam 9-16, inside 0.25
+
+
+def red_share(chunk: np.ndarray) -> float:
+    """Share of the chunk's palette-coloured pixels that are red."""
+    labels = color_labels(chunk)[0]
+    return float((labels == list(COLORS).index("red")).sum() / max(1, (labels >= 0).sum()))
+
+
+# (seed, chunks before the steer): at (0, 14) strength 0.86 left a red object beside the blue one for 20 chunks
+@pytest.mark.parametrize(("seed", "steer_at"), [(0, 4), (1, 4), (0, 14)])
+def test_a_steer_shows_in_the_chunk_after_next_with_the_shipped_strength_and_not_without(student, seed, steer_at) -> None:
+    def red_shares(steer_strength: float | None) -> list[float]:
+        with student.stream("a red circle moving left on a dark background", seed=seed, on_demand=True,
+                            steer_strength=steer_strength) as stream:
+            chunks = [next(stream) for _ in range(steer_at)]
+            stream.set_prompt("a blue circle moving left on a dark background")
+            chunks += [next(stream) for _ in range(6)]
+        return [round(red_share(chunk), 2) for chunk in chunks[steer_at - 2:]]
+
+    shipped, paper = red_shares(None), red_shares(0.0)
+    print("red share per chunk, from two before the steer: shipped", shipped, "strength 0", paper)
+    assert student.config.steer_strength > 0 and min(shipped[:2] + paper[:2]) > 0.9
+    # the first chunk out after the steer fades in from the last red keyframe; from the next one on, the new colour
+    assert shipped[2] < 0.9 and max(shipped[3:]) < 0.05
+    assert min(paper[2:]) > 0.9  # without the refresh the frames in flight keep the old colour (10 chunks seen)

@@ -112,6 +112,9 @@ def test_errors_are_messages_not_tracebacks(tmp_path) -> None:
     assert result.returncode != 0 and "pipeline.json" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("generate", "--prompt", "x", "--out", "y.mp4", "--switch", "soon=blue")
     assert result.returncode == 2 and "SECONDS=PROMPT" in result.stderr
+    result = run_cli("generate", "--prompt", "x", "--out", str(tmp_path / "y.mp4"), "--random-init", "tiny",
+                     "--steer-strength", "1.5")
+    assert result.returncode != 0 and "steer_strength must be in [0, 1]" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_bench_compile_takes_an_optional_torch_compile_mode() -> None:

@@ -87,6 +87,28 @@ def test_prompt_switch_changes_the_stream_from_the_next_evaluation_plumbing_rand
     assert not np.array_equal(np.concatenate(switched[3:]), np.concatenate(plain[3:]))
 
 
+def test_a_steer_with_a_strength_remakes_the_buffer_at_once_plumbing_random_weights(pipe) -> None:
+    k, s = pipe.schedule.scheme.num_chunks, pipe.schedule.scheme.micro_steps
+    front = (k - 1) * s  # the front chunk's grid level; strength 1 noises everything back to level 0
+
+    def steered(steer_strength: float) -> tuple[list[int], int, list[np.ndarray]]:
+        with pipe.stream("a red circle", seed=5, on_demand=True, steer_strength=steer_strength) as stream:
+            chunks = [next(stream) for _ in range(3)]
+            made = stream.stats.evaluations
+            stream.set_prompt("a green triangle moving up")
+            chunks.append(next(stream))
+            return [stream.chunk_version], stream.stats.evaluations - made, chunks
+
+    version, cost, chunks = steered(1.0)
+    assert version == [1] and cost == s + front  # the chunk right after the steer was remade under the new prompt
+    version, cost, plain = steered(0.0)
+    assert version == [0] and cost == s  # without: it entered before the change, and nothing extra ran
+    assert all(np.array_equal(a, b) for a, b in zip(chunks[:3], plain[:3]))
+    assert not np.array_equal(chunks[3], plain[3])
+    with pytest.raises(ValueError, match="steer_strength"):
+        pipe.stream("a red circle", steer_strength=-0.1)
+
+
 def test_guidance_is_uncond_plus_w_times_cond_minus_uncond_in_one_batched_pass_random_weights(pipe) -> None:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(1, pipe.model.config.in_channels, 4, 8, 8, generator=g)
