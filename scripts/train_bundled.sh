@@ -19,10 +19,11 @@
 #   after next shows the new prompt. With 0, the paper's way, a red circle steered to blue stayed red for 10
 #   chunks (the buffer's frames carried it); with 0.86, 4 of 20 steers of the student left a red object beside
 #   the blue one; with 0.95 and 1.0, none did, and the object's place jumps about as much with all three
-#   (median 29-36 px). Sampling: buffer of 4 latent frames (16 video frames), time shift 6 (4 until
-#   teacher-soup); the teacher streams with c = 1 (K = 4), s = 4 and guidance 4 (16 steps per frame), the student with s = 1 and no guidance (4 evaluations per frame, one per emitted chunk of
-#   4 video frames); the ablation pair (single-scheme, teacher-ABLATION_STEPS) samples with the single
-#   scheme's own c = 2 (K = 2), s = 8. Then copies the pipelines into streamdit/bundled/.
+#   (median 29-36 px over the two chunks around it; 15 px without a steer). Sampling: buffer of 4 latent
+#   frames (16 video frames), time shift 6 (4 until teacher-soup); the teacher streams with c = 1 (K = 4),
+#   s = 4 and guidance 4 (16 steps per frame), the student with s = 1 and no guidance (4 evaluations per
+#   frame, one per emitted chunk of 4 video frames); the ablation pair (single-scheme, teacher-ABLATION_STEPS)
+#   samples with the single scheme's own c = 2 (K = 2), s = 8. Then copies the pipelines into streamdit/bundled/.
 # Why latents and not pixel patches: a DiT trained for 2000 steps on 8x8 pixel patches (x0 prediction) drew
 # the backgrounds but no objects (detector adherence ~0); the autoencoder, whose loss weights the saturated
 # (object) pixels 10x, gives the objects a large share of the latents and cuts the tokens per second of
