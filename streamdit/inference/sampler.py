@@ -173,7 +173,8 @@ def denoise_autoregressive(velocity: VelocityFn, schedule: BufferSchedule,
 
     Start-up: the first buffer is denoised uniformly (the ``K = 1`` scheme) and all its ``K`` chunks are
     emitted. Text-to-video only (every entering chunk must be pure noise, ``floor = 0``); the loop ends
-    when ``next_chunk`` returns ``None``.
+    when ``next_chunk`` returns ``None``. A chunk's ``refresh`` is ignored: nothing is in flight to remake, the
+    frames before it are final.
     """
     sched, grid = schedule.scheme, schedule.grid
     B, c, T = sched.buffer_frames, sched.chunk_size, sched.total_steps
