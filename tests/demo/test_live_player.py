@@ -43,6 +43,7 @@ def test_canvas_player_plays_steers_with_its_indicator_and_stops(student_server:
 
     page.fill("#prompt textarea", BLUE)
     page.press("#prompt textarea", "Enter")
+    drawn_at_steer = page.evaluate(DRAWN)
     page.wait_for_selector("#steering", state="visible", timeout=10_000)  # from the change ...
     shot = tmp_path / f"steering-{width}x{height}.png"
     page.screenshot(path=str(shot))
@@ -51,6 +52,9 @@ def test_canvas_player_plays_steers_with_its_indicator_and_stops(student_server:
     while dominant(page) != "blue":  # the object turns blue on screen
         assert time.monotonic() < deadline, page.evaluate(CANVAS_COLOURS)
         time.sleep(0.1)
+    # within 2 s of video, counted in frames drawn: the bundled student's steer refresh makes the chunk after next
+    # blue (about 12 frames with the player's lead); without it the circle stayed red for 40 frames and more
+    assert page.evaluate(DRAWN) - drawn_at_steer <= 32
     shot_blue = tmp_path / f"blue-{width}x{height}.png"
     page.screenshot(path=str(shot_blue), full_page=True)
     print(f"\nscreenshots {shot} {shot_blue}; stats: {page.inner_text('#stats')}")
