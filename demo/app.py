@@ -69,8 +69,8 @@ PLAYERS = [("Live (frames as they are made)", "canvas"), ("Compatible (HLS video
 START_JS = "(seconds, player) => [seconds, window.streamditLive ? window.streamditLive.start() : '']"
 INTRO = ("# StreamDiT: real-time streaming text-to-video\n"
          "Press **Start**, then type a new prompt and press **Enter** (or click an example) to steer the playing "
-         "video: the new prompt reaches the screen within about a second, and the picture turns to it over the next "
-         "few seconds. The model knows only coloured shapes moving left, right, "
+         "video: with the distilled student the picture turns to the new prompt within about half a second (the "
+         "object may jump to a new place as it does). The model knows only coloured shapes moving left, right, "
          "up or down on plain backgrounds (*What this model knows*, below).")
 
 
