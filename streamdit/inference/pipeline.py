@@ -49,7 +49,7 @@ class PipelineConfig:
     interactive mode): nothing; the new prompt steers the remaining steps of the frames in flight, and
     what they already show carries over, for seconds. ``t`` in (0, 1]: the buffer's frames cleaner than
     noise level ``t`` are noised back to it and denoised again under the new prompt (a
-    :class:`~streamdit.inference.sampler.Refresh`), so the next chunk out shows the change; the lower ``t``,
+    :class:`~streamdit.inference.sampler.Refresh`), so the next chunks out show the change; the lower ``t``,
     the more of the old layout stays (levels at or below the front chunk's change nothing).
     """
 
