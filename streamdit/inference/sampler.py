@@ -59,14 +59,21 @@ def per_sample(text: TextEmbedding, n: int) -> TextEmbedding:
     return text if text.tokens.shape[0] == n else text.repeat(n)
 
 
-def apply_guidance(cond: torch.Tensor, uncond: torch.Tensor, guidance: float) -> torch.Tensor:
-    """Classifier-free guidance ``u + g (c - u)``."""
+def apply_guidance(cond: torch.Tensor, uncond: torch.Tensor, guidance: float, t: torch.Tensor | None = None,
+                   min_t: float = 0.0) -> torch.Tensor:
+    """Classifier-free guidance ``u + g (c - u)``. With ``min_t > 0`` and the per-frame times ``t`` ``(n, B)``,
+    frames at ``t < min_t`` get ``g = 1``, the conditional velocity alone: guidance only in a limited interval
+    of noise levels (Kynkäänniemi et al., 2024), here ``[min_t, 1]``."""
+    if min_t > 0 and t is not None:
+        scale = torch.where(t >= min_t, guidance, 1.0).to(cond.dtype)[:, None, :, None, None]
+        return uncond + scale * (cond - uncond)
     return uncond + guidance * (cond - uncond)
 
 
 def guided_velocity(model: Callable[..., torch.Tensor], x: torch.Tensor, t: torch.Tensor, text: TextEmbedding,
-                    null: TextEmbedding | None, guidance: float | None) -> torch.Tensor:
-    """``model``'s velocity with classifier-free guidance (:func:`apply_guidance`) in one batched pass.
+                    null: TextEmbedding | None, guidance: float | None, min_t: float = 0.0) -> torch.Tensor:
+    """``model``'s velocity with classifier-free guidance (:func:`apply_guidance`, ``min_t`` included) in one
+    batched pass.
 
     ``text`` and ``null`` hold one row per sample of ``x`` or a single row shared by all; without
     ``guidance`` (``None`` or 0) or ``null`` the conditional velocity alone is returned.
@@ -77,7 +84,7 @@ def guided_velocity(model: Callable[..., torch.Tensor], x: torch.Tensor, t: torc
         return model(x, t, text.tokens, text.mask)
     both = TextEmbedding.cat([text, per_sample(null, n)])
     cond, uncond = model(torch.cat([x, x]), torch.cat([t, t]), both.tokens, both.mask).chunk(2)
-    return apply_guidance(cond, uncond, guidance)
+    return apply_guidance(cond, uncond, guidance, t, min_t)
 
 
 def euler_step(velocity: VelocityFn, x: torch.Tensor, t: torch.Tensor, t_next: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,7 @@ class VelocityRequest:
     text: TextEmbedding
     null: TextEmbedding | None
     guidance: float | None
+    min_t: float = 0.0  # guidance only for frames at t >= min_t (apply_guidance)
     result: Future = field(default_factory=Future)
 
     @property
@@ -70,7 +71,7 @@ def batched_velocity(model: Callable[..., torch.Tensor], requests: list[Velocity
         if r.guided:
             uncond = out[row:row + n]
             row += n
-            cond = apply_guidance(cond, uncond, r.guidance)
+            cond = apply_guidance(cond, uncond, r.guidance, r.t, r.min_t)
         velocities.append(cond)
     return velocities
 
@@ -91,10 +92,10 @@ class StreamBatcher:
         self._worker: threading.Thread | None = None
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, text: TextEmbedding, null: TextEmbedding | None,
-                 guidance: float | None) -> torch.Tensor:
+                 guidance: float | None, min_t: float = 0.0) -> torch.Tensor:
         """The velocity of ``x`` at ``t`` (as :func:`~streamdit.inference.sampler.guided_velocity`); blocks until the
         batched forward that includes it has run. Call it from several threads at once."""
-        request = VelocityRequest(x, t, text, null, guidance)
+        request = VelocityRequest(x, t, text, null, guidance, min_t)
         with self._wake:
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, name="streamdit-stream-batch", daemon=True)

@@ -63,7 +63,7 @@ class DistillationTrainer(Trainer):
         super().__init__(student, teacher.autoencoder, teacher.text_encoder, data, config, out_dir, accelerator)
         self.teacher = teacher.model.float().to(self.accelerator.device).eval().requires_grad_(False)
         self.teacher_schedule = teacher.schedule
-        self.guidance = teacher.config.guidance
+        self.guidance, self.guidance_min_t = teacher.config.guidance, teacher.config.guidance_min_t
         self.states = segment_states(teacher.schedule)
         self.steady_fraction = steady_fraction
         self.rollout_fraction = rollout_fraction
@@ -71,7 +71,7 @@ class DistillationTrainer(Trainer):
 
     def teacher_velocity(self, text: TextEmbedding, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The teacher's velocity with its classifier-free guidance, for a batch of captions."""
-        return guided_velocity(self.teacher, x, t, text, self.null_text, self.guidance)
+        return guided_velocity(self.teacher, x, t, text, self.null_text, self.guidance, self.guidance_min_t)
 
     def student_velocity(self, text: TextEmbedding, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The live student's velocity (no guidance: it has the teacher's built in)."""

@@ -127,6 +127,22 @@ def test_guidance_is_uncond_plus_w_times_cond_minus_uncond_in_one_batched_pass_r
     assert guided_rows == [2] and plain_rows == [1]  # conditional and unconditional in one batch of two
 
 
+def test_guidance_min_t_leaves_the_cleaner_frames_to_the_conditional_velocity_random_weights(pipe) -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(1, pipe.model.config.in_channels, 4, 8, 8, generator=g)
+    t = torch.tensor([[0.2, 0.45, 0.5, 0.9]])
+    text, null = pipe.encode_prompt("a red circle"), pipe.encode_prompt("")
+    with torch.inference_mode():
+        cond = pipe.model(x, t, text.tokens, text.mask)
+        full = pipe.velocity(x, t, text, null, 3.0)
+        limited = pipe.velocity(x, t, text, null, 3.0, min_t=0.5)
+    torch.testing.assert_close(limited[:, :, :2], cond[:, :, :2], rtol=1e-4, atol=1e-5)  # t < 0.5: no guidance
+    torch.testing.assert_close(limited[:, :, 2:], full[:, :, 2:], rtol=1e-4, atol=1e-5)  # t >= 0.5: guided
+    assert not torch.allclose(full[:, :, :2], cond[:, :, :2], atol=1e-3)
+    with pytest.raises(ValueError, match="guidance_min_t"):
+        PipelineConfig(guidance_min_t=1.5)
+
+
 @pytest.mark.parametrize(("guidance", "rows_per_evaluation"), [(3.0, 2), (0, 1)])
 def test_guidance_zero_skips_the_unconditional_pass_random_weights(pipe, guidance, rows_per_evaluation) -> None:
     with batch_rows(pipe.model) as rows:

@@ -20,6 +20,7 @@ SMALL = dict(buffer_frames=4, latent_height=8, latent_width=8, hidden_size=48, d
              window_size=(2, 4, 4))
 PROMPTS = ("a red circle moving left", "a blue square moving up on a white background", "a green diamond")
 GUIDANCE = (None, 3.0, 6.5)  # one stream unguided, two with different scales
+MIN_T = (0.0, 0.0, 0.5)  # the last guided only at noise levels t >= 0.5
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +36,8 @@ def requests(pipe: StreamDiTPipeline) -> list[VelocityRequest]:
     null = pipe.encode_prompt("")
     shape = (1, pipe.model.config.in_channels, pipe.model.config.buffer_frames, 8, 8)
     return [VelocityRequest(torch.randn(shape, generator=g), torch.rand(1, shape[2], generator=g),
-                            pipe.encode_prompt(prompt), null, guidance)
-            for prompt, guidance in zip(PROMPTS, GUIDANCE)]
+                            pipe.encode_prompt(prompt), null, guidance, min_t)
+            for prompt, guidance, min_t in zip(PROMPTS, GUIDANCE, MIN_T)]
 
 
 def test_one_batched_forward_equals_each_request_alone(pipe) -> None:
@@ -51,7 +52,8 @@ def test_one_batched_forward_equals_each_request_alone(pipe) -> None:
     assert rows == [5]  # 1 + 2 + 2 rows (the guided requests bring their unconditional rows) in one forward
     with torch.inference_mode():
         for request, velocity in zip(batch, together):
-            alone = guided_velocity(pipe.model, request.x, request.t, request.text, request.null, request.guidance)
+            alone = guided_velocity(pipe.model, request.x, request.t, request.text, request.null, request.guidance,
+                                    request.min_t)
             torch.testing.assert_close(velocity, alone, rtol=1e-3, atol=1e-4)
     assert not torch.allclose(together[0], together[1], atol=1e-3)  # the prompts and scales do matter
 
