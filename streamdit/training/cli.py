@@ -239,7 +239,7 @@ def distill_main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # e.g. an --init-from student of another architecture
         raise SystemExit(f"error: {exc}") from exc
     student = trainer.train(resume=args.resume)
-    student_config = replace(teacher.config, micro_steps=1, guidance=None)
+    student_config = replace(teacher.config, micro_steps=1, guidance=None, guidance_min_t=0.0)  # guidance built in
     if accelerator.is_main_process:
         StreamDiTPipeline(student, teacher.text_encoder, teacher.autoencoder, student_config).save_pretrained(args.out / "pipeline")
     accelerator.print(f"wrote {args.out / 'pipeline'} (student: s = 1, no guidance) after {trainer.step} steps")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import itertools
 import json
 from functools import partial
@@ -95,6 +97,13 @@ def test_teacher_velocity_is_uncond_plus_guidance_times_cond_minus_uncond_random
         guided = trainer.teacher_velocity(text, x, t)
     assert (cond - uncond).abs().max() > 1e-2  # the prompt matters to this teacher
     torch.testing.assert_close(guided, uncond + 2.0 * (cond - uncond), rtol=1e-4, atol=1e-5)
+    # a teacher that guides only at t >= 0.5 is distilled as it samples: its cleaner frames unguided
+    limited = StreamDiTPipeline(teacher.model, teacher.text_encoder, teacher.autoencoder,
+                                replace(teacher.config, guidance_min_t=0.5))
+    with torch.no_grad():
+        interval = DistillationTrainer(limited, synthetic_clips, config, tmp_path / "run2").teacher_velocity(text, x, t)
+    expected = torch.where((t >= 0.5)[:, None, :, None, None], uncond + 2.0 * (cond - uncond), cond)
+    torch.testing.assert_close(interval, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_distill_command_writes_a_one_step_student_pipeline(teacher, tmp_path, monkeypatch) -> None:
@@ -103,13 +112,15 @@ def test_distill_command_writes_a_one_step_student_pipeline(teacher, tmp_path, m
     dt_powers = []
     monkeypatch.setattr(distillation, "distillation_loss",
                         lambda *args: dt_powers.append(args[-1]) or distillation_loss(*args))
-    teacher.save_pretrained(tmp_path / "teacher")
+    StreamDiTPipeline(teacher.model, teacher.text_encoder, teacher.autoencoder,
+                      replace(teacher.config, guidance_min_t=0.5)).save_pretrained(tmp_path / "teacher")
     assert distill_main(["--teacher", str(tmp_path / "teacher"), "--out", str(tmp_path / "student"), "--steps", "3",
                  "--batch-size", "2", "--num-workers", "0", "--cpu", "--checkpoint-every", "3",
                  "--dt-power", "2"]) == 0
     assert dt_powers == [2.0] * 3
     config = json.loads((tmp_path / "student" / "pipeline" / "pipeline.json").read_text())
     assert config["micro_steps"] == 1 and config["guidance"] is None and config["chunk_size"] == 2
+    assert config["guidance_min_t"] == 0.0  # the student has its teacher's guidance built in
     assert config["shift"] == 2.0
     student = StreamDiTPipeline.from_pretrained(tmp_path / "student" / "pipeline", text_encoder=teacher.text_encoder)
     assert student.schedule.scheme.total_steps == 2  # K evaluations per frame
