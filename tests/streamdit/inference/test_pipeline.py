@@ -109,11 +109,14 @@ def test_a_steer_with_a_strength_remakes_the_buffer_at_once_plumbing_random_weig
         pipe.stream("a red circle", steer_strength=-0.1)
 
 
+def guidance_inputs(pipe, seed: int, times: list[float]) -> tuple:
+    """A random buffer at per-frame ``times``, a prompt and the empty prompt."""
+    x = torch.randn(1, pipe.model.config.in_channels, 4, 8, 8, generator=torch.Generator().manual_seed(seed))
+    return x, torch.tensor([times]), pipe.encode_prompt("a red circle"), pipe.encode_prompt("")
+
+
 def test_guidance_is_uncond_plus_w_times_cond_minus_uncond_in_one_batched_pass_random_weights(pipe) -> None:
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(1, pipe.model.config.in_channels, 4, 8, 8, generator=g)
-    t = torch.tensor([[0.2, 0.2, 0.7, 0.7]])
-    text, null = pipe.encode_prompt("a red circle"), pipe.encode_prompt("")
+    x, t, text, null = guidance_inputs(pipe, 0, [0.2, 0.2, 0.7, 0.7])
     with torch.inference_mode():
         cond = pipe.model(x, t, text.tokens, text.mask)
         uncond = pipe.model(x, t, null.tokens, null.mask)
@@ -128,10 +131,7 @@ def test_guidance_is_uncond_plus_w_times_cond_minus_uncond_in_one_batched_pass_r
 
 
 def test_guidance_min_t_leaves_the_cleaner_frames_to_the_conditional_velocity_random_weights(pipe) -> None:
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(1, pipe.model.config.in_channels, 4, 8, 8, generator=g)
-    t = torch.tensor([[0.2, 0.45, 0.5, 0.9]])
-    text, null = pipe.encode_prompt("a red circle"), pipe.encode_prompt("")
+    x, t, text, null = guidance_inputs(pipe, 1, [0.2, 0.45, 0.5, 0.9])
     with torch.inference_mode():
         cond = pipe.model(x, t, text.tokens, text.mask)
         full = pipe.velocity(x, t, text, null, 3.0)
