@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # test files (and pytest -k filters) that cover each module; slow or unrelated tests left out
 SAMPLING = ("tests/streamdit/inference/test_schedule.py", "tests/streamdit/inference/test_sampler_autoregressive.py")
 PIPELINE = ("tests/streamdit/inference/test_pipeline.py", "-k", "not compiled")
+STEER = ("tests/streamdit/inference/test_steer.py",)
 DISTILL = ("tests/streamdit/training/test_distillation.py",
            "tests/streamdit/training/test_distillation_training.py::"
            "test_teacher_velocity_is_uncond_plus_guidance_times_cond_minus_uncond_random_teacher")
@@ -105,6 +106,13 @@ MUTANTS = [
       "floor = torch.cat([floor[c:], torch.full((c,), new.floor)])",
       "floor = torch.cat([floor[c:], floor[:c]])", SAMPLING),
     M("tags not shifted", "streamdit/inference/sampler.py", "tags = tags[1:] + [new.tag]", "tags = tags", SAMPLING),
+    M("steer refresh: frames not noised back", "streamdit/inference/sampler.py",
+      "grid, current = schedule.grid, torch.clamp(levels, max=refresh.index)",
+      "grid, current = schedule.grid, torch.clamp(levels, min=refresh.index)", STEER),
+    M("steer refresh: the buffer keeps its old tags", "streamdit/inference/sampler.py",
+      "            tags = [new.tag] * K\n", "", STEER),
+    M("steer refresh: renoise without the missing noise", "streamdit/inference/sampler.py",
+      "return scale.view(view) * x + sigma.view(view) * noise", "return scale.view(view) * x", STEER),
     M("autoregressive: context not clean", "streamdit/inference/sampler.py",
       "clean = torch.zeros(B - c, dtype=grid.dtype)", "clean = torch.full((B - c,), float(grid[-2]), dtype=grid.dtype)",
       SAMPLING),
@@ -116,14 +124,16 @@ MUTANTS = [
     M("guidance: halves swapped", "streamdit/inference/sampler.py",
       "cond, uncond = model(torch.cat([x, x]), torch.cat([t, t]), both.tokens, both.mask).chunk(2)",
       "uncond, cond = model(torch.cat([x, x]), torch.cat([t, t]), both.tokens, both.mask).chunk(2)", PIPELINE),
+    M("guidance interval: the cleaner frames guided", "streamdit/inference/sampler.py",
+      "scale = torch.where(t >= min_t, guidance, 1.0)", "scale = torch.where(t >= min_t, guidance, guidance)", PIPELINE),
     M("guidance 0: null prompt still encoded and used", "streamdit/inference/sampler.py",
       "if not guidance or null is None:", "if null is None:", PIPELINE),
     M("v2v: input and noise weights swapped", "streamdit/inference/pipeline.py",
-      "return EnteringChunk((1 - t) * latents + t * noise, floor=floor, tag=self.prompt_version)",
-      "return EnteringChunk(t * latents + (1 - t) * noise, floor=floor, tag=self.prompt_version)", PIPELINE),
+      "return EnteringChunk((1 - t) * latents + t * noise, floor=floor, tag=self.prompt_version, refresh=refresh)",
+      "return EnteringChunk(t * latents + (1 - t) * noise, floor=floor, tag=self.prompt_version, refresh=refresh)", PIPELINE),
     M("v2v: entering at floor 0", "streamdit/inference/pipeline.py",
-      "return EnteringChunk((1 - t) * latents + t * noise, floor=floor, tag=self.prompt_version)",
-      "return EnteringChunk((1 - t) * latents + t * noise, floor=0, tag=self.prompt_version)", PIPELINE),
+      "return EnteringChunk((1 - t) * latents + t * noise, floor=floor, tag=self.prompt_version, refresh=refresh)",
+      "return EnteringChunk((1 - t) * latents + t * noise, floor=0, tag=self.prompt_version, refresh=refresh)", PIPELINE),
     M("v2v: a short last chunk accepted", "streamdit/inference/pipeline.py",
       "if len(frames) < pipe.frames_per_chunk:", "if not frames:", PIPELINE),
     M("set_prompt: embedding not switched", "streamdit/inference/pipeline.py",

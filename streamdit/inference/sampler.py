@@ -113,9 +113,8 @@ def refresh_buffer(velocity: VelocityFn, schedule: BufferSchedule, x: torch.Tens
     than ``refresh.index`` are noised back to it, then denoised together, one grid step per evaluation, each
     held once it is back at its own level (the others held throughout), like the start-up's uniform run.
     Costs ``max(levels) - refresh.index`` evaluations; the buffer leaves at the levels it came with."""
-    grid, start = schedule.grid, torch.full_like(levels, refresh.index)
-    x = renoise(x, grid[levels], grid[torch.minimum(levels, start)], refresh.noise.to(x))
-    current = torch.minimum(levels, start)
+    grid, current = schedule.grid, torch.clamp(levels, max=refresh.index)
+    x = renoise(x, grid[levels], grid[current], refresh.noise.to(x))
     while bool((current < levels).any()):
         nxt = torch.where(current < levels, current + 1, current)
         x = euler_step(velocity, x, grid[current], grid[nxt])
