@@ -72,17 +72,17 @@ class PipelineConfig:
         self.text_layers = tuple(self.text_layers)  # a list when read from pipeline.json
         if self.mode not in SAMPLERS:
             raise ValueError(f"sampler mode must be one of {sorted(SAMPLERS)}, got {self.mode!r}")
-        check_steer_strength(self.steer_strength)
-        if not 0.0 <= self.guidance_min_t <= 1.0:
-            raise ValueError(f"guidance_min_t must be in [0, 1], got {self.guidance_min_t}")
+        for name in ("steer_strength", "guidance_min_t"):
+            check_noise_level(name, getattr(self, name))
 
     def scheme(self, buffer_frames: int) -> Scheme:
         return Scheme.for_buffer(buffer_frames, self.chunk_size, self.micro_steps)
 
 
-def check_steer_strength(value: float) -> None:
+def check_noise_level(name: str, value: float) -> None:
+    """Raise unless ``value`` is a noise level ``t`` in [0, 1]."""
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"steer_strength must be in [0, 1], got {value}")
+        raise ValueError(f"{name} must be in [0, 1], got {value}")
 
 
 @dataclass
@@ -375,7 +375,7 @@ class StreamDiTPipeline:
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         steer_strength = self.config.steer_strength if steer_strength is None else steer_strength
-        check_steer_strength(steer_strength)
+        check_noise_level("steer_strength", steer_strength)
         return VideoStream(self, prompt, seed, guidance, video, strength, max_chunks, queue_size, batcher, on_demand,
                            steer_strength)
 
