@@ -9,7 +9,7 @@
 #   -> fine-tuned on for FINETUNE2_STEPS at half the learning rate on fresh data (seed 1; teacher-ft2)
 #   -> fine-tuned once more the same way (FINETUNE3_STEPS, seed 2; teacher-ft3) -> the weights of
 #   teacher-ft2 and teacher-ft3 averaged (teacher-soup) and set to sample with time shift 6
-#   (teacher-shift6, the shipped teacher) -> a student distilled from teacher-ft2 (student-ft2) ->
+#   (teacher-shift6) -> a student distilled from teacher-ft2 (student-ft2) ->
 #   distilled on from the soup, half its steps on buffers it streamed forward itself
 #   (--rollout-fraction 0.5; student-soup) -> distilled on from teacher-shift6 the same way
 #   (student-shift6) -> teacher-shift6 set to guide only at noise levels t >= 0.5 (teacher-interval, the
