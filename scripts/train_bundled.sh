@@ -127,10 +127,14 @@ finetune teacher-ft2 "$OUT/teacher-ft/pipeline" "$FINETUNE2_STEPS" "$FINETUNE2_C
 finetune teacher-ft3 "$OUT/teacher-ft2/pipeline" "$FINETUNE3_STEPS" "$FINETUNE3_COOLDOWN_STEPS" 2e-4 100 2
 [ -d "$OUT/teacher-soup" ] || $PY scripts/average_weights.py --out "$OUT/teacher-soup" \
   "$OUT/teacher-ft2/pipeline" "$OUT/teacher-ft3/pipeline"
-[ -d "$OUT/teacher-shift6" ] || { cp -r "$OUT/teacher-soup" "$OUT/teacher-shift6.tmp" && $PY -c '
-import json, sys; path = sys.argv[1]; config = json.load(open(path)); config["shift"] = 6.0
-json.dump(config, open(path, "w"), indent=2)' "$OUT/teacher-shift6.tmp/pipeline.json" \
-  && mv "$OUT/teacher-shift6.tmp" "$OUT/teacher-shift6"; }
+set_option() {  # pipeline.json key json-value: one sampling setting changed in place
+  $PY -c 'import json, sys; path, key, value = sys.argv[1:]; config = json.load(open(path))
+config[key] = json.loads(value); open(path, "w").write(json.dumps(config, indent=2) + "\n")' "$@"
+}
+variant() {  # new-dir source-dir key json-value: a copy of a pipeline (same weights) with one setting changed
+  [ -d "$1" ] || { cp -r "$2" "$1.tmp" && set_option "$1.tmp/pipeline.json" "$3" "$4" && mv "$1.tmp" "$1"; }
+}
+variant "$OUT/teacher-shift6" "$OUT/teacher-soup" shift 6.0
 
 distill() {  # name teacher-pipeline steps [more options]; resumes from the run's checkpoints
   $PY -m streamdit distill --teacher "$2" --out "$OUT/$1" --steps "$3" --batch-size 4 --lr 1e-4 --warmup-steps 20 \
@@ -140,10 +144,7 @@ distill student-ft2 "$OUT/teacher-ft2/pipeline" "$STUDENT_STEPS"
 distill student-soup "$OUT/teacher-soup" "$STUDENT2_STEPS" --init-from "$OUT/student-ft2/pipeline" --rollout-fraction 0.5
 distill student-shift6 "$OUT/teacher-shift6" "$STUDENT3_STEPS" --init-from "$OUT/student-soup/pipeline" \
   --rollout-fraction 0.5
-[ -d "$OUT/teacher-interval" ] || { cp -r "$OUT/teacher-shift6" "$OUT/teacher-interval.tmp" && $PY -c '
-import json, sys; path = sys.argv[1]; config = json.load(open(path)); config["guidance_min_t"] = 0.5
-json.dump(config, open(path, "w"), indent=2)' "$OUT/teacher-interval.tmp/pipeline.json" \
-  && mv "$OUT/teacher-interval.tmp" "$OUT/teacher-interval"; }
+variant "$OUT/teacher-interval" "$OUT/teacher-shift6" guidance_min_t 0.5
 distill student-interval "$OUT/teacher-interval" "$STUDENT4_STEPS" --cooldown-steps "$STUDENT4_COOLDOWN_STEPS" \
   --init-from "$OUT/student-shift6/pipeline" --rollout-fraction 0.5
 
@@ -155,9 +156,7 @@ for name in teacher single-scheme student; do
   rm -rf "streamdit/bundled/$name"
   cp -r "$source_dir" "streamdit/bundled/$name"
   cp "$OUT/autoencoder-motion/config.json" "$OUT/autoencoder-motion/model.safetensors" "streamdit/bundled/$name/autoencoder/"
-  [ "$name" = single-scheme ] || $PY -c '
-import json, sys; path = sys.argv[1]; config = json.load(open(path)); config["steer_strength"] = 0.95
-open(path, "w").write(json.dumps(config, indent=2) + "\n")' "streamdit/bundled/$name/pipeline.json"
+  [ "$name" = single-scheme ] || set_option "streamdit/bundled/$name/pipeline.json" steer_strength 0.95
   $PY scripts/store_fp16.py "streamdit/bundled/$name"/*/model.safetensors  # shipped weights: fp16, under 25 MB a file
 done
 echo "bundled pipelines written to streamdit/bundled/{teacher,single-scheme,student}"
