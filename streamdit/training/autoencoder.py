@@ -33,6 +33,8 @@ from tqdm import tqdm
 
 from streamdit.autoencoders.base import video_to_tensor
 from streamdit.autoencoders.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
+from streamdit.data.worlds import WORLDS, default_resolution
+from streamdit.data.worlds import stream as world_stream
 
 
 def psnr(reference: torch.Tensor, estimate: torch.Tensor) -> float:
@@ -123,31 +125,46 @@ def with_motion_head(source: VideoAutoencoder, context_latents: int) -> VideoAut
 def train_autoencoder(ae: VideoAutoencoder, train: Iterable[tuple[np.ndarray, str]], heldout: torch.Tensor,
                       steps: int, batch_size: int = 8, lr: float = 1e-3, foreground_weight: float = 10.0,
                       motion_weight: float = 0.0, motion_only: bool = False, latent_noise: float = 0.0,
-                      crop: int | None = None) -> dict:
+                      crop: int | None = None, mixed_precision: str = "no", checkpoint: Path | None = None,
+                      checkpoint_every: int = 500) -> dict:
     """Train ``ae`` in place; returns final loss and held-out PSNR. ``motion_only`` trains only the motion
     head (encoder, decoder and latent normalisation stay as they are); ``latent_noise`` jitters the latents
     by up to that standard deviation; ``crop`` trains on crops around the object (:func:`object_crops`), a
     fraction of the cost per step. The first group of each clip has no earlier latent and is not scored
-    when the motion head trains."""
+    when the motion head trains. ``mixed_precision="bf16"`` runs forward and loss under bf16 autocast (the
+    weights and optimiser stay fp32). With ``checkpoint``, the model, optimiser, schedule and step are saved
+    there every ``checkpoint_every`` steps, and a run finding one there goes on from it (give it a ``train``
+    stream seeded by :func:`checkpoint_step`, so that it does not replay the clips already seen)."""
     trained = ae.motion if motion_only else ae
     if trained is None:
         raise ValueError("motion_only needs an autoencoder with a motion head (context_latents > 0)")
+    if mixed_precision not in ("no", "bf16"):
+        raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {mixed_precision!r}")
     ae.requires_grad_(False)
     trained.requires_grad_(True)
     params = list(trained.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
-    start, loss_ema = time.perf_counter(), None
-    bar = tqdm(zip(range(steps), batches(train, batch_size)), total=steps, desc="autoencoder", unit="step")
-    for _, video in bar:
+    first, loss_ema = 0, None
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=True)
+        ae.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        first, loss_ema = int(state["step"]), float(state["loss_ema"])
+    start = time.perf_counter()
+    bar = tqdm(zip(range(first, steps), batches(train, batch_size)), initial=first, total=steps, desc="autoencoder",
+               unit="step")
+    for step, video in bar:
         ae.train()
         if crop:
             video = object_crops(video, crop)
-        z = ae.encode_raw(video)
-        if latent_noise:
-            sigma = latent_noise * torch.rand(z.shape[0], 1, 1, 1, 1) / ae.config.latent_scale
-            z = z + sigma * torch.randn_like(z)
-        recon = ae.decode_raw(z)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed_precision == "bf16"):
+            z = ae.encode_raw(video)
+            if latent_noise:
+                sigma = latent_noise * torch.rand(z.shape[0], 1, 1, 1, 1) / ae.config.latent_scale
+                z = z + sigma * torch.randn_like(z)
+            recon = ae.decode_raw(z).float()
         if motion_only:
             recon, video = recon[:, :, ae.temporal_compression:], video[:, :, ae.temporal_compression:]
         loss = reconstruction_loss(recon, video, foreground_weight)
@@ -160,6 +177,8 @@ def train_autoencoder(ae: VideoAutoencoder, train: Iterable[tuple[np.ndarray, st
         sched.step()
         loss_ema = loss.item() if loss_ema is None else 0.98 * loss_ema + 0.02 * loss.item()
         bar.set_postfix(loss=f"{loss_ema:.4f}")
+        if checkpoint is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            save_checkpoint(checkpoint, ae, opt, sched, step + 1, loss_ema)
     ae.requires_grad_(True)
     if not motion_only:
         fit_latent_normalisation(ae, heldout)
@@ -167,6 +186,21 @@ def train_autoencoder(ae: VideoAutoencoder, train: Iterable[tuple[np.ndarray, st
             "motion_weight": motion_weight, "motion_only": motion_only, "latent_noise": latent_noise, "crop": crop,
             "final_loss_ema": loss_ema,
             "heldout_psnr_db": evaluate(ae, heldout), "seconds": time.perf_counter() - start}
+
+
+def save_checkpoint(path: Path, ae: VideoAutoencoder, opt: torch.optim.Optimizer,
+                    sched: torch.optim.lr_scheduler.LRScheduler, step: int, loss_ema: float) -> None:
+    """Write the training state atomically (a crash while writing leaves the previous checkpoint)."""
+    partial = path.with_suffix(".partial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": ae.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "step": step, "loss_ema": loss_ema}, partial)
+    partial.replace(path)
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step a checkpoint file was saved at (0 if there is none)."""
+    return int(torch.load(path, weights_only=True)["step"]) if path.is_file() else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,34 +228,61 @@ def main(argv: list[str] | None = None) -> int:
                         help="train on square crops of this size around the object (a multiple of 8; "
                              "default: whole frames)")
     parser.add_argument("--frames", type=int, default=8, help="frames per training clip (multiple of 4)")
-    parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--world", choices=WORLDS, default="v1",
+                        help="the synthetic world to train on (default v1: 128x128 shapes; v2: 256x256 scenes)")
+    parser.add_argument("--resolution", type=int, help="frame side (default: the world's, 128 for v1, 256 for v2)")
+    parser.add_argument("--latent-channels", type=int, default=8, help="channels per latent pixel (default 8)")
+    parser.add_argument("--patch-size", type=int, default=2,
+                        help="pixels folded into channels at both ends (default 2)")
+    parser.add_argument("--widths", type=int, nargs="+", default=[32, 96],
+                        help="one stride-2 stage per width, highest resolution first (default 32 96): the "
+                             "spatial compression is the patch size times 2 per stage")
+    parser.add_argument("--mixed-precision", choices=("no", "bf16"), default="no",
+                        help="bf16 autocast for forward and loss (fast on CPUs with AMX; default no)")
+    parser.add_argument("--checkpoint-every", type=int, default=500,
+                        help="steps between training-state checkpoints (OUT/checkpoint.pt; default 500)")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on from OUT/checkpoint.pt (the settings must be the same as the run that wrote it)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.context_latents < 1:
         parser.error("--context-latents must be >= 1")
     if args.carry_keyframe and args.motion_from is None:
         parser.error("--carry-keyframe needs a motion head: give --motion-from")
-    if args.crop is not None and (args.crop <= 0 or args.crop % 8 or args.crop > args.resolution):
-        parser.error(f"--crop must be a positive multiple of 8 up to --resolution, got {args.crop}")
+    if args.crop is not None and (args.crop <= 0 or args.crop % 8):
+        parser.error(f"--crop must be a positive multiple of 8, got {args.crop}")
     if args.frames % 4 or args.frames <= 0:
         parser.error(f"--frames must be a positive multiple of 4, got {args.frames}")
 
-    from streamdit import data
+    if args.checkpoint_every < 1:
+        parser.error(f"--checkpoint-every must be >= 1, got {args.checkpoint_every}")
+    checkpoint = args.out / "checkpoint.pt"
+    if checkpoint.is_file() and not args.resume:
+        parser.error(f"{checkpoint} exists: add --resume to go on from it, or choose a new --out")
+    resolution = args.resolution or default_resolution(args.world)
+    if args.crop is not None and args.crop > resolution:
+        parser.error(f"--crop must be at most the resolution ({resolution}), got {args.crop}")
 
     torch.manual_seed(args.seed)
     if args.motion_from is None:
-        ae = VideoAutoencoder(VideoAutoencoderConfig())
+        ae = VideoAutoencoder(VideoAutoencoderConfig(latent_channels=args.latent_channels, patch_size=args.patch_size,
+                                                     widths=tuple(args.widths)))
+        if resolution % ae.spatial_compression:
+            parser.error(f"the resolution {resolution} is not a multiple of the spatial compression "
+                         f"{ae.spatial_compression} (patch size x 2 per width)")
     else:
         try:
             source = VideoAutoencoder.from_pretrained(args.motion_from)
         except (FileNotFoundError, ValueError) as error:
             parser.error(f"--motion-from: {error}")
         ae = with_motion_head(source, args.context_latents)
-    heldout = next(batches(data.stream(seed=args.seed + 1000, num_frames=args.frames, split="heldout",
-                                       resolution=args.resolution), 32))
-    train = data.stream(seed=args.seed, num_frames=args.frames, resolution=args.resolution)
+    heldout = next(batches(world_stream(args.world, seed=args.seed + 1000, num_frames=args.frames, split="heldout",
+                                        resolution=resolution), 32))
+    start = checkpoint_step(checkpoint)  # a resumed run draws clips it has not seen
+    train = world_stream(args.world, seed=args.seed + 1_000_003 * start, num_frames=args.frames, resolution=resolution)
     metrics = train_autoencoder(ae, train, heldout, args.steps, args.batch_size, args.lr, args.foreground_weight,
-                                args.motion_weight, args.motion_from is not None, args.latent_noise, args.crop)
+                                args.motion_weight, args.motion_from is not None, args.latent_noise, args.crop,
+                                args.mixed_precision, checkpoint, args.checkpoint_every)
     if args.carry_keyframe:
         ae.config.carry_keyframe = True
         metrics["heldout_psnr_db"] = evaluate(ae, heldout)  # of the decoder as saved

@@ -72,8 +72,8 @@ def train_parser() -> argparse.ArgumentParser:
     io.add_argument("--out", type=Path, required=True, help="output directory")
     io.add_argument("--config", default="tiny", help="model preset (tiny, tiny-latent, paper-4b) or a StreamDiTConfig JSON file; "
                     "in_channels and text_dim follow the autoencoder and text encoder")
-    io.add_argument("--data", default="synthetic", help="'synthetic' (the built-in shapes domain) or a video folder "
-                    "with metadata.csv (file_name, text)")
+    io.add_argument("--data", default="synthetic", help="'synthetic' (world v1: the built-in shapes domain), "
+                    "'synthetic-v2' (world v2: textured scenes) or a video folder with metadata.csv (file_name, text)")
     io.add_argument("--autoencoder", default="patch:8", help="'patch:P' (pixel patches of P x P) or an autoencoder directory")
     io.add_argument("--text-encoder", type=Path, default=None, help="Hugging Face encoder directory (default: bundled all-MiniLM-L6-v2)")
     io.add_argument("--text-layers", type=_int_list, default=[-1],
@@ -106,7 +106,8 @@ def distill_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--teacher", type=Path, required=True, help="teacher pipeline directory")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--data", default="synthetic", help="'synthetic' or a video folder with metadata.csv")
+    parser.add_argument("--data", default="synthetic", help="'synthetic' (world v1), 'synthetic-v2' or a video folder "
+                        "with metadata.csv")
     parser.add_argument("--steady-fraction", type=float, default=0.75,
                         help="share of steps on the steady-state segment (the rest: start-up segments)")
     parser.add_argument("--rollout-fraction", type=float, default=0.0,
@@ -167,13 +168,15 @@ def wan_initial_weights(directory: Path, config: StreamDiTConfig) -> WanStreamDi
 
 
 def training_data(spec: str, num_frames: int, size: tuple[int, int]) -> Callable[[int], Iterable[Sample]]:
-    """``seed -> endless (video, caption) stream`` for 'synthetic' or a video folder with metadata.csv."""
-    if spec == "synthetic":
+    """``seed -> endless (video, caption) stream`` for 'synthetic' (world v1), 'synthetic-v2' or a video folder
+    with metadata.csv."""
+    if spec in ("synthetic", "synthetic-v2"):
         if size[0] != size[1]:
-            raise ValueError(f"the synthetic domain renders square videos; the model's size is {size}")
-        from streamdit import data
+            raise ValueError(f"the synthetic worlds render square videos; the model's size is {size}")
+        from streamdit.data import worlds
 
-        return partial(data.stream, num_frames=num_frames, resolution=size[0])
+        return partial(worlds.stream, "v1" if spec == "synthetic" else "v2", num_frames=num_frames,
+                       resolution=size[0])
     from streamdit.training.video_folder import VideoFolder
 
     folder = VideoFolder(spec, num_frames, size)

@@ -216,3 +216,51 @@ def test_train_autoencoder_cli_refuses_a_fade_without_a_motion_head(tmp_path, ca
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "ae"), "--motion-from", str(tmp_path / "nowhere")])
     assert "--motion-from" in capsys.readouterr().err and not (tmp_path / "ae").exists()
+
+
+def test_an_interrupted_run_resumed_from_its_checkpoint_ends_where_an_uninterrupted_one_does(tmp_path) -> None:
+    from itertools import islice
+
+    from streamdit import data
+
+    def clips():
+        return data.stream(seed=0, num_frames=4, resolution=32)
+
+    heldout = next(batches(data.stream(seed=1, num_frames=4, resolution=32), 2))
+    whole = small().train()
+    train_autoencoder(whole, clips(), heldout, steps=4, batch_size=2, lr=3e-3)
+    interrupted = small().train()
+    checkpoint = tmp_path / "checkpoint.pt"
+    train_autoencoder(interrupted, islice(clips(), 4), heldout, steps=4, batch_size=2, lr=3e-3,  # dies after 2 steps
+                      checkpoint=checkpoint, checkpoint_every=2)
+    torch.manual_seed(123)
+    resumed = VideoAutoencoder(VideoAutoencoderConfig(widths=(8, 16)))  # other weights: the checkpoint's must win
+    train_autoencoder(resumed, islice(clips(), 4, None), heldout, steps=4, batch_size=2, lr=3e-3,
+                      checkpoint=checkpoint, checkpoint_every=2)
+    for name, value in whole.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[name], value, msg=name)
+    assert resumed.config.latent_scale == whole.config.latent_scale
+
+
+def test_bf16_training_runs_and_keeps_fp32_weights() -> None:
+    from streamdit import data
+
+    ae = small().train()
+    heldout = next(batches(data.stream(seed=1, num_frames=4, resolution=32), 2))
+    metrics = train_autoencoder(ae, data.stream(seed=0, num_frames=4, resolution=32), heldout, steps=2,
+                                batch_size=2, mixed_precision="bf16")
+    assert all(p.dtype == torch.float32 for p in ae.parameters()) and metrics["heldout_psnr_db"] > 0
+    with pytest.raises(ValueError, match="mixed_precision"):
+        train_autoencoder(ae, data.stream(seed=0, num_frames=4, resolution=32), heldout, steps=1, mixed_precision="fp8")
+
+
+def test_train_autoencoder_cli_refuses_to_overwrite_a_checkpoint_without_resume(tmp_path, capsys) -> None:
+    from streamdit.training.autoencoder import main
+
+    (tmp_path / "checkpoint.pt").write_bytes(b"")
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path), "--steps", "1"])
+    assert "add --resume" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "new"), "--world", "v2", "--patch-size", "3", "--widths", "8", "--steps", "1"])
+    assert "not a multiple of the spatial compression" in capsys.readouterr().err
