@@ -114,7 +114,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from streamdit.inference.bench import bench_pipeline, benchmark_autoencoder, format_results
+    from streamdit.inference.bench import bench_pipeline, benchmark_autoencoder, format_results, matmul_peaks
 
     if args.autoencoder and not args.random_init:
         raise SystemExit("error: --autoencoder pairs with --random-init (a pipeline directory has its own)")
@@ -127,6 +127,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if not named:
             raise SystemExit(f"error: no bundled models in {BUNDLED_DIR}; use --model DIR or --random-init tiny")
     results, resolution = [], None
+    print("measuring the matmul peak of float32 and bfloat16 ...", file=sys.stderr)
+    peaks = matmul_peaks(args.device)
     for name, path in named:
         if path is None:
             autoencoder = benchmark_autoencoder(args.autoencoder, args.device, DTYPES[args.dtype]) \
@@ -141,9 +143,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             pipe.compile(mode=args.compile)
             pipe.generate(args.prompt, num_frames=2 * pipe.frames_per_chunk, guidance=args.guidance)
         print(f"benchmarking {name} ...", file=sys.stderr)
-        results.append(bench_pipeline(pipe, name, args.prompt, args.chunks, args.guidance))
+        results.append(bench_pipeline(pipe, name, args.prompt, args.chunks, args.guidance, peaks))
         resolution = pipe.resolution
-    print(format_results(results, args.device, resolution))
+    print(format_results(results, args.device, resolution, peaks))
     return 0
 
 

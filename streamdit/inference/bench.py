@@ -3,7 +3,9 @@
 Runs the real threaded stream (denoise, decode and consumer overlap as when serving) and times every
 model evaluation and every chunk decode. Several pipelines are measured in one run and compared
 with the first one (the reference), as a ratio. The model's achieved FLOP/s comes from its counted FLOPs
-per evaluation (:mod:`streamdit.models.flops`); on a known GPU it is also given as MFU, with peak memory.
+per evaluation (:mod:`streamdit.models.flops`) and is given as a share of the peak of the dtype the model
+runs in: on a known GPU its data-sheet bf16 peak, elsewhere the matrix-product throughput of that dtype
+measured in the same run (:func:`~streamdit.models.flops.matmul_throughput`), with peak memory on a GPU.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import torch
 from streamdit.autoencoders.base import Autoencoder
 from streamdit.inference.pipeline import StreamDiTPipeline
 from streamdit.loading import load_autoencoder
-from streamdit.models.flops import measured_flops, peak_flops
+from streamdit.models.flops import matmul_throughput, measured_flops, peak_flops
 
 
 def _random_wan_vae(device: str | torch.device, dtype: torch.dtype) -> Autoencoder:
@@ -81,13 +83,21 @@ class BenchResult:
     autoencoder_share: float
     rest_share: float
     model_tflops: float  # achieved by the model evaluations, per second of model time
-    mfu: float | None  # model_tflops over the device's dense bf16 peak (known GPUs only)
+    mfu: float | None  # model_tflops over the peak of the model's dtype (a known GPU's, or measured)
     peak_memory_gib: float | None  # CUDA only
+    dtype: str = "float32"  # the model's weights
+
+
+def matmul_peaks(device: torch.device | str, dtypes: tuple[torch.dtype, ...] = (torch.float32, torch.bfloat16)
+                 ) -> dict[torch.dtype, float]:
+    """The measured matrix-product FLOP/s of each dtype on ``device`` (see ``matmul_throughput``)."""
+    return {dtype: matmul_throughput(dtype, device) for dtype in dtypes}
 
 
 def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int = 12,
-                   guidance: float | None = None) -> BenchResult:
-    """Stream ``chunks`` chunks and measure; FPS counts the frames after the first chunk."""
+                   guidance: float | None = None, peaks: dict[torch.dtype, float] | None = None) -> BenchResult:
+    """Stream ``chunks`` chunks and measure; FPS counts the frames after the first chunk. The model's share
+    of the peak (``mfu``) is of a known GPU's data-sheet peak, else of ``peaks[the model's dtype]``."""
     cuda = pipe.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(pipe.device)
@@ -113,7 +123,8 @@ def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int 
     guided = bool(stream.guidance)
     flops = measured_flops(pipe.model, 2 if guided else 1, pipe.encode_prompt(prompt).tokens.shape[1])
     tflops = stream.stats.evaluations * flops / max(model_timer.seconds, 1e-9) / 1e12
-    peak = peak_flops(pipe.device)
+    dtype = next(pipe.model.parameters()).dtype
+    peak = peak_flops(pipe.device) or (peaks or {}).get(dtype)
     return BenchResult(
         name=name, scheme=f"K={scheme.num_chunks} c={scheme.chunk_size} s={scheme.micro_steps}",
         guidance=stream.guidance or None, frames=frames, evaluations=stream.stats.evaluations,
@@ -122,24 +133,31 @@ def bench_pipeline(pipe: StreamDiTPipeline, name: str, prompt: str, chunks: int 
         model_share=model_timer.seconds / wall, autoencoder_share=decode_timer.seconds / wall,
         rest_share=max(0.0, wall - model_timer.seconds - decode_timer.seconds) / wall,
         model_tflops=tflops, mfu=tflops * 1e12 / peak if peak else None,
-        peak_memory_gib=torch.cuda.max_memory_allocated(pipe.device) / 2**30 if cuda else None)
+        peak_memory_gib=torch.cuda.max_memory_allocated(pipe.device) / 2**30 if cuda else None,
+        dtype=str(dtype).removeprefix("torch."))
 
 
-def format_results(results: list[BenchResult], device: str, resolution: tuple[int, int]) -> str:
-    """A table of the results, each compared with the first."""
+def format_results(results: list[BenchResult], device: str, resolution: tuple[int, int],
+                   peaks: dict[torch.dtype, float] | None = None) -> str:
+    """A table of the results, each compared with the first; ``peaks``: the measured matmul FLOP/s per dtype."""
     width = max(14, *(len(r.name) for r in results))
-    lines = [f"device: {device}  threads: {torch.get_num_threads()}  resolution: {resolution[1]}x{resolution[0]}",
+    lines = [f"device: {device}  threads: {torch.get_num_threads()}  resolution: {resolution[1]}x{resolution[0]}"]
+    if peaks:
+        measured = ", ".join(f"{str(d).removeprefix('torch.')} {p / 1e9:,.0f} GFLOP/s" for d, p in peaks.items())
+        lines.append(f"matmul peak (1024x1024, measured now): {measured}")
+    lines += [
              f"{'model':<{width}} {'scheme':<14} {'cfg':>4} {'FPS':>7} {'vs ref':>7} {'real-time':>9} {'first frame':>12} "
-             f"{'chunk p50':>10} {'chunk max':>10} {'model':>6} {'AE':>5} {'rest':>5} {'TFLOP/s':>8} {'MFU':>5} {'memory':>9}"]
+             f"{'chunk p50':>10} {'chunk max':>10} {'model':>6} {'AE':>5} {'rest':>5} {'TFLOP/s':>8} {'MFU':>5} {'dtype':>8} {'memory':>9}"]
     ref = results[0]
     for r in results:
         lines.append(
             f"{r.name:<{width}} {r.scheme:<14} {r.guidance or 0:>4g} {r.fps:>7.1f} {r.fps / ref.fps:>6.2f}x "
             f"{r.fps / r.playback_fps:>8.2f}x {r.first_frame_s * 1000:>9.0f} ms {np.median(r.chunk_latency_s) * 1000:>7.0f} ms "
             f"{r.chunk_latency_s.max() * 1000:>7.0f} ms {r.model_share:>6.0%} {r.autoencoder_share:>5.0%} {r.rest_share:>5.0%} "
-            f"{r.model_tflops:>8.3g} {'-' if r.mfu is None else format(r.mfu, '.0%'):>5} "
+            f"{r.model_tflops:>8.3g} {'-' if r.mfu is None else format(r.mfu, '.0%'):>5} {r.dtype:>8} "
             f"{'-' if r.peak_memory_gib is None else format(r.peak_memory_gib, '.1f') + ' GiB':>9}")
     lines.append("FPS: streamed frames per second after the first chunk; vs ref: ratio to the first row; shares of "
                  "wall time (decoding overlaps denoising, so they may sum past 100%); TFLOP/s: model FLOPs per second of "
-                 "model time; MFU: of the GPU's dense bf16 peak; memory: peak CUDA allocation")
+                 "model time; MFU: of the peak of the model's dtype (a GPU's data sheet, else the matmul peak measured above); "
+                 "memory: peak CUDA allocation")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ the Wan-based model too (whose time embedding runs per token). Tests check the t
 from __future__ import annotations
 
 import math
+import time
 
 import torch
 from torch import nn
@@ -70,3 +71,27 @@ def peak_flops(device: torch.device | str) -> float | None:
         return None
     name = torch.cuda.get_device_name(device)
     return next((peak for key, peak in PEAK_FLOPS.items() if key in name), None)
+
+
+def matmul_throughput(dtype: torch.dtype, device: torch.device | str = "cpu", size: int = 1024,
+                      seconds: float = 0.5) -> float:
+    """FLOP/s of square ``size`` x ``size`` matrix products in ``dtype`` on ``device``, measured now (after a
+    warm-up, repeated for about ``seconds``): the practical peak a model running in that dtype can reach
+    on this machine with its current threads (on a CPU with AMX, bf16 runs several times fp32)."""
+    device = torch.device(device)
+    a = torch.randn(size, size, device=device).to(dtype)
+    b = torch.randn(size, size, device=device).to(dtype)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(3):
+        a @ b
+    sync()
+    runs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        runs += 1
+    sync()
+    return 2 * size**3 * runs / (time.perf_counter() - start)

@@ -6,6 +6,7 @@ import json
 
 import av
 import pytest
+import torch
 
 from streamdit import PipelineConfig, StreamDiTPipeline
 from streamdit.autoencoders.base import PatchAutoencoder
@@ -108,3 +109,27 @@ def test_bench_table_columns_stay_aligned_with_long_model_names(pipe_dir, text_e
 def test_bench_unknown_random_autoencoder_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="random-wan2.1, random-taew2.1"):
         benchmark_autoencoder("random-wan")
+
+
+def test_bench_share_of_peak_is_of_the_models_own_dtype_plumbing_random_weights(pipe_dir, text_encoder) -> None:
+    peaks = {torch.float32: 2e11, torch.bfloat16: 1e12}  # as if measured
+    for dtype in (torch.float32, torch.bfloat16):
+        pipe = StreamDiTPipeline.from_pretrained(pipe_dir, text_encoder=text_encoder, dtype=dtype)
+        result = bench_pipeline(pipe, "a", "a red circle", chunks=2, peaks=peaks)
+        assert result.dtype == str(dtype).removeprefix("torch.")
+        assert result.mfu == pytest.approx(result.model_tflops * 1e12 / peaks[dtype])
+    table = format_results([result], "cpu", (32, 32), peaks)
+    assert "matmul peak (1024x1024, measured now): float32 200 GFLOP/s, bfloat16 1,000 GFLOP/s" in table
+    assert "bfloat16" in table.splitlines()[-2]
+
+
+def test_matmul_throughput_counts_two_flops_per_multiply_add() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from streamdit.models.flops import matmul_throughput
+
+    a = torch.randn(64, 64)
+    with FlopCounterMode(display=False) as counter:
+        a @ a
+    assert counter.get_total_flops() == 2 * 64**3  # the count matmul_throughput assumes per product
+    assert 1e8 < matmul_throughput(torch.float32, size=256, seconds=0.05) < 1e15
