@@ -42,11 +42,12 @@ MIN_FRAMES = 24  # a bounce cycle (20 frames) and a visible turn need this many
 SAT_MIN = 45.0  # foreground saturation, 0-255 (palette 150-210; backgrounds at most 32)
 MIN_AREA = 30.0  # pixels at 128x128 (a small object covers ~60)
 RIM_SHARE = 0.6  # a colour with this share of its pixels on a stronger colour's rim is that colour's rim
-# Thresholds of |c_k|, between the values measured on clean and blurred renders at 256x256 (the shape's
-# own, then the largest any other shape reached): c3 triangle 0.44 / 0.03, c5 star 0.26 / 0.04 (the
-# triangle, 0.28, is read first), c2 diamond 0.28 / 0.03 (triangle 0.14), c4 cross 0.51 / square 0.41,
-# c4 square 0.31 / circle 0.03.
-C3_MIN, C5_MIN, C2_MIN, CROSS_C4, C4_MIN = 0.25, 0.15, 0.18, 0.46, 0.15
+# Thresholds of |c_k|, between the values measured on clean and blurred (sigma 3 px) renders at 256x256
+# (the shape's lowest, then the highest any other shape reached): c3 triangle 0.44 / 0.03, c5 star 0.17 /
+# 0.07 (the triangle, 0.28, is read first), c2 diamond 0.28 / 0.03 (triangle 0.14), c4 cross 0.48 / square
+# 0.41, c4 square 0.30 / circle 0.03.
+C3_MIN, C5_MIN, C2_MIN, CROSS_C4, C4_MIN = 0.25, 0.15, 0.18, 0.43, 0.15
+SHAPE_LEVEL = 0.65  # shape moments on the pixels above this share of the colour's peak saturation (size: 0.5)
 STILL_SPEED = 0.3  # px per frame at 128: below, the object stays in place
 LINE_RESIDUAL = 1.0  # px at 128: a straight track's RMS distance from its fitted line
 CIRCLE_RESIDUAL = 1.5  # px at 128, of the circle fit
@@ -108,8 +109,9 @@ def _smooth(video: np.ndarray) -> np.ndarray:
     return ndimage.gaussian_filter(video.astype(np.float32), sigma=(0, sigma, sigma, 0), mode="wrap", truncate=2.0)
 
 
-def color_masks(smooth: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per palette colour present, its mask (T, H, W) at half of its peak saturation; and the saturation."""
+def color_masks(smooth: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray]:
+    """Per palette colour present, its mask (T, H, W) at half of its peak saturation and that peak (the 95th
+    percentile); and the saturation (T, H, W)."""
     sat = _saturation(smooth)
     fg = sat >= SAT_MIN
     dist = np.abs((_hue(smooth[fg])[:, None] - PALETTE_HUES + 180.0) % 360.0 - 180.0)
@@ -131,7 +133,7 @@ def color_masks(smooth: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
                 if (masks[name] & near).sum() >= RIM_SHARE * masks[name].sum():
                     del masks[name]
                     break
-    return masks, sat
+    return masks, peaks, sat
 
 
 def _circular_mean(coords: np.ndarray, period: int) -> float:
@@ -245,14 +247,16 @@ def detect_objects(video: np.ndarray, smooth: np.ndarray | None = None) -> list[
     """The objects of a video, one per palette colour present, in palette order."""
     smooth = _smooth(video) if smooth is None else smooth
     num_frames, h, w, _ = video.shape
-    masks, _ = color_masks(smooth)
+    masks, peaks, sat = color_masks(smooth)
     min_area = MIN_AREA * h * w / 128**2
     names = ["area", "x", "y"] + [f"{p}{k}" for k in (2, 3, 4, 5) for p in ("c", "phase")]
     detections = []
     for color, masks_c in masks.items():
         feats = np.full((num_frames, len(names)), np.nan)
-        for t in np.flatnonzero(masks_c.sum(axis=(1, 2)) >= min_area / 2):
-            f = frame_features(masks_c[t])
+        core = masks_c & (sat >= SHAPE_LEVEL * peaks[color])  # a blur fills concave corners less up here
+        areas = masks_c.sum(axis=(1, 2))
+        for t in np.flatnonzero((areas >= min_area / 2) & core.any(axis=(1, 2))):
+            f = {**frame_features(core[t]), "area": float(areas[t])}
             feats[t] = [f[n] for n in names]
         area = float(np.median(np.nan_to_num(feats[:, 0])))
         if area < min_area:
@@ -279,9 +283,12 @@ def _background_pixels(smooth: np.ndarray) -> np.ndarray:
 
 
 def _filled(grey: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """``grey`` (T, H, W) with the pixels outside ``keep`` set to the frame's mean of the kept ones."""
-    means = np.array([g[k].mean() if k.any() else g.mean() for g, k in zip(grey, keep)])
-    return np.where(keep, grey, means[:, None, None])
+    """``grey`` (T, H, W) with the pixels outside ``keep`` set to the mean of their row's kept pixels (of the
+    frame's, for a row with none), so that a gradient stays a gradient."""
+    counts = keep.sum(axis=2, keepdims=True)
+    frame = (grey * keep).sum(axis=(1, 2), keepdims=True) / np.maximum(keep.sum(axis=(1, 2), keepdims=True), 1)
+    rows = np.where(counts > 0, (grey * keep).sum(axis=2, keepdims=True) / np.maximum(counts, 1), frame)
+    return np.where(keep, grey, rows)
 
 
 def classify_background(smooth: np.ndarray, keep: np.ndarray) -> str:
