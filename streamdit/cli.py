@@ -93,9 +93,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if not prompts:
             raise SystemExit(f"error: {args.prompts} holds no prompts")
     else:
-        from streamdit import data
+        from streamdit.data import worlds
 
-        prompts = data.eval_prompts(args.split, args.n, seed=args.seed)
+        prompts = worlds.eval_prompts(args.world or pipe.config.world, args.split, args.n, seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     fps = pipe.config.fps
     frames = max(1, round(args.seconds * fps))
@@ -197,10 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
                                         "`python -m eval adherence|consistency|fvd`.")
     sample.add_argument("--out", type=Path, required=True, help="output folder")
     sample.add_argument("--prompts", type=Path, default=None, help="text file, one prompt per line "
-                        "(default: the synthetic domain's evaluation prompts)")
+                        "(default: the evaluation prompts of the model's synthetic world)")
     sample.add_argument("--split", choices=("train", "heldout"), default="heldout",
                         help="which attribute combinations the default prompts use (default heldout)")
     sample.add_argument("-n", type=int, default=48, help="number of default prompts (default 48)")
+    sample.add_argument("--world", choices=("v1", "v2"), default=None,
+                        help="whose evaluation prompts (default: the world the model was trained on, pipeline.json)")
     sample.add_argument("--seconds", type=float, default=2.0, help="length of each video (default 2)")
     sample.add_argument("--seed", type=int, default=0, help="seed of the first video (then +1 per video)")
     sample.add_argument("--crf", type=int, default=0, choices=range(0, 52), metavar="0-51",

@@ -30,3 +30,8 @@ def stream(world: str, seed: int = 0, num_frames: int = 16, split: str = "train"
     """Endless (video uint8 (T, H, W, 3), caption) pairs of ``world`` (see each world's ``stream``)."""
     module = v1 if _check(world) == "v1" else v2
     return module.stream(seed, num_frames, split, resolution or default_resolution(world), worker_id, canonical)
+
+
+def eval_prompts(world: str, split: str = "heldout", n: int = 48, seed: int = 0) -> list[str]:
+    """The deterministic evaluation prompts of ``world`` (each world's ``eval_prompts``)."""
+    return (v1 if _check(world) == "v1" else v2).eval_prompts(split, n, seed)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from streamdit.autoencoders.base import Autoencoder, PatchAutoencoder, tensor_to_video, video_to_tensor
+from streamdit.data.worlds import WORLDS
 from streamdit.inference.sampler import SAMPLERS, EnteringChunk, Refresh, guided_velocity
 from streamdit.inference.schedule import BufferSchedule, Scheme
 from streamdit.inference.stream_batch import StreamBatcher
@@ -55,6 +56,9 @@ class PipelineConfig:
     ``guidance_min_t``: the guidance applies to the frames at noise level ``t >= guidance_min_t`` only; the
     cleaner ones take the conditional velocity alone (0: everywhere; see
     :func:`~streamdit.inference.sampler.apply_guidance`).
+
+    ``world``: the synthetic world the model was trained on (``"v1"`` or ``"v2"``, docs/architecture.md §7):
+    whose prompts, vocabulary and detector go with it.
     """
 
     chunk_size: int = 2
@@ -67,11 +71,14 @@ class PipelineConfig:
     text_layers: tuple[int, ...] = (-1,)  # its hidden states fed to the model (see TransformerTextEncoder)
     steer_strength: float = 0.0
     guidance_min_t: float = 0.0
+    world: str = "v1"
 
     def __post_init__(self) -> None:
         self.text_layers = tuple(self.text_layers)  # a list when read from pipeline.json
         if self.mode not in SAMPLERS:
             raise ValueError(f"sampler mode must be one of {sorted(SAMPLERS)}, got {self.mode!r}")
+        if self.world not in WORLDS:
+            raise ValueError(f"world must be one of {WORLDS}, got {self.world!r}")
         for name in ("steer_strength", "guidance_min_t"):
             check_noise_level(name, getattr(self, name))
 

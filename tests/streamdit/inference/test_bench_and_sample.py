@@ -41,6 +41,25 @@ def test_sample_writes_videos_sidecars_and_prompts_plumbing_random_weights(pipe_
         assert meta["chunk_frames"] == 2 and meta["seed"] == i and meta["crf"] == 0
 
 
+def test_sample_takes_the_prompts_of_the_models_world_plumbing_random_weights(pipe_dir, tmp_path, text_encoder) -> None:
+    from streamdit.data import eval_prompts as v1_prompts
+    from streamdit.data.v2 import eval_prompts as v2_prompts
+
+    v2_dir = tmp_path / "v2-pipe"
+    pipe = StreamDiTPipeline.from_pretrained(pipe_dir, text_encoder=text_encoder)
+    pipe.config.world = "v2"
+    pipe.save_pretrained(v2_dir)
+    for model, world, expected in ((pipe_dir, [], v1_prompts("heldout", 2)), (v2_dir, [], v2_prompts("heldout", 2)),
+                                   (v2_dir, ["--world", "v1"], v1_prompts("heldout", 2))):
+        out = tmp_path / f"out-{len(list(tmp_path.iterdir()))}"
+        assert main(["sample", "--model", str(model), "-n", "2", "--out", str(out), "--seconds", "0.2",
+                     "--device", "cpu", *world]) == 0
+        assert (out / "prompts.txt").read_text().splitlines() == expected
+    assert expected != v2_prompts("heldout", 2)
+    with pytest.raises(ValueError, match="world must be one of"):
+        PipelineConfig(world="v3")
+
+
 def test_sample_writes_lossy_videos_when_asked_and_rejects_a_crf_out_of_range_plumbing_random_weights(
         pipe_dir, tmp_path, capsys) -> None:
     prompts = tmp_path / "prompts.txt"
