@@ -12,11 +12,9 @@ import torch
 from tqdm import tqdm
 
 from streamdit.inference.pipeline import BUNDLED_DIR, StreamDiTPipeline
+from streamdit.inference.precision import DTYPES
 from streamdit.loading import convert
 from streamdit.video_io import Mp4Writer, iter_video_frames, write_video
-
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def _default_device() -> str:
@@ -115,6 +113,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from streamdit.inference.bench import bench_pipeline, benchmark_autoencoder, format_results, matmul_peaks
+    from streamdit.inference.precision import resolve_dtype
 
     if args.autoencoder and not args.random_init:
         raise SystemExit("error: --autoencoder pairs with --random-init (a pipeline directory has its own)")
@@ -129,14 +128,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
     results, resolution = [], None
     print("measuring the matmul peak of float32 and bfloat16 ...", file=sys.stderr)
     peaks = matmul_peaks(args.device)
+    dtype = resolve_dtype(args.dtype, args.device)
     for name, path in named:
         if path is None:
-            autoencoder = benchmark_autoencoder(args.autoencoder, args.device, DTYPES[args.dtype]) \
+            autoencoder = benchmark_autoencoder(args.autoencoder, args.device, dtype) \
                 if args.autoencoder else None
             pipe = StreamDiTPipeline.from_config(args.random_init, autoencoder=autoencoder, device=args.device,
-                                                 dtype=DTYPES[args.dtype])
+                                                 dtype=dtype)
         else:
-            pipe = StreamDiTPipeline.from_pretrained(path, device=args.device, dtype=DTYPES[args.dtype])
+            pipe = StreamDiTPipeline.from_pretrained(path, device=args.device, dtype=dtype)
         if args.compile:
             print(f"compiling {name}, mode {args.compile} (a two-chunk warm-up stream, not measured) ...",
                   file=sys.stderr)
@@ -227,8 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "random-taew2.1 (its tiny decoder TAEW2.1), both randomly initialised at the real "
                             "architecture, or an autoencoder directory (default: 8x8 pixel patches, no real decode)")
     bench.add_argument("--device", default=_default_device(), help="cpu or cuda (default: cuda if available)")
-    bench.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
-                       help="model weights and activations (default float32; use bfloat16 on a GPU)")
+    bench.add_argument("--dtype", choices=("auto", *DTYPES), default="auto",
+                       help="model weights and activations (default auto: bfloat16 where its matrix products run at "
+                            "least 1.5x float32's, as on CPUs with AMX or AVX512-BF16 and on GPUs, else float32)")
     bench.add_argument("--compile", nargs="?", const="default", default=None, metavar="MODE",
                        choices=("default", "reduce-overhead", "max-autotune"),
                        help="torch.compile the model first, in torch.compile's MODE (default; reduce-overhead "
