@@ -235,21 +235,37 @@ def _selected(args: argparse.Namespace) -> list["MetricSpec"]:
 def _frame_scores(args: argparse.Namespace, specs: Sequence["MetricSpec"], videos: Sequence[Path],
                   prompts: Sequence[str] | None = None) -> "pd.DataFrame":
     """Per-video values of frame-only metrics (`metric.score_videos`), each video read once; the chunk size is
-    --chunk-size, else the video's sidecar JSON."""
-    import numpy as np
-
+    --chunk-size, else the video's sidecar JSON; the videos that get no chunk metric are named in a note."""
     from .metric import score_videos
     from .video_io import read_chunk_frames
 
-    chunked = any("chunk_size" in s.needs for s in specs)
+    chunked = [s.name for s in specs if "chunk_size" in s.needs]
     chunks = [getattr(args, "chunk_size", None) or read_chunk_frames(v) for v in videos] if chunked else None
     table = score_videos(specs, videos, prompts, chunks)
     table.insert(0, "video", [v.name for v in videos])
     if prompts is not None:
         table.insert(1, "prompt", prompts)
-    if chunked and all(np.isnan(table[s.name]).all() for s in specs if "chunk_size" in s.needs):
-        print("note: no chunk size: give --chunk-size or write <video>.json with chunk_frames", file=sys.stderr)
+    if chunked:
+        _chunk_notes(", ".join(chunked), videos, chunks, table.attrs["frames"])
     return table
+
+
+def _chunk_notes(metrics: str, videos: Sequence[Path], chunks: Sequence[int | None], frames: Sequence[int]) -> None:
+    """Name the videos that got no chunk metric, and why: no chunk size, or shorter than two chunks."""
+    from .metric import chunk_scorable
+
+    def shown(names: list[str]) -> str:
+        return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+    unknown = [v.name for v, c in zip(videos, chunks) if c is None]
+    if unknown:
+        print(f"note: {metrics}: no chunk size for {shown(unknown)}: give --chunk-size or write <video>.json with "
+              "chunk_frames", file=sys.stderr)
+    short = [f"{v.name} ({n} frames, chunk size {c})" for v, c, n in zip(videos, chunks, frames)
+             if c is not None and not chunk_scorable(n, c)]
+    if short:
+        print(f"note: {metrics}: no value for {shown(short)}: a video needs two whole chunks of at least 2 "
+              "frames", file=sys.stderr)
 
 
 def _frame_preprocessing(args: argparse.Namespace, spec: "MetricSpec") -> str:

@@ -79,15 +79,21 @@ class MetricSpec:
 
     def score(self, video: "np.ndarray", prompt: str | None = None, chunk_size: int | None = None) -> float:
         """A frame-only metric's value on one video; NaN where it needs a chunk size the video has none of
-        (unknown, under 2 frames, or not shorter than the video)."""
+        (unknown, under 2 frames, or the video is shorter than two chunks: `chunk_scorable`)."""
         kwargs: dict[str, object] = {}
         if "prompts" in self.needs:
             kwargs["prompt"] = prompt
         if "chunk_size" in self.needs:
-            if chunk_size is None or not 2 <= chunk_size < len(video):
+            if not chunk_scorable(len(video), chunk_size):
                 return float("nan")
             kwargs["chunk_size"] = chunk_size
         return float(self.function(video, **kwargs))
+
+
+def chunk_scorable(frames: int, chunk_size: int | None) -> bool:
+    """Whether a video of `frames` frames gets chunk metrics at `chunk_size`: a chunk size of at least 2 frames
+    (a chunk needs an inner pair) and at least two whole chunks (a border between two full chunks)."""
+    return chunk_size is not None and chunk_size >= 2 and frames >= 2 * chunk_size
 
 
 class MetricRegistry:
@@ -136,7 +142,8 @@ class MetricRegistry:
 def score_videos(specs: Iterable[MetricSpec], videos: Sequence[object], prompts: Sequence[str] | None = None,
                  chunk_sizes: Sequence[int | None] | None = None) -> "pd.DataFrame":
     """One column per frame-only metric (`MetricSpec.score`), one row per video: uint8 arrays or paths (a
-    file or a frame folder, read when its row is scored); an error names the video."""
+    file or a frame folder, read when its row is scored); an error names the video. The table's
+    `attrs["frames"]` holds each video's frame count."""
     import pandas as pd
 
     from .features import load_any
@@ -146,11 +153,14 @@ def score_videos(specs: Iterable[MetricSpec], videos: Sequence[object], prompts:
         return pd.DataFrame(index=range(len(videos)))
     prompts = prompts if prompts is not None else [None] * len(videos)
     chunk_sizes = chunk_sizes if chunk_sizes is not None else [None] * len(videos)
-    rows = []
+    rows, lengths = [], []
     for i, (video, prompt, chunk_size) in enumerate(zip(videos, prompts, chunk_sizes)):
         frames = load_any(video)
+        lengths.append(len(frames))
         try:
             rows.append([spec.score(frames, prompt, chunk_size) for spec in specs])
         except ValueError as err:
             raise ValueError(f"{video if isinstance(video, (str, Path)) else f'video {i}'}: {err}") from None
-    return pd.DataFrame(rows, columns=[spec.name for spec in specs], index=range(len(rows)), dtype=float)
+    table = pd.DataFrame(rows, columns=[spec.name for spec in specs], index=range(len(rows)), dtype=float)
+    table.attrs["frames"] = lengths
+    return table
