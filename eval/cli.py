@@ -284,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # before the heavy imports: --help stays fast
     from .download import DownloadError
     from .prompts import PromptsError
-    from .video_io import VideoLoadError
+    from .video_io import VideoFolderError, VideoLoadError
 
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
@@ -292,7 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.run(args, argv)
         except VideoLoadError as err:
             hint = " (--skip-bad skips such videos and lists them in the result)" if (
-                hasattr(args, "skip_bad") and not args.skip_bad and not isinstance(err, PromptsError)) else ""
+                hasattr(args, "skip_bad") and not args.skip_bad
+                and not isinstance(err, (PromptsError, VideoFolderError))) else ""
             print(f"error: {err}{hint}", file=sys.stderr)
             return 2
         except (FileNotFoundError, ValueError, DownloadError) as err:

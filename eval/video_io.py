@@ -30,6 +30,11 @@ class VideoLoadError(ValueError):
     """A video (or a directory of videos, or a prompt list) cannot be used."""
 
 
+class VideoFolderError(VideoLoadError):
+    """A folder of videos that cannot be used as a whole (missing, not a folder, no videos in it): unlike a
+    single bad video, `--skip-bad` cannot help."""
+
+
 def _natural_key(path: Path) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
@@ -43,21 +48,21 @@ def list_videos(directory: str | Path, max_videos: int | None = None) -> list[Pa
     (`clip10` before `clip2`, as `ls` lists them); the first `max_videos` of them if given."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise VideoLoadError(f"{directory}: not a directory of videos")
+        raise VideoFolderError(f"{directory}: {'not a folder' if directory.exists() else 'no such folder'}")
     found = [
         p
         for p in directory.iterdir()
         if (p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS) or (p.is_dir() and _frame_files(p))
     ]
     if not found:
-        raise VideoLoadError(
+        raise VideoFolderError(
             f"{directory}: no videos found (expected files ending in {', '.join(VIDEO_EXTENSIONS)} "
             f"or sub-folders of {'/'.join(IMAGE_EXTENSIONS)} frames)"
         )
     found = sorted(found, key=lambda p: p.name)
     if max_videos is not None:
         if max_videos < 1:
-            raise VideoLoadError(f"--max-videos must be at least 1, got {max_videos}")
+            raise VideoFolderError(f"--max-videos must be at least 1, got {max_videos}")
         found = found[:max_videos]
     return found
 

@@ -149,3 +149,13 @@ def test_a_video_shorter_than_two_chunks_is_named_in_a_note(tmp_path, capsys):
     assert per_video.loc["long", "seam_score"] == pytest.approx(seam_score(long, 8))
     assert per_video[["seam_score", "inside_share"]].loc[["short", "single"]].isna().all().all()
     assert per_video["temporal_flicker"].notna().all()
+
+
+def test_a_missing_or_empty_folder_is_one_line_without_the_skip_bad_hint(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("not a folder")
+    for folder, why in (("missing", "no such folder"), ("empty", "no videos found"), ("file.txt", "not a folder")):
+        assert main(["consistency", str(tmp_path / folder), "--metrics", "flicker", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{tmp_path / folder}: {why}" in err
+        assert "--skip-bad" not in err  # skipping single videos cannot help a folder
