@@ -100,7 +100,8 @@ def _finish(args: argparse.Namespace, table: "pd.DataFrame", per_video: "pd.Data
     from .results import format_table, write_table
 
     print(format_table(table))
-    table = with_provenance(table, argv, **provenance)
+    folder = getattr(args, "fake_dir", None) or args.video_dir
+    table = with_provenance(table, argv, **provenance, source=str(Path(folder).resolve()), named=args.name is not None)
     if args.out:
         write_table(table, args.out)
     if per_video is not None and getattr(args, "per_video", None):
@@ -203,7 +204,7 @@ def cmd_consistency(args: argparse.Namespace, argv: Sequence[str] | None = None)
         per_video[spec.name] = feature_consistencies(model, videos, args.num_frames, _cache(args),
                                                      not args.no_progress, spec.weights.upper())
         provenance[spec.name] = dict(**weights_columns([model]), preprocessing=model.describe_preprocessing(args.num_frames))
-    per_video = per_video[["video", *(s.name for s in specs)]]
+    per_video = per_video[["video", *(s.name for s in specs), *(["chunk_size"] if "chunk_size" in per_video else [])]]
     return _finish_per_video(args, argv, per_video, provenance, skipped)
 
 
@@ -235,7 +236,10 @@ def _selected(args: argparse.Namespace) -> list["MetricSpec"]:
 def _frame_scores(args: argparse.Namespace, specs: Sequence["MetricSpec"], videos: Sequence[Path],
                   prompts: Sequence[str] | None = None) -> "pd.DataFrame":
     """Per-video values of frame-only metrics (`metric.score_videos`), each video read once; the chunk size is
-    --chunk-size, else the video's sidecar JSON; the videos that get no chunk metric are named in a note."""
+    --chunk-size, else the video's sidecar JSON (column `chunk_size`); the videos that get no chunk metric are
+    named in a note."""
+    import pandas as pd
+
     from .metric import score_videos
     from .video_io import read_chunk_frames
 
@@ -247,6 +251,7 @@ def _frame_scores(args: argparse.Namespace, specs: Sequence["MetricSpec"], video
         table.insert(1, "prompt", prompts)
     if chunked:
         _chunk_notes(", ".join(chunked), videos, chunks, table.attrs["frames"])
+        table["chunk_size"] = pd.array(chunks, dtype="Int64")
     return table
 
 
@@ -290,9 +295,23 @@ def _finish_per_video(args: argparse.Namespace, argv: Sequence[str] | None, per_
     columns = [c for c in per_video.columns if c in provenance and per_video[c].notna().any()]
     table = pd.DataFrame([summary_row(name, c, bootstrap_mean(per_video[c].dropna().to_numpy(float), seed=args.seed))
                           for c in columns])
+    if "chunk_size" in per_video.columns:  # the chunk size(s) each chunk metric's value was scored at
+        table.insert(len(table.columns), "chunk_size", [_chunk_sizes(per_video, c) for c in columns])
     extra = {key: [provenance[c].get(key, "") for c in columns] for key in ("weights", "weights_sha256", "preprocessing")}
     return _finish(args, table, per_video, argv, **extra, videos=videos_column({"videos": len(per_video)}),
                    skipped=skipped_column(skipped))
+
+
+def _chunk_sizes(per_video: "pd.DataFrame", column: str) -> str:
+    """The chunk sizes of the videos that have a value in a chunk metric's column ("8", or "4/8" for a folder
+    whose sidecars differ); "" for a metric that has no chunk size."""
+    from .registry import METRICS
+
+    spec = METRICS.lookup(column)
+    if spec is None or "chunk_size" not in spec.needs:
+        return ""
+    sizes = per_video.loc[per_video[column].notna(), "chunk_size"].dropna()
+    return "/".join(str(int(c)) for c in sorted(set(sizes)))
 
 
 def cmd_adherence(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":

@@ -1,5 +1,7 @@
 """How a result was made, written beside every number: weights file and SHA-256, code version,
-preprocessing, videos per set, skipped videos and the command line."""
+preprocessing, videos per set, skipped videos, the command line, and the system's identity: the scored
+folder (`source`, absolute) and whether `--name` named it (`named`), which `eval report` uses to keep
+systems apart."""
 
 from __future__ import annotations
 
@@ -64,7 +66,8 @@ def with_provenance(table: pd.DataFrame, argv: Sequence[str] | None, **columns: 
     table = table.copy()
     columns.setdefault("code_version", code_version())
     columns.setdefault("command", command_line(argv))
-    for name in ("weights", "weights_sha256", "code_version", "preprocessing", "videos", "skipped", "command"):
+    for name in ("weights", "weights_sha256", "code_version", "preprocessing", "videos", "skipped", "command",
+                 "source", "named"):
         if name in columns:
             table[name] = columns[name]
     return table
