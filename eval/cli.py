@@ -279,12 +279,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; user errors (bad input, missing or corrupt weights, no GPU, failed download) are
-    one `error:` line on stderr and exit status 2."""
+    """Run one command; user errors (bad input, missing or corrupt weights, no GPU, failed download, not
+    enough memory) are one `error:` line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)  # before the heavy imports: --help stays fast
     from .download import DownloadError
-    from .prompts import PromptsError
-    from .video_io import VideoFolderError, VideoLoadError
+    from .video_io import VideoLoadError
 
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
@@ -292,11 +291,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.run(args, argv)
         except VideoLoadError as err:
             hint = " (--skip-bad skips such videos and lists them in the result)" if (
-                hasattr(args, "skip_bad") and not args.skip_bad
-                and not isinstance(err, (PromptsError, VideoFolderError))) else ""
+                hasattr(args, "skip_bad") and not args.skip_bad and err.skip_bad_helps) else ""
             print(f"error: {err}{hint}", file=sys.stderr)
             return 2
         except (FileNotFoundError, ValueError, DownloadError) as err:
             print(f"error: {err}", file=sys.stderr)
+            return 2
+        except MemoryError as err:  # videos are checked before they are held; this is any other allocation
+            print(f"error: out of memory{f' ({err})' if str(err) else ''}: use fewer or smaller videos "
+                  "(--num-frames, --max-videos) or a machine with more memory", file=sys.stderr)
             return 2
     return 0

@@ -182,19 +182,28 @@ def cmd_clip_score(args: argparse.Namespace, argv: Sequence[str] | None = None) 
 
 
 def cmd_consistency(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
+    specs = _selected(args)
+    networked = [s for s in specs if s.weights]
+    videos, _, skipped = _videos(args, args.video_dir, args.num_frames if networked else None, "uniform")
+    per_video = _frame_scores(args, [s for s in specs if s.frame_only], videos)
+    provenance = {s.name: {"preprocessing": _frame_preprocessing(args, s)} for s in specs if s.frame_only}
+    if networked:  # torch and the networks load only here: flicker and seam score run without them
+        _feature_consistencies(args, networked, videos, per_video, provenance)
+    per_video = per_video[["video", *(s.name for s in specs), *(["chunk_size"] if "chunk_size" in per_video else [])]]
+    return _finish_per_video(args, argv, per_video, provenance, skipped)
+
+
+def _feature_consistencies(args: argparse.Namespace, networked: Sequence["MetricSpec"], videos: Sequence[Path],
+                           per_video: "pd.DataFrame", provenance: dict[str, dict]) -> None:
+    """Subject (DINO) and background (CLIP) consistency of each video, added to `per_video` and `provenance`."""
     from .clip import CLIP
     from .consistency import feature_consistencies
     from .dino import DINO
     from .provenance import weights_columns
 
-    specs = _selected(args)
-    networked = [s for s in specs if s.weights]
-    videos, _, skipped = _videos(args, args.video_dir, args.num_frames if networked else None, "uniform")
-    device = _device(args.device) if networked else "cpu"
+    device = _device(args.device)
     by_network = {"dino": lambda: DINO.load(args.dino_weights, args.dino_arch, args.weights_dir, device),
                   "clip": lambda: CLIP.load(args.clip_weights, args.clip_arch, args.weights_dir, device)}
-    per_video = _frame_scores(args, [s for s in specs if s.frame_only], videos)
-    provenance = {s.name: {"preprocessing": _frame_preprocessing(args, s)} for s in specs if s.frame_only}
     for spec in networked:
         try:
             model = _load(args, spec.weights, by_network[spec.weights])
@@ -204,8 +213,6 @@ def cmd_consistency(args: argparse.Namespace, argv: Sequence[str] | None = None)
         per_video[spec.name] = feature_consistencies(model, videos, args.num_frames, _cache(args),
                                                      not args.no_progress, spec.weights.upper())
         provenance[spec.name] = dict(**weights_columns([model]), preprocessing=model.describe_preprocessing(args.num_frames))
-    per_video = per_video[["video", *(s.name for s in specs), *(["chunk_size"] if "chunk_size" in per_video else [])]]
-    return _finish_per_video(args, argv, per_video, provenance, skipped)
 
 
 def cmd_frame_metrics(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":

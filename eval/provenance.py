@@ -29,9 +29,13 @@ def code_version() -> str:
                 version = "git " + out.stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             pass
-    import torch
+    from importlib.metadata import PackageNotFoundError, version as installed
 
-    return f"streamdit eval {version}; torch {torch.__version__}"
+    try:  # the installed version, without importing torch (frame-only metrics never load it)
+        torch_version = installed("torch")
+    except PackageNotFoundError:
+        torch_version = "not installed"
+    return f"streamdit eval {version}; torch {torch_version}"
 
 
 def command_line(argv: Sequence[str] | None) -> str:

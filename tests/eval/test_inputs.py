@@ -159,3 +159,14 @@ def test_a_missing_or_empty_folder_is_one_line_without_the_skip_bad_hint(tmp_pat
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"{tmp_path / folder}: {why}" in err
         assert "--skip-bad" not in err  # skipping single videos cannot help a folder
+
+
+def test_frame_only_consistency_imports_no_deep_learning_library(numbered_dir):
+    """Flicker, seam score, inside and frozen share read frame differences only: no torch, whose import alone
+    holds ~0.85 GB here (the README's memory figures depend on it)."""
+    code = ("import sys\nfrom eval.cli import main\n"
+            f"status = main(['consistency', {str(numbered_dir)!r}, '--metrics', 'flicker,seam,inside,frozen', "
+            "'--chunk-size', '2', '--no-progress'])\n"
+            "print(status, sorted(m for m in ('torch', 'open_clip', 'timm', 'torchvision') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "0 []"
