@@ -137,9 +137,11 @@ def _aggregate(args: argparse.Namespace) -> None:
 
 def _bench(args: argparse.Namespace) -> None:
     from .load import cpu_seconds, free_port, run_load, start_server
+    from .study import load_study
     from .toy import make_toy_study
     with tempfile.TemporaryDirectory(prefix="human_eval_bench_") as tmp:
         root = make_toy_study(Path(tmp) / "study", systems=5, prompts=60, gold=0, frames=2, size=16)
+        longest = max(info.seconds for info in load_study(root).videos.values())
         db = Path(tmp) / "votes.sqlite"
         store = Store(db)
         tokens = [t for _, t in store.create_tokens(args.annotators)]
@@ -148,7 +150,7 @@ def _bench(args: argparse.Namespace) -> None:
         server = start_server(root, db, port, log=Path(tmp) / "server.log", vote_sync=args.vote_sync)
         try:
             cpu_before = cpu_seconds(server.pid)
-            result = run_load(f"http://127.0.0.1:{port}", tokens, args.seconds, args.max_votes)
+            result = run_load(f"http://127.0.0.1:{port}", tokens, args.seconds, args.max_votes, watched_s=longest)
             cpu_after = cpu_seconds(server.pid)
         finally:
             server.terminate()

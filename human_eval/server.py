@@ -6,10 +6,11 @@ admin secret in an ``X-Admin-Secret`` or ``Authorization: Bearer`` header, never
   GET  /api/next?token=T         {item_id, prompt, left_url, right_url, questions (each with its answers), progress}
                                  or {item_id: null, done: true, progress} when the annotator is done
   POST /api/vote                 {token, item_id, answers: {question: one of its answer ids},
-                                  client_vote_id[, watched: {left: s, right: s}][, comment]}
+                                  client_vote_id, watched: {left: s, right: s}[, comment]}
                                  -> {ok: true, duplicate: bool}; 401 bad token, 400 not JSON,
                                  404 unknown item, 409 reused client_vote_id or skipped item,
-                                 413 too large, 422 bad vote (also: a video watched less than its length)
+                                 413 too large, 422 bad vote (also: no `watched`, unless the study
+                                 allows unwatched votes, or a video watched less than its length)
   POST /api/skip                 {token, item_id[, reason]} -> {ok, duplicate}: "can't play", no vote
   GET  /media/{item_id}/{side}?token=T   the video on that side of the annotator's own item
   GET  /admin, POST /admin/login, /admin/logout, /admin/tokens, /admin/revoke   the owner's page
@@ -276,6 +277,10 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
             return _error(404, "unknown item_id for this token")
         if a.id in skipped:
             return _error(409, "this item was skipped; it takes no vote")
+        if watched is None and not study.allow_unwatched_votes:
+            return _error(422, "watched is missing: a vote needs the seconds each video played, "
+                               "{left: s, right: s}, as the rating page sends them (a study that takes votes from "
+                               "other clients says allow_unwatched_votes: true in its study file)")
         if watched is not None:
             short = [side for side, seen in zip(SIDES, watched)
                      if (length := seconds_of(a, side)) and seen < WATCH_TOLERANCE * length]

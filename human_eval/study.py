@@ -17,7 +17,9 @@ The study file (optional; defaults below) sets::
      "gold_every": 10,             # one gold item after every N regular items (0: none)
      "repeat_every": 15,           # one planted repeat after every N regular items (0: none)
      "items_per_annotator": null,  # regular items per annotator (null: every regular pair)
-     "both_bad": false}            # offer "both bad" beside tie (aggregated as a tie)
+     "both_bad": false,            # offer "both bad" beside tie (aggregated as a tie)
+     "allow_unwatched_votes": false}  # accept votes without the page's watch times (clients other than
+                                   # the page); the export marks them (column ``unwatched``)
 
 Every video is decoded once when the study loads (``media.probe``): an undecodable one is refused,
 named, before any annotator sees it.
@@ -99,7 +101,7 @@ QUESTIONS = {q.id: q for q in (
 DEFAULT_QUESTIONS = ("overall", "frame_consistency", "motion_naturalness", "text_alignment")
 MOVIE_GEN_QUESTIONS = ("overall", "frame_consistency", "motion_completeness", "motion_naturalness", "text_alignment")
 _STUDY_KEYS = {"title", "instructions", "questions", "gold_question", "gold_every", "repeat_every",
-               "items_per_annotator", "both_bad"}
+               "items_per_annotator", "both_bad", "allow_unwatched_votes"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class Study:
     repeat_every: int = 15
     items_per_annotator: int | None = None
     both_bad: bool = False
+    allow_unwatched_votes: bool = False  # votes without watch times accepted (API-only clients), marked in exports
     videos: dict[str, VideoInfo] = field(default_factory=dict)  # probed at load, by path in pairs.csv
 
     @property
@@ -339,8 +342,9 @@ def _check(study: Study) -> None:
         value = getattr(study, name)
         if not isinstance(value, int) or value < 0:
             raise StudyError(f"{name} must be an integer >= 0")
-    if not isinstance(study.both_bad, bool):
-        raise StudyError("both_bad must be true or false")
+    for name in ("both_bad", "allow_unwatched_votes"):
+        if not isinstance(getattr(study, name), bool):
+            raise StudyError(f"{name} must be true or false")
     if study.repeat_every == 1:
         raise StudyError("repeat_every must be 0 (no repeats) or at least 2")
     n = study.items_per_annotator
@@ -418,7 +422,7 @@ def write_study_file(study: Study, path: str | Path) -> None:
                 "questions": [q.to_dict() for q in study.questions],
                 "gold_question": study.gold_question, "gold_every": study.gold_every,
                 "repeat_every": study.repeat_every, "items_per_annotator": study.items_per_annotator,
-                "both_bad": study.both_bad}
+                "both_bad": study.both_bad, "allow_unwatched_votes": study.allow_unwatched_votes}
     Path(path).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
 

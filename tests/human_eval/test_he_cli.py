@@ -37,7 +37,8 @@ def test_tokens_export_aggregate_end_to_end(running, tmp_path, capsys):
             item = c.get("/api/next", params={"token": token}).json()
             answer = ("left", "right", "tie")[(annotator + i) % 3]
             c.post("/api/vote", json={"token": token, "item_id": item["item_id"], "client_vote_id": f"{i}",
-                                      "answers": {q["id"]: answer for q in item["questions"]}})
+                                      "answers": {q["id"]: answer for q in item["questions"]},
+                                      "watched": {"left": 1.0, "right": 1.0}})  # the toy videos last 1 s
     assert main(["tokens", "--db", str(running.db), "-n", "2", "--url", "http://127.0.0.1:8000"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and "http://127.0.0.1:8000/?token=" in lines[0]
@@ -73,7 +74,8 @@ def test_option_and_path_errors_are_messages_not_tracebacks(running, tmp_path, c
     c, token = running.client, running.tokens[0]
     item = c.get("/api/next", params={"token": token}).json()
     c.post("/api/vote", json={"token": token, "item_id": item["item_id"], "client_vote_id": "1",
-                              "answers": {q["id"]: "left" for q in item["questions"]}})
+                              "answers": {q["id"]: "left" for q in item["questions"]},
+                              "watched": {"left": 1.0, "right": 1.0}})
     assert main(["export", "--db", str(running.db), "--out", str(tmp_path / "no" / "such" / "votes.csv")]) == 2
     assert "folder" in capsys.readouterr().err and not (tmp_path / "no").exists()
     for bad in ("0", "-5", "many"):

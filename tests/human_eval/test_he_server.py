@@ -5,6 +5,7 @@ import csv
 import http.client
 import json
 
+import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
@@ -23,9 +24,13 @@ def _next(client, token):
     return response.json()
 
 
+WATCHED = {"left": 1.0, "right": 1.0}  # the toy study's videos: 8 frames at 8 fps, 1 s each, played through
+
+
 def _vote(client, token, item_id, answers=ALL_LEFT, client_vote_id="v1", **extra):
+    """A vote as the rating page sends it: with the seconds each video played (`watched`)."""
     return client.post("/api/vote", json={"token": token, "item_id": item_id, "answers": answers,
-                                          "client_vote_id": client_vote_id, **extra})
+                                          "client_vote_id": client_vote_id, "watched": WATCHED, **extra})
 
 
 def test_missing_or_bad_token_gets_401(running):
@@ -302,6 +307,33 @@ def test_a_vote_telling_a_video_was_not_played_through_is_refused(running):
     assert ok.status_code == 200
     row = running.store.vote_rows()[0]
     assert (row["watched_left"], row["watched_right"], row["comment"]) == (1.0, 1.25, "left one flickers")
+
+
+def test_a_vote_without_watch_times_is_refused_unless_the_study_allows_it(running, study_dir, tmp_path):
+    c, token = running.client, running.tokens[0]
+    item = _next(c, token)
+    bare = {"token": token, "item_id": item["item_id"], "answers": ALL_LEFT, "client_vote_id": "v1"}
+    for body in (bare, {**bare, "watched": None}):
+        refused = c.post("/api/vote", json=body)
+        assert refused.status_code == 422 and "watched is missing" in refused.json()["error"]
+        assert "allow_unwatched_votes" in refused.json()["error"]
+    assert running.store.count_votes() == 0
+    settings = json.loads((study_dir / "study.json").read_text())
+    (study_dir / "study.json").write_text(json.dumps({**settings, "allow_unwatched_votes": True}))
+    store = Store(tmp_path / "api.sqlite")
+    other = store.create_tokens(1)[0][1]
+    with TestClient(create_app(load_study(study_dir), store, seed=0)) as api:
+        first, second = _next(api, other), None
+        assert api.post("/api/vote", json={**bare, "token": other, "item_id": first["item_id"]}).status_code == 200
+        second = _next(api, other)
+        assert _vote(api, other, second["item_id"], client_vote_id="v2").status_code == 200  # the page's way
+        short = _vote(api, other, second["item_id"], client_vote_id="v3", watched={"left": 0, "right": 1})
+        assert short.status_code == 422  # watch times that are told are still checked
+    export_csv(store.path, tmp_path / "votes.csv")
+    votes = pd.read_csv(tmp_path / "votes.csv")
+    marks = votes.groupby("client_vote_id")["unwatched"].unique().to_dict()
+    assert {k: list(v) for k, v in marks.items()} == {"v1": [True], "v2": [False]}
+    store.close()
 
 
 def test_skip_is_recorded_and_never_counted(running, tmp_path):
