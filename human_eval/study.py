@@ -22,7 +22,9 @@ The study file (optional; defaults below) sets::
                                    # the page); the export marks them (column ``unwatched``)
 
 Every video is decoded once when the study loads (``media.probe``): an undecodable one is refused,
-named, before any annotator sees it.
+named, before any annotator sees it, and so is one whose file carries metadata tags that can name
+something (``media.naming_tags``: a title, comment, handler name, encoder, creation time, ...), which the
+annotators' browsers would receive; ``python -m human_eval pairs`` writes copies without them.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ from typing import Sequence
 
 import yaml
 
-from .media import MediaError, VideoInfo, probe
+from .media import MediaError, VideoInfo, naming_tags, probe
 
 SIDES = ("left", "right")  # where the two videos of a pair are shown
 NO_PREFERENCE = "tie"  # the winner of an answer that favours neither side
@@ -213,7 +215,23 @@ def load_study(root: str | Path, probe_videos: bool = True) -> Study:
     _check(study)
     if probe_videos:
         study.videos.update(probe_pairs(study.root, study.pairs))
+        check_untagged(study)
     return study
+
+
+def check_untagged(study: Study) -> None:
+    """StudyError naming the first probed video whose file carries tags that can name something
+    (``media.naming_tags``), and how many others do."""
+    tagged = {video: tags for video, info in sorted(study.videos.items()) if (tags := naming_tags(info))}
+    if not tagged:
+        return
+    video, tags = next(iter(tagged.items()))
+    pair = next(p.pair_id for p in study.pairs if video in (p.video_a, p.video_b))
+    shown = ", ".join(f"{key}={value!r}" for key, value in list(tags.items())[:4])
+    more = f" (and {len(tagged) - 1} more video(s))" if len(tagged) > 1 else ""
+    raise StudyError(f"pair {pair}: video {video!r} carries metadata tags an annotator's browser would receive "
+                     f"({shown}){more}: build the study with `python -m human_eval pairs`, which copies the videos "
+                     "without them")
 
 
 def probe_pairs(root: Path, pairs: list[Pair]) -> dict[str, VideoInfo]:
