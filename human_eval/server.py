@@ -7,7 +7,8 @@ admin secret in an ``X-Admin-Secret`` or ``Authorization: Bearer`` header, never
                                  or {item_id: null, done: true, progress} when the annotator is done
   POST /api/vote                 {token, item_id, answers: {question: one of its answer ids},
                                   client_vote_id, watched: {left: s, right: s}[, comment]}
-                                 -> {ok: true, duplicate: bool}; 401 bad token, 400 not JSON,
+                                 -> {ok: true, duplicate: bool}; 401 bad or revoked token (each its own
+                                 message), 400 not JSON,
                                  404 unknown item, 409 reused client_vote_id or skipped item,
                                  413 too large, 422 bad vote (also: no `watched`, unless the study
                                  allows unwatched votes, or a video watched less than its length)
@@ -228,7 +229,13 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         if token is not None and not isinstance(token, str):
             return None, _error(422, "token must be a string")
         annotator = store.annotator(token)
-        return (annotator, None) if annotator else (None, _error(401, "missing or unknown token"))
+        return (annotator, None) if annotator else (None, token_refused(token))
+
+    def token_refused(token: object) -> JSONResponse:
+        """The 401 for a token that opens nothing: revoked (its own message), else missing or unknown."""
+        if store.revoked(token):
+            return _error(401, "this token was revoked: ask the study owner for a new link")
+        return _error(401, "missing or unknown token")
 
     async def index(request: Request) -> Response:
         if store.annotator(request.query_params.get("token")) is None:
@@ -239,7 +246,7 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         token = request.query_params.get("token")
         annotator = store.annotator(token)
         if annotator is None:
-            return _error(401, "missing or unknown token")
+            return token_refused(token)
         a, new = assigner.next(annotator.id, time.time())
         if new:
             try:
@@ -322,7 +329,7 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
     async def media(request: Request) -> Response:
         annotator = store.annotator(request.query_params.get("token"))
         if annotator is None:
-            return _error(401, "missing or unknown token")
+            return token_refused(request.query_params.get("token"))
         a = assigner.by_id.get(request.path_params["item_id"])
         side = request.path_params["side"]
         if a is None or a.annotator_id != annotator.id or side not in SIDES:

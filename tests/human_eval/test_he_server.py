@@ -443,3 +443,17 @@ def test_a_question_declares_its_answers_and_export_reads_their_sides(study_dir,
     with pytest.raises(StoreError, match="favours"):
         create_app(load_study(study_dir), store, seed=0)
     store.close()
+
+
+def test_a_revoked_token_is_told_it_was_revoked(running):
+    c, admin = running.client, _admin(running.admin)
+    item = _next(c, running.tokens[0])
+    name = running.store.accounts()[0]["name"]
+    assert c.post("/api/admin/revoke", json={"name": name}, headers=admin).json() == {"ok": True}
+    refused = [c.get("/api/next", params={"token": running.tokens[0]}), _vote(c, running.tokens[0], item["item_id"]),
+               c.post("/api/skip", json={"token": running.tokens[0], "item_id": item["item_id"]}),
+               c.get(item["left_url"])]
+    for response in refused:
+        assert response.status_code == 401 and "revoked" in response.json()["error"]
+    unknown = c.get("/api/next", params={"token": "not-a-token"})
+    assert unknown.status_code == 401 and unknown.json()["error"] == "missing or unknown token"
