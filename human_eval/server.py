@@ -8,7 +8,7 @@ admin secret in an ``X-Admin-Secret`` or ``Authorization: Bearer`` header, never
   POST /api/vote                 {token, item_id, answers: {question: one of its answer ids},
                                   client_vote_id, watched: {left: s, right: s}[, comment]}
                                  -> {ok: true, duplicate: bool}; 401 bad or revoked token (each its own
-                                 message), 400 not JSON,
+                                 message), 400 not JSON, 415 not sent as application/json,
                                  404 unknown item, 409 reused client_vote_id or skipped item,
                                  413 too large, 422 bad vote (also: no `watched`, unless the study
                                  allows unwatched votes, or a video watched less than its length)
@@ -202,6 +202,9 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         raw = await _read_body(request, max_body)
         if raw is None:
             return None, _error(413, f"request body larger than {max_body} bytes")
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":  # text/plain and forms are what a cross-site page may send unasked
+            return None, _error(415, f"send JSON with Content-Type: application/json, not {kind or 'no type'}")
         try:
             return parse_json(raw), None
         except ValueError as err:

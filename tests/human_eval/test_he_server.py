@@ -457,3 +457,19 @@ def test_a_revoked_token_is_told_it_was_revoked(running):
         assert response.status_code == 401 and "revoked" in response.json()["error"]
     unknown = c.get("/api/next", params={"token": "not-a-token"})
     assert unknown.status_code == 401 and unknown.json()["error"] == "missing or unknown token"
+
+
+def test_json_sent_as_another_type_is_refused(running):
+    """text/plain (or a form) is what a page on another site can post without asking: only application/json."""
+    c, token = running.client, running.tokens[0]
+    item = _next(c, token)
+    body = json.dumps({"token": token, "item_id": item["item_id"], "answers": ALL_LEFT, "client_vote_id": "v1",
+                       "watched": WATCHED})
+    for kind in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"content-type": kind} if kind else {}
+        for path, sent in (("/api/vote", body), ("/api/skip", json.dumps({"token": token, "item_id": item["item_id"]}))):
+            response = c.post(path, content=sent.encode(), headers=headers)
+            assert response.status_code == 415 and "application/json" in response.json()["error"], (path, kind)
+    assert running.store.count_votes() == 0 and not running.store.skipped_assignments()
+    sent = c.post("/api/vote", content=body.encode(), headers={"content-type": "application/json; charset=utf-8"})
+    assert sent.status_code == 200
