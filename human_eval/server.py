@@ -29,6 +29,7 @@ import mimetypes
 import secrets
 import sys
 import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -63,6 +64,14 @@ MEDIA_DROPPED_HEADERS = {b"etag", b"last-modified", b"cache-control"}
 
 class BadVote(ValueError):
     """A vote body that does not fit the API (message says why)."""
+
+
+def _no_control_characters(text: str, name: str) -> str:
+    """``text`` if it holds no control characters but line breaks and tabs (a NUL byte and the like would
+    travel raw into the export), else BadVote."""
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in text):
+        raise BadVote(f"{name} must not contain control characters (other than line breaks and tabs)")
+    return text
 
 
 def _string(body: dict, name: str, limit: int = 100) -> str:
@@ -107,7 +116,7 @@ def parse_extras(body: dict) -> tuple[tuple[float, float] | None, str]:
     comment = body.get("comment", "")
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS:
         raise BadVote(f"comment must be a string of at most {MAX_COMMENT_CHARS} characters")
-    return watched, comment.strip()
+    return watched, _no_control_characters(comment, "comment").strip()
 
 
 def parse_json(raw: bytes) -> object:
@@ -316,6 +325,10 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
             return _error(422, f"unknown fields {sorted(unknown)}")
         if not isinstance(reason, str) or not 0 < len(reason) <= 200:
             return _error(422, "reason must be a string of 1-200 characters")
+        try:
+            _no_control_characters(reason, "reason")
+        except BadVote as err:
+            return _error(422, str(err))
         item_id = body.get("item_id")
         if not isinstance(item_id, str):
             return _error(422, "item_id must be the string from /api/next")
