@@ -9,9 +9,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .features import VideoLike, load_any
 from .stats import Estimate, bootstrap_mean
-from .video_io import VideoLoadError
+from .video_io import VideoLike, VideoLoadError, load_any
 
 ATTRIBUTES = ("match", "color", "shape", "direction")
 

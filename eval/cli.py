@@ -22,8 +22,21 @@ DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 PROMPTS_HELP = ("explicit mapping (recommended): a .csv with columns video,prompt or a .json {video: prompt}, keyed by "
                 "file name or stem; or a .txt with one prompt per line, matched to the videos in sorted() name order "
                 "(clip10 before clip2, as ls lists them; the pairing is printed)")
-CHUNK_HELP = ("frames per generated chunk (chunks start at frame 0; default: each video's sidecar `<video file>.json` "
-              "(or `<stem>.json`) key `chunk_frames`; videos with neither get no value)")
+CHUNK_HELP = ("frames per generated chunk, a whole number >= 2 (chunks start at frame 0; default: each video's sidecar "
+              "`<video file>.json` (or `<stem>.json`) key `chunk_frames`; videos with neither, or shorter than two "
+              "chunks, get no value and are named in a note)")
+
+
+def chunk_size(text: str) -> int:
+    """argparse type of --chunk-size: a whole number of frames >= 2 (a chunk of one frame has no inner pair)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of frames, not {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 frames (a chunk needs a pair of frames inside it), "
+                                         f"not {value}")
+    return value
 
 
 def _weights_help(kind: str) -> str:
@@ -81,7 +94,7 @@ def _add_frame_metrics(sub: argparse._SubParsersAction, command: str, specs: lis
     if any("prompts" in s.needs for s in specs):
         p.add_argument("--prompts", type=Path, required=True, help=PROMPTS_HELP)
     if any("chunk_size" in s.needs for s in specs):
-        p.add_argument("--chunk-size", type=int, help=CHUNK_HELP)
+        p.add_argument("--chunk-size", type=chunk_size, help=CHUNK_HELP)
     if len(specs) > 1:
         _add_metrics_option(p, specs)
     p.add_argument("--per-video", type=Path, help="also write per-video values to this .csv/.json")
@@ -133,7 +146,7 @@ def _add_consistency(sub: argparse._SubParsersAction, specs: list[MetricSpec]) -
                                    + ". The chunk size is --chunk-size, else each video's sidecar `<video file>.json` "
                                      "(or `<stem>.json`) key `chunk_frames`; videos with neither get no chunk metric.")
     p.add_argument("video_dir", type=Path)
-    p.add_argument("--chunk-size", type=int, help=CHUNK_HELP)
+    p.add_argument("--chunk-size", type=chunk_size, help=CHUNK_HELP)
     _add_metrics_option(p, specs)
     _add_network(p, "dino", "timm ViT architecture of the DINO checkpoint (e.g. vit_small_patch16_224 for dino_deitsmall16)")
     _add_network(p, "clip", "open_clip architecture of the checkpoint")
@@ -266,11 +279,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; user errors (bad input, missing or corrupt weights, no GPU, failed download) are
-    one `error:` line on stderr and exit status 2."""
+    """Run one command; user errors (bad input, missing or corrupt weights, no GPU, failed download, not
+    enough memory) are one `error:` line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)  # before the heavy imports: --help stays fast
     from .download import DownloadError
-    from .prompts import PromptsError
     from .video_io import VideoLoadError
 
     with warnings.catch_warnings():
@@ -279,10 +291,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.run(args, argv)
         except VideoLoadError as err:
             hint = " (--skip-bad skips such videos and lists them in the result)" if (
-                hasattr(args, "skip_bad") and not args.skip_bad and not isinstance(err, PromptsError)) else ""
+                hasattr(args, "skip_bad") and not args.skip_bad and err.skip_bad_helps) else ""
             print(f"error: {err}{hint}", file=sys.stderr)
             return 2
         except (FileNotFoundError, ValueError, DownloadError) as err:
             print(f"error: {err}", file=sys.stderr)
+            return 2
+        except MemoryError as err:  # videos are checked before they are held; this is any other allocation
+            print(f"error: out of memory{f' ({err})' if str(err) else ''}: use fewer or smaller videos "
+                  "(--num-frames, --max-videos) or a machine with more memory", file=sys.stderr)
             return 2
     return 0

@@ -20,9 +20,9 @@ from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
 from .batching import embed_frames
-from .features import FeatureCache, VideoLike, video_features
+from .features import FeatureCache, video_features
 from .stats import Estimate, bootstrap_mean
-from .video_io import VideoLoadError
+from .video_io import VideoLike, VideoLoadError
 from .weights import DEFAULT_CLIP_ARCH, checked_weights, load_error
 
 

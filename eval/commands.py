@@ -100,7 +100,8 @@ def _finish(args: argparse.Namespace, table: "pd.DataFrame", per_video: "pd.Data
     from .results import format_table, write_table
 
     print(format_table(table))
-    table = with_provenance(table, argv, **provenance)
+    folder = getattr(args, "fake_dir", None) or args.video_dir
+    table = with_provenance(table, argv, **provenance, source=str(Path(folder).resolve()), named=args.name is not None)
     if args.out:
         write_table(table, args.out)
     if per_video is not None and getattr(args, "per_video", None):
@@ -181,19 +182,28 @@ def cmd_clip_score(args: argparse.Namespace, argv: Sequence[str] | None = None) 
 
 
 def cmd_consistency(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
+    specs = _selected(args)
+    networked = [s for s in specs if s.weights]
+    videos, _, skipped = _videos(args, args.video_dir, args.num_frames if networked else None, "uniform")
+    per_video = _frame_scores(args, [s for s in specs if s.frame_only], videos)
+    provenance = {s.name: {"preprocessing": _frame_preprocessing(args, s)} for s in specs if s.frame_only}
+    if networked:  # torch and the networks load only here: flicker and seam score run without them
+        _feature_consistencies(args, networked, videos, per_video, provenance)
+    per_video = per_video[["video", *(s.name for s in specs), *(["chunk_size"] if "chunk_size" in per_video else [])]]
+    return _finish_per_video(args, argv, per_video, provenance, skipped)
+
+
+def _feature_consistencies(args: argparse.Namespace, networked: Sequence["MetricSpec"], videos: Sequence[Path],
+                           per_video: "pd.DataFrame", provenance: dict[str, dict]) -> None:
+    """Subject (DINO) and background (CLIP) consistency of each video, added to `per_video` and `provenance`."""
     from .clip import CLIP
     from .consistency import feature_consistencies
     from .dino import DINO
     from .provenance import weights_columns
 
-    specs = _selected(args)
-    networked = [s for s in specs if s.weights]
-    videos, _, skipped = _videos(args, args.video_dir, args.num_frames if networked else None, "uniform")
-    device = _device(args.device) if networked else "cpu"
+    device = _device(args.device)
     by_network = {"dino": lambda: DINO.load(args.dino_weights, args.dino_arch, args.weights_dir, device),
                   "clip": lambda: CLIP.load(args.clip_weights, args.clip_arch, args.weights_dir, device)}
-    per_video = _frame_scores(args, [s for s in specs if s.frame_only], videos)
-    provenance = {s.name: {"preprocessing": _frame_preprocessing(args, s)} for s in specs if s.frame_only}
     for spec in networked:
         try:
             model = _load(args, spec.weights, by_network[spec.weights])
@@ -203,8 +213,6 @@ def cmd_consistency(args: argparse.Namespace, argv: Sequence[str] | None = None)
         per_video[spec.name] = feature_consistencies(model, videos, args.num_frames, _cache(args),
                                                      not args.no_progress, spec.weights.upper())
         provenance[spec.name] = dict(**weights_columns([model]), preprocessing=model.describe_preprocessing(args.num_frames))
-    per_video = per_video[["video", *(s.name for s in specs)]]
-    return _finish_per_video(args, argv, per_video, provenance, skipped)
 
 
 def cmd_frame_metrics(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
@@ -235,21 +243,41 @@ def _selected(args: argparse.Namespace) -> list["MetricSpec"]:
 def _frame_scores(args: argparse.Namespace, specs: Sequence["MetricSpec"], videos: Sequence[Path],
                   prompts: Sequence[str] | None = None) -> "pd.DataFrame":
     """Per-video values of frame-only metrics (`metric.score_videos`), each video read once; the chunk size is
-    --chunk-size, else the video's sidecar JSON."""
-    import numpy as np
+    --chunk-size, else the video's sidecar JSON (column `chunk_size`); the videos that get no chunk metric are
+    named in a note."""
+    import pandas as pd
 
     from .metric import score_videos
     from .video_io import read_chunk_frames
 
-    chunked = any("chunk_size" in s.needs for s in specs)
+    chunked = [s.name for s in specs if "chunk_size" in s.needs]
     chunks = [getattr(args, "chunk_size", None) or read_chunk_frames(v) for v in videos] if chunked else None
     table = score_videos(specs, videos, prompts, chunks)
     table.insert(0, "video", [v.name for v in videos])
     if prompts is not None:
         table.insert(1, "prompt", prompts)
-    if chunked and all(np.isnan(table[s.name]).all() for s in specs if "chunk_size" in s.needs):
-        print("note: no chunk size: give --chunk-size or write <video>.json with chunk_frames", file=sys.stderr)
+    if chunked:
+        _chunk_notes(", ".join(chunked), videos, chunks, table.attrs["frames"])
+        table["chunk_size"] = pd.array(chunks, dtype="Int64")
     return table
+
+
+def _chunk_notes(metrics: str, videos: Sequence[Path], chunks: Sequence[int | None], frames: Sequence[int]) -> None:
+    """Name the videos that got no chunk metric, and why: no chunk size, or shorter than two chunks."""
+    from .metric import chunk_scorable
+
+    def shown(names: list[str]) -> str:
+        return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+    unknown = [v.name for v, c in zip(videos, chunks) if c is None]
+    if unknown:
+        print(f"note: {metrics}: no chunk size for {shown(unknown)}: give --chunk-size or write <video>.json with "
+              "chunk_frames", file=sys.stderr)
+    short = [f"{v.name} ({n} frames, chunk size {c})" for v, c, n in zip(videos, chunks, frames)
+             if c is not None and not chunk_scorable(n, c)]
+    if short:
+        print(f"note: {metrics}: no value for {shown(short)}: a video needs two whole chunks of at least 2 "
+              "frames", file=sys.stderr)
 
 
 def _frame_preprocessing(args: argparse.Namespace, spec: "MetricSpec") -> str:
@@ -274,9 +302,23 @@ def _finish_per_video(args: argparse.Namespace, argv: Sequence[str] | None, per_
     columns = [c for c in per_video.columns if c in provenance and per_video[c].notna().any()]
     table = pd.DataFrame([summary_row(name, c, bootstrap_mean(per_video[c].dropna().to_numpy(float), seed=args.seed))
                           for c in columns])
+    if "chunk_size" in per_video.columns:  # the chunk size(s) each chunk metric's value was scored at
+        table.insert(len(table.columns), "chunk_size", [_chunk_sizes(per_video, c) for c in columns])
     extra = {key: [provenance[c].get(key, "") for c in columns] for key in ("weights", "weights_sha256", "preprocessing")}
     return _finish(args, table, per_video, argv, **extra, videos=videos_column({"videos": len(per_video)}),
                    skipped=skipped_column(skipped))
+
+
+def _chunk_sizes(per_video: "pd.DataFrame", column: str) -> str:
+    """The chunk sizes of the videos that have a value in a chunk metric's column ("8", or "4/8" for a folder
+    whose sidecars differ); "" for a metric that has no chunk size."""
+    from .registry import METRICS
+
+    spec = METRICS.lookup(column)
+    if spec is None or "chunk_size" not in spec.needs:
+        return ""
+    sizes = per_video.loc[per_video[column].notna(), "chunk_size"].dropna()
+    return "/".join(str(int(c)) for c in sorted(set(sizes)))
 
 
 def cmd_adherence(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":

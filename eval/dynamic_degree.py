@@ -23,9 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics import Metric
 
-from .features import VideoLike, load_any
 from .stats import Estimate, bootstrap_mean
-from .video_io import video_fps
+from .video_io import VideoLike, load_any, video_fps
 from .weights import checked_weights, load_error
 
 RAFT_ITERS = 20
@@ -141,8 +140,7 @@ class RAFTFlow:
 def _sampled(video: VideoLike, fps: float | None = None) -> np.ndarray:
     if isinstance(video, (str, Path)):
         fps = video_fps(video) if fps is None else fps
-    frames = load_any(video)
-    return frames[::vbench_frame_interval(fps)]
+    return load_any(video, stride=vbench_frame_interval(fps))  # a file: only the frames taken are held
 
 
 def dynamic_degree_per_video(videos: Sequence[VideoLike], model: RAFTFlow, fps: float | None = None) -> np.ndarray:

@@ -13,12 +13,9 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
-from .video_io import Sampling, as_video, content_hash, load_video, sample_frames
-
-VideoLike = str | Path | np.ndarray | torch.Tensor
+from .video_io import Sampling, VideoLike, content_hash, load_any
 
 
 class FeatureModel(Protocol):
@@ -52,13 +49,6 @@ class FeatureCache:
         tmp = path.with_suffix(".tmp.npy")
         np.save(tmp, features)
         tmp.replace(path)
-
-
-def load_any(video: VideoLike, num_frames: int | None = None, sampling: Sampling = "consecutive", stride: int = 1) -> np.ndarray:
-    """A path (file or frame folder) or an in-memory video, checked and frame-sampled."""
-    if isinstance(video, (str, Path)):
-        return load_video(video, num_frames, sampling, stride)
-    return sample_frames(as_video(video), num_frames, sampling, stride)
 
 
 def video_features(

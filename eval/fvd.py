@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torchmetrics import Metric
 
-from .features import FeatureCache, VideoLike, load_any, video_features
+from .features import FeatureCache, video_features
+from .video_io import VideoLike, load_any
 from .frechet import frechet_distance, frechet_distance_from_moments
 from .i3d import I3D
 from .videomae import VideoMAE

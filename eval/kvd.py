@@ -12,7 +12,7 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-from .features import VideoLike, load_any
+from .video_io import VideoLike, load_any
 
 
 def kernel_distance(real: np.ndarray, fake: np.ndarray, num_subsets: int = 100, max_subset_size: int = 1000,

@@ -9,6 +9,12 @@ frames, a prompt and/or a chunk size is *frame-only*: its function `f(video[, pr
 float` scores one uint8 video (T, H, W, 3), and `score_videos` (the CLI's generated commands, the paper
 run) calls it. Any other metric (a network, a reference set, the domain's detector) has a hand-written
 command in `eval/cli.py`, and its function is the Python API that computes it.
+
+How `score_videos` hands a video file to a frame-only function is the spec's `reads`: the whole array
+("video", the default: loaded once per video, a one-line error when it cannot fit in memory), the path to
+stream itself ("frames": the function reads `eval.video_io.iter_frames`, a window of frames in memory), or
+the video's consecutive-frame differences ("differences": `eval.consistency.FrameDifferences`, computed once
+per video from a stream of frames for every such metric). Long and large videos need the last two.
 """
 
 from __future__ import annotations
@@ -19,10 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal, Sequence
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 Need = Literal["frames", "prompts", "chunk_size", "reference", "detector"]
+Reads = Literal["video", "frames", "differences"]
 Better = Literal["higher", "lower", "one"]
 FRAME_ONLY_NEEDS = frozenset({"frames", "prompts", "chunk_size"})
 BETTER_TEXT = {"higher": "higher is better", "lower": "lower is better", "one": "1 is best"}
@@ -38,7 +44,8 @@ class MetricSpec:
     (averaged with a bootstrap interval) or a whole set; `better` which way is better; `command` the
     `python -m eval` subcommand that reports it (default: the name with dashes; None: none); `option` its
     name in that command's `--metrics` where the command reports several; `note` a caveat printed whenever
-    it is computed; `in_paper` whether the paper run reports it."""
+    it is computed; `in_paper` whether the paper run reports it; `reads` what a frame-only function is given
+    for a video file (module docstring: the whole array, the path to stream, or the frame differences)."""
 
     name: str
     summary: str
@@ -51,6 +58,7 @@ class MetricSpec:
     option: str = ""
     note: str = ""
     in_paper: bool = True
+    reads: Reads = "video"
 
     def __post_init__(self) -> None:
         if self.command == "":
@@ -77,17 +85,25 @@ class MetricSpec:
     def direction(self) -> str:
         return BETTER_TEXT[self.better]
 
-    def score(self, video: "np.ndarray", prompt: str | None = None, chunk_size: int | None = None) -> float:
-        """A frame-only metric's value on one video; NaN where it needs a chunk size the video has none of
-        (unknown, under 2 frames, or not shorter than the video)."""
+    def score(self, video: object, prompt: str | None = None, chunk_size: int | None = None,
+              frames: int | None = None) -> float:
+        """A frame-only metric's value on one video (what `reads` says: an array, a path or a
+        `FrameDifferences`; `frames` its frame count, default `len(video)`); NaN where it needs a chunk size the
+        video has none of (unknown, under 2 frames, or the video is shorter than two chunks: `chunk_scorable`)."""
         kwargs: dict[str, object] = {}
         if "prompts" in self.needs:
             kwargs["prompt"] = prompt
         if "chunk_size" in self.needs:
-            if chunk_size is None or not 2 <= chunk_size < len(video):
+            if not chunk_scorable(len(video) if frames is None else frames, chunk_size):
                 return float("nan")
             kwargs["chunk_size"] = chunk_size
         return float(self.function(video, **kwargs))
+
+
+def chunk_scorable(frames: int, chunk_size: int | None) -> bool:
+    """Whether a video of `frames` frames gets chunk metrics at `chunk_size`: a chunk size of at least 2 frames
+    (a chunk needs an inner pair) and at least two whole chunks (a border between two full chunks)."""
+    return chunk_size is not None and chunk_size >= 2 and frames >= 2 * chunk_size
 
 
 class MetricRegistry:
@@ -136,21 +152,36 @@ class MetricRegistry:
 def score_videos(specs: Iterable[MetricSpec], videos: Sequence[object], prompts: Sequence[str] | None = None,
                  chunk_sizes: Sequence[int | None] | None = None) -> "pd.DataFrame":
     """One column per frame-only metric (`MetricSpec.score`), one row per video: uint8 arrays or paths (a
-    file or a frame folder, read when its row is scored); an error names the video."""
+    file or a frame folder, read when its row is scored, as each spec `reads` it: the frame differences once
+    for all the metrics that read them, the whole array once for those that need it); an error names the
+    video. The table's `attrs["frames"]` holds each video's frame count."""
     import pandas as pd
 
-    from .features import load_any
+    from .consistency import FrameDifferences
+    from .video_io import VideoLoadError, count_frames, load_any
 
     specs = list(specs)
     if not specs:
         return pd.DataFrame(index=range(len(videos)))
     prompts = prompts if prompts is not None else [None] * len(videos)
     chunk_sizes = chunk_sizes if chunk_sizes is not None else [None] * len(videos)
-    rows = []
+    rows, lengths = [], []
     for i, (video, prompt, chunk_size) in enumerate(zip(videos, prompts, chunk_sizes)):
-        frames = load_any(video)
+        is_path = isinstance(video, (str, Path))
         try:
-            rows.append([spec.score(frames, prompt, chunk_size) for spec in specs])
-        except ValueError as err:
-            raise ValueError(f"{video if isinstance(video, (str, Path)) else f'video {i}'}: {err}") from None
-    return pd.DataFrame(rows, columns=[spec.name for spec in specs], index=range(len(rows)), dtype=float)
+            given: dict[str, object] = {}
+            if any(spec.reads == "differences" for spec in specs):
+                given["differences"] = FrameDifferences.of(video)
+            if any(spec.reads == "video" for spec in specs) or not is_path:
+                given["video"] = load_any(video)
+            given["frames"] = video if is_path else given["video"]
+            known = given.get("differences", given.get("video"))
+            lengths.append(len(known) if known is not None else count_frames(video))
+            rows.append([spec.score(given[spec.reads], prompt, chunk_size, lengths[-1]) for spec in specs])
+        except ValueError as err:  # a video that cannot be read stays a VideoLoadError (--skip-bad's kind)
+            name = video if is_path else f"video {i}"
+            kind = VideoLoadError if isinstance(err, VideoLoadError) else ValueError
+            raise kind(f"{name}: {str(err).removeprefix(f'{video}: ') if is_path else err}") from None
+    table = pd.DataFrame(rows, columns=[spec.name for spec in specs], index=range(len(rows)), dtype=float)
+    table.attrs["frames"] = lengths
+    return table

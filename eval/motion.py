@@ -7,6 +7,7 @@
   score (`eval.seam_score`) it shows a slideshow for what it is.
 - `frozen_share(video)`: the share of consecutive frame pairs that do not change at all (a stalled or
   repeating stream).
+Both read only consecutive-frame differences (`eval.consistency.FrameDifferences`): a path is streamed.
 - `window_scores(video, prompts, chunk_size, window)`: the long-stream drift measure: prompt adherence
   (the analytic detector), seam score, inside share, frozen share and flicker per window of `window`
   frames, so a stream that blurs, flickers or freezes after some seconds shows where.
@@ -19,13 +20,13 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .consistency import frame_differences, seam_score, temporal_flicker
-from .video_io import as_video
+from .consistency import FrameDifferences, frame_differences, seam_score, temporal_flicker
+from .video_io import VideoLike, as_video
 
 WINDOW_COLUMNS = ("adherence", "seam_score", "inside_share", "frozen_share", "temporal_flicker")
 
 
-def _check_chunk(video: np.ndarray, chunk_size: int) -> np.ndarray:
+def _check_chunk(video: VideoLike | FrameDifferences, chunk_size: int) -> np.ndarray:
     """Frame differences of `video`, after checking that it has an inner pair and a chunk boundary."""
     if chunk_size < 2:
         raise ValueError(f"chunk_size must be >= 2 (a chunk of {chunk_size} frame has no inner pair)")
@@ -35,7 +36,7 @@ def _check_chunk(video: np.ndarray, chunk_size: int) -> np.ndarray:
     return diffs
 
 
-def inside_chunk_share(video: np.ndarray, chunk_size: int) -> float:
+def inside_chunk_share(video: VideoLike | FrameDifferences, chunk_size: int) -> float:
     """Share of the video's frame change that happens inside chunks of `chunk_size` frames (chunks start at
     frame 0). A video with no change at all scores the share of inner pairs (about (c - 1) / c), as if its (zero)
     change were spread evenly: no steps, like a smooth video."""
@@ -48,7 +49,7 @@ def inside_chunk_share(video: np.ndarray, chunk_size: int) -> float:
     return float(diffs[inside].sum() / total)
 
 
-def frozen_share(video: np.ndarray) -> float:
+def frozen_share(video: VideoLike | FrameDifferences) -> float:
     """Share of consecutive frame pairs that are identical (0: every frame moves, 1: a still image)."""
     diffs = frame_differences(video)
     if len(diffs) == 0:

@@ -15,13 +15,13 @@ static content and linear fades. `motion_smoothness(video, interpolate=fn)` take
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 from torchmetrics import Metric
 
-from .features import VideoLike, load_any
+from .video_io import VideoLike, iter_frames
 
 Interpolator = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -31,16 +31,25 @@ def linear_interpolation(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
     return ((prev.astype(np.uint16) + nxt.astype(np.uint16)) // 2).astype(np.uint8)
 
 
-def motion_smoothness(video: VideoLike, interpolate: Interpolator = linear_interpolation) -> float:
-    """VBench motion smoothness of one video (at least 3 frames) with the given interpolator."""
-    frames = load_any(video)
-    if len(frames) < 3:
-        raise ValueError(f"motion smoothness needs at least 3 frames, got {len(frames)}")
-    even, odd = frames[0::2], frames[1::2]
-    middle = interpolate(even[:-1], even[1:])
-    scored = odd[:len(middle)]
-    diff = np.abs(scored.astype(np.int16) - middle.astype(np.int16)).mean()
-    return float((255.0 - diff) / 255.0)
+def motion_smoothness(video: VideoLike | Iterable[np.ndarray], interpolate: Interpolator = linear_interpolation) -> float:
+    """VBench motion smoothness of one video (at least 3 frames) with the given interpolator. The video
+    (array, tensor, path, or any iterable of uint8 frames (H, W, 3)) is read as a stream: three frames in
+    memory at a time (an even frame, the odd one after it, the next even one)."""
+    frames = iter_frames(video) if isinstance(video, (str, Path, np.ndarray, torch.Tensor)) else iter(video)
+    total, count, seen = 0, 0, 0
+    previous = odd = None
+    for seen, frame in enumerate(frames, start=1):
+        if seen % 2 == 0:
+            odd = frame
+            continue
+        if previous is not None:
+            middle = interpolate(previous[None], frame[None])[0]
+            total += int(np.abs(np.subtract(odd, middle, dtype=np.int16)).sum(dtype=np.int64))
+            count += odd.size
+        previous = frame
+    if seen < 3:
+        raise ValueError(f"motion smoothness needs at least 3 frames, got {seen}")
+    return float((255.0 - total / count) / 255.0)
 
 
 def motion_smoothness_per_video(videos: Sequence[VideoLike], interpolate: Interpolator = linear_interpolation) -> np.ndarray:

@@ -15,6 +15,8 @@ from .video_io import VideoLoadError
 class PromptsError(VideoLoadError):
     """A prompts file cannot be read or does not match the videos."""
 
+    skip_bad_helps = False
+
 
 def _names(names: Sequence[str], limit: int = 10) -> str:
     shown = ", ".join(names[:limit])

@@ -1,5 +1,7 @@
 """How a result was made, written beside every number: weights file and SHA-256, code version,
-preprocessing, videos per set, skipped videos and the command line."""
+preprocessing, videos per set, skipped videos, the command line, and the system's identity: the scored
+folder (`source`, absolute) and whether `--name` named it (`named`), which `eval report` uses to keep
+systems apart."""
 
 from __future__ import annotations
 
@@ -27,9 +29,13 @@ def code_version() -> str:
                 version = "git " + out.stdout.strip()
         except (OSError, subprocess.TimeoutExpired):
             pass
-    import torch
+    from importlib.metadata import PackageNotFoundError, version as installed
 
-    return f"streamdit eval {version}; torch {torch.__version__}"
+    try:  # the installed version, without importing torch (frame-only metrics never load it)
+        torch_version = installed("torch")
+    except PackageNotFoundError:
+        torch_version = "not installed"
+    return f"streamdit eval {version}; torch {torch_version}"
 
 
 def command_line(argv: Sequence[str] | None) -> str:
@@ -64,7 +70,8 @@ def with_provenance(table: pd.DataFrame, argv: Sequence[str] | None, **columns: 
     table = table.copy()
     columns.setdefault("code_version", code_version())
     columns.setdefault("command", command_line(argv))
-    for name in ("weights", "weights_sha256", "code_version", "preprocessing", "videos", "skipped", "command"):
+    for name in ("weights", "weights_sha256", "code_version", "preprocessing", "videos", "skipped", "command",
+                 "source", "named"):
         if name in columns:
             table[name] = columns[name]
     return table

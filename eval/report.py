@@ -5,6 +5,7 @@ error bars)."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -125,12 +126,60 @@ def _provenance(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n" if len(lines) > 2 else ""
 
 
+def _chunk_label(value: object) -> str:
+    """A result's chunk size as a metric-name suffix ("_c8", "_c4/8"); "" where it has none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() in ("", "nan"):
+        return ""
+    return "_c" + (str(int(value)) if isinstance(value, (int, float, np.integer, np.floating)) else str(value).strip())
+
+
+def system_identities(table: pd.DataFrame) -> pd.Series:
+    """Each row's system identity: its `--name` (`named`), else the scored folder (`source`) as a path relative
+    to the common folder of all unnamed inputs' parents, so two folders called `normal` stay apart
+    (`a/normal`, `b/normal`) and folders side by side keep their own names. Rows of files written before
+    results recorded their folder keep their `system`."""
+    named = table["named"].map(lambda v: v is True or str(v).lower() == "true") if "named" in table else False
+    source = table["source"] if "source" in table else pd.Series("", index=table.index)
+    unnamed = source.notna() & (source.astype(str) != "") & ~named
+    folders = sorted(set(source[unnamed]))
+    if not folders:
+        return table["system"].astype(str)
+    root = Path(os.path.commonpath([str(Path(f).parent) for f in folders]))
+    relative = {f: Path(f).relative_to(root).as_posix() for f in folders}
+    return table["system"].astype(str).where(~unnamed, source.map(relative))
+
+
+def combine_results(results: Sequence[str | Path]) -> pd.DataFrame:
+    """The rows of several results files, one per (system, metric): systems by `system_identities`, a chunk
+    metric's name suffixed with its chunk size (`seam_score_c8`), so one system at two chunk sizes keeps both.
+    The same (system, metric) in two files with equal values is one result (e.g. flicker from two
+    `consistency` runs of one folder); with different values it is a clash: a ValueError naming both files."""
+    tables = []
+    for path in results:
+        part = read_table(path)
+        part["file"] = str(path)
+        tables.append(part)
+    table = pd.concat(tables, ignore_index=True)
+    table["system"] = system_identities(table)
+    if "chunk_size" in table:
+        table["metric"] = table["metric"].astype(str) + table["chunk_size"].map(_chunk_label)
+    figures = ["value", "ci_low", "ci_high", "n"]
+    for (system, metric), rows in table.groupby(["system", "metric"], sort=False):
+        distinct = rows.drop_duplicates(figures)
+        if len(distinct) > 1:
+            files = list(dict.fromkeys(distinct["file"]))
+            where = f"{files[0]} and {files[1]} both give" if len(files) > 1 else f"{files[0]} gives twice"
+            raise ValueError(f"{where} {metric} of system {system!r} with different values: give each run its own "
+                             "--name (or leave one file out)")
+    table = table.drop_duplicates(["system", "metric"]).drop(columns="file").reset_index(drop=True)
+    return table
+
+
 def make_report(results: Sequence[str | Path], out_dir: str | Path) -> pd.DataFrame:
-    """Combine result files (from `python -m eval fvd/clip-score/consistency/adherence --out`) into
-    `out_dir/report.md`, `out_dir/report.png` and `out_dir/summary.csv`; returns the combined table."""
-    table = pd.concat([read_table(p) for p in results], ignore_index=True)
-    duplicated = table.duplicated(["system", "metric"], keep="last")
-    table = table[~duplicated].reset_index(drop=True)
+    """Combine result files (from `python -m eval fvd/clip-score/consistency/adherence --out`, by
+    `combine_results`) into `out_dir/report.md`, `out_dir/report.png` and `out_dir/summary.csv`; returns the
+    combined table."""
+    table = combine_results(results)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_dir / "summary.csv", index=False, float_format="%.17g")

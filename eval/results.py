@@ -89,4 +89,5 @@ def format_table(table: pd.DataFrame) -> str:
     return table[shown].to_string(index=False, float_format=lambda x: f"{x:.4g}")
 
 
-PROVENANCE_COLUMNS = ("weights", "weights_sha256", "code_version", "preprocessing", "videos", "skipped", "command")
+PROVENANCE_COLUMNS = ("weights", "weights_sha256", "code_version", "preprocessing", "videos", "skipped", "command",
+                      "source", "named")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,10 +102,25 @@ class WeightsLoadError(ValueError):
     """A weights file exists but is not a usable network of the expected kind."""
 
 
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+WEIGHTS_ONLY_CAUSE = re.compile(r"WeightsUnpickler error:\s*([^\n]+?)(?:\.\s|\n|$)")
+
+
+def _load_failure(err: BaseException) -> str:
+    """What went wrong, in one short line: the first sentence of the error's first line; for torch's
+    `weights_only` refusal only its cause (the file holds pickled objects that are not tensors), never its advice
+    to load the file again with `weights_only=False` (which would run the pickled code; nothing is retried)."""
+    text = ANSI_ESCAPE.sub("", str(err)).strip()
+    cause = WEIGHTS_ONLY_CAUSE.search(text)
+    if cause:
+        return f"it holds pickled objects that are not tensors ({cause.group(1).strip()})"
+    first = text.splitlines()[0].split(". ")[0] if text else ""
+    return f"{type(err).__name__}: {first[:200]}" if first else type(err).__name__
+
+
 def load_error(kind: str, path: str | Path, err: BaseException) -> WeightsLoadError:
     """A one-line error for a weights file that would not load, saying what it looks like and what to do."""
     path = Path(path)
-    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     try:
         with open(path, "rb") as fh:
             head = fh.read(512).lstrip().lower()
@@ -112,7 +128,7 @@ def load_error(kind: str, path: str | Path, err: BaseException) -> WeightsLoadEr
         head = b""
     looks = " (it is an HTML/text page, not weights: a failed download?)" if head.startswith((b"<", b"{\"error")) else ""
     return WeightsLoadError(
-        f"{path}: not a usable {kind} weights file{looks}: {type(err).__name__}: {detail[:200]}. Delete it and "
+        f"{path}: not a usable {kind} weights file{looks}: {_load_failure(err)}. Delete it and "
         f"get it again (python -m eval weights download {kind}), or pass the right file"
     )
 

@@ -9,10 +9,10 @@ import tempfile
 from pathlib import Path
 
 from .export import VotesError
-from .media import MediaError
+from .media import MediaError, VideoInfo, probe
 from .store import Store, StoreError
-from .study import (Pair, Study, StudyError, blinding_warnings, build_pairs, probe_pairs, write_default_study,
-                    write_pairs)
+from .study import (Pair, Study, StudyError, blinding_warnings, build_pairs, check_untagged, probe_pairs,
+                    write_default_study, write_pairs)
 
 
 def _pairs(args: argparse.Namespace) -> None:
@@ -27,9 +27,13 @@ def _pairs(args: argparse.Namespace) -> None:
         except (OSError, KeyError, csv.Error) as err:
             raise StudyError(f"cannot read prompts from {args.prompts} (CSV with columns id, prompt): {err}") from err
     pairs = build_pairs(root, args.systems, prompts, args.per_prompt, args.seed)
-    if args.normalize:
-        pairs = _normalize(root, pairs, args)
-    study = Study(root=root.resolve(), pairs=pairs, videos=probe_pairs(root, pairs))
+    infos = probe_pairs(root, pairs)  # every source decodes (else an error naming it)
+    out = root / "media"
+    if out.exists() and any(out.iterdir()) and not args.force:
+        raise StudyError(f"{out} is not empty: pass --force to add to it")
+    pairs, infos = (_normalize if args.normalize else _strip)(root, pairs, infos, args)
+    study = Study(root=root.resolve(), pairs=pairs, videos=infos)
+    check_untagged(study)
     for warning in blinding_warnings(study):
         print(f"warning: {warning}", file=sys.stderr)
     write_pairs(pairs, root / "pairs.csv")
@@ -39,26 +43,48 @@ def _pairs(args: argparse.Namespace) -> None:
         print(f"wrote default questions to {root / 'study.json'}")
 
 
-def _normalize(root: Path, pairs: list[Pair], args: argparse.Namespace) -> list[Pair]:
-    """Re-encode every video of ``pairs`` into ROOT/media under opaque names; pairs pointing at them."""
+def _repoint(pairs: list[Pair], new: dict[str, str]) -> list[Pair]:
     from dataclasses import replace
 
-    from .media import normalize_videos, probe
-    sources = sorted({v for p in pairs for v in (p.video_a, p.video_b)})
-    infos = {v: probe(root / v) for v in sources}
+    return [replace(p, video_a=new[p.video_a], video_b=new[p.video_b]) for p in pairs]
+
+
+def _strip(root: Path, pairs: list[Pair], infos: dict[str, VideoInfo],
+           args: argparse.Namespace) -> tuple[list[Pair], dict[str, VideoInfo]]:
+    """Copy every video of ``pairs`` into ROOT/media under an opaque name without its metadata tags (no
+    re-encoding); the pairs pointing at the copies, and their probe results."""
+    import secrets
+    from dataclasses import replace
+
+    from .media import read_tags, strip_metadata
+    out = root / "media"
+    out.mkdir(parents=True, exist_ok=True)
+    new = {}
+    for video in sorted(infos):
+        new[video] = f"media/{secrets.token_hex(8)}{Path(video).suffix.lower()}"
+        strip_metadata(root / video, root / new[video])
+    print(f"copied {len(new)} videos without their metadata tags to {out} (not re-encoded: --normalize also evens "
+          "out codec, size, fps and length)")
+    return _repoint(pairs, new), {new[v]: replace(info, tags=read_tags(root / new[v])) for v, info in infos.items()}
+
+
+def _normalize(root: Path, pairs: list[Pair], infos: dict[str, VideoInfo],
+               args: argparse.Namespace) -> tuple[list[Pair], dict[str, VideoInfo]]:
+    """Re-encode every video of ``pairs`` into ROOT/media under opaque names; the pairs pointing at them, and
+    their probe results."""
+    from .media import normalize_videos
+    sources = sorted(infos)
     fps = args.fps or max(1, round(min(i.fps for i in infos.values())))
     if args.size:
         width, height = args.size
     else:
         smallest = min(infos.values(), key=lambda i: i.width * i.height)
         width, height = smallest.width // 2 * 2, smallest.height // 2 * 2
-    out = root / "media"
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise StudyError(f"{out} is not empty: pass --force to add to it")
-    names = normalize_videos([root / v for v in sources], out, fps=fps, width=width, height=height, seconds=args.seconds)
+    names = normalize_videos([root / v for v in sources], root / "media", fps=fps, width=width, height=height,
+                             seconds=args.seconds)
     new = {v: f"media/{names[root / v]}" for v in sources}
-    print(f"re-encoded {len(sources)} videos to H.264 {width}x{height} at {fps} fps, one length, in {out}")
-    return [replace(p, video_a=new[p.video_a], video_b=new[p.video_b]) for p in pairs]
+    print(f"re-encoded {len(sources)} videos to H.264 {width}x{height} at {fps} fps, one length, in {root / 'media'}")
+    return _repoint(pairs, new), {new[v]: probe(root / new[v]) for v in sources}
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -137,9 +163,11 @@ def _aggregate(args: argparse.Namespace) -> None:
 
 def _bench(args: argparse.Namespace) -> None:
     from .load import cpu_seconds, free_port, run_load, start_server
+    from .study import load_study
     from .toy import make_toy_study
     with tempfile.TemporaryDirectory(prefix="human_eval_bench_") as tmp:
         root = make_toy_study(Path(tmp) / "study", systems=5, prompts=60, gold=0, frames=2, size=16)
+        longest = max(info.seconds for info in load_study(root).videos.values())
         db = Path(tmp) / "votes.sqlite"
         store = Store(db)
         tokens = [t for _, t in store.create_tokens(args.annotators)]
@@ -148,7 +176,7 @@ def _bench(args: argparse.Namespace) -> None:
         server = start_server(root, db, port, log=Path(tmp) / "server.log", vote_sync=args.vote_sync)
         try:
             cpu_before = cpu_seconds(server.pid)
-            result = run_load(f"http://127.0.0.1:{port}", tokens, args.seconds, args.max_votes)
+            result = run_load(f"http://127.0.0.1:{port}", tokens, args.seconds, args.max_votes, watched_s=longest)
             cpu_after = cpu_seconds(server.pid)
         finally:
             server.terminate()
@@ -193,7 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pairs", help="write STUDY/pairs.csv from one folder of videos per system",
                        description="Pair videos of the same prompt (same file stem) across system folders. "
-                                   "Folders must be inside the study directory; the folder name is the system name.")
+                                   "Folders must be inside the study directory; the folder name is the system name. "
+                                   "Every video is decoded, then copied to STUDY/media/<opaque id> without its "
+                                   "container and stream metadata (title, comment, handler names, encoder, creation "
+                                   "time, ...) and other streams; pairs.csv names the copies.")
     p.add_argument("study", help="study directory (pairs.csv and study.json are written here)")
     p.add_argument("--systems", nargs="+", required=True, metavar="DIR", help="one folder of videos per system")
     p.add_argument("--prompts", help="CSV with columns id, prompt (id = video file stem); default: the stem")

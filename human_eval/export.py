@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,9 +16,20 @@ DEFAULT_SIDES = {a.id: a.prefers for a in (*PREFERENCE, BOTH_BAD)}  # answers of
 COLUMNS = ["annotator", "item_id", "prompt", "system_left", "system_right", "question", "answer", "winner",
            "created_at", "client_vote_id", "counted",
            # extensions: which assignment and kind of item, seconds from serving to vote, gold answer,
-           # seconds each video was seen playing (as the page told; empty if not told), comment, and
-           # skipped: the reason on rows of skipped items (no answer, never counted)
-           "kind", "assignment_id", "seconds", "expected", "watched_left_s", "watched_right_s", "comment", "skipped"]
+           # seconds each video was seen playing (as the page told; empty if not told), unwatched: a vote
+           # without watch times (a study with allow_unwatched_votes, or one stored before votes needed them),
+           # comment, and skipped: the reason on rows of skipped items (no answer, never counted)
+           "kind", "assignment_id", "seconds", "expected", "watched_left_s", "watched_right_s", "unwatched",
+           "comment", "skipped"]
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """Annotator text with its control characters (NUL, escape, ...; not line breaks or tabs) written as
+    ``\\xNN``, so none reaches the CSV raw (votes stored before the server refused them)."""
+    return CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class VotesError(ValueError):
@@ -49,7 +61,7 @@ def answer_rows(vote_rows: list[dict], skip_rows: list[dict] = (),
                 "seconds": round(v["created_at"] - v["served_at"], 3),
                 "expected": gold_winner if v["kind"] == "gold" and question == v["gold_question"] else "",
                 "watched_left_s": v.get("watched_left"), "watched_right_s": v.get("watched_right"),
-                "comment": v.get("comment") or "", "skipped": "",
+                "unwatched": v.get("watched_left") is None, "comment": visible(v.get("comment") or ""), "skipped": "",
             })
     table = pd.DataFrame(rows, columns=["vote_id", *COLUMNS])
     latest = table.groupby(["annotator", "item_id", "question"])["vote_id"].transform("max")
@@ -60,7 +72,8 @@ def answer_rows(vote_rows: list[dict], skip_rows: list[dict] = (),
               "winner": "", "created_at": datetime.fromtimestamp(k["created_at"], timezone.utc).isoformat(timespec="milliseconds"),
               "client_vote_id": "", "counted": False, "kind": k["kind"], "assignment_id": k["assignment_id"],
               "seconds": round(k["created_at"] - k["served_at"], 3), "expected": "", "watched_left_s": None,
-              "watched_right_s": None, "comment": "", "skipped": k["reason"]} for k in skip_rows]
+              "watched_right_s": None, "unwatched": False, "comment": "", "skipped": visible(k["reason"])}
+             for k in skip_rows]
     if skips:  # records, not pd.concat: concat warns about the all-empty columns of either part
         table = pd.DataFrame(table[COLUMNS].to_dict("records") + skips, columns=COLUMNS)
     return table[COLUMNS]

@@ -52,7 +52,7 @@ def _call(conn: http.client.HTTPConnection, method: str, path: str, body: dict |
 
 
 def _annotator(host: str, port: int, token: str, result: LoadResult, deadline: float, max_votes: int,
-               stop: threading.Event, lock: threading.Lock) -> None:
+               watched_s: float, stop: threading.Event, lock: threading.Lock) -> None:
     conn = http.client.HTTPConnection(host, port, timeout=60)  # a loaded machine is slow, not broken
     try:
         while not stop.is_set() and time.perf_counter() < deadline:
@@ -61,7 +61,8 @@ def _annotator(host: str, port: int, token: str, result: LoadResult, deadline: f
                 if item.get("done") or "item_id" not in item:
                     return
                 body = {"token": token, "item_id": item["item_id"], "client_vote_id": uuid.uuid4().hex,
-                        "answers": {q["id"]: random.choice(q["answers"])["id"] for q in item["questions"]}}
+                        "answers": {q["id"]: random.choice(q["answers"])["id"] for q in item["questions"]},
+                        "watched": {"left": watched_s, "right": watched_s}}
             except (OSError, http.client.HTTPException, ValueError):
                 with lock:
                     result.failed += 1
@@ -87,9 +88,12 @@ def _annotator(host: str, port: int, token: str, result: LoadResult, deadline: f
         conn.close()
 
 
-def run_load(base_url: str, tokens: list[str], seconds: float = 10.0, max_votes: int = 10_000) -> LoadResult:
+def run_load(base_url: str, tokens: list[str], seconds: float = 10.0, max_votes: int = 10_000, *,
+             watched_s: float) -> LoadResult:
     """One thread per token, each an annotator looping next -> vote on a kept-alive connection, until
-    ``seconds`` pass, ``max_votes`` are acknowledged, the annotator is done or its connection breaks.
+    ``seconds`` pass, ``max_votes`` are acknowledged, the annotator is done or its connection breaks. Each
+    vote says both videos played ``watched_s`` seconds, as the page does once they played through (the
+    server refuses less than 90% of a video's length: give the study's longest video).
 
     Plain ``http.client`` threads: measured here at ~0.2 ms of client CPU per request, against ~2.5 ms
     for httpx's async client, which would make the client, not the server, the bottleneck.
@@ -97,8 +101,8 @@ def run_load(base_url: str, tokens: list[str], seconds: float = 10.0, max_votes:
     host, port = _check_loopback(base_url)
     result, stop, lock = LoadResult(), threading.Event(), threading.Lock()
     start = time.perf_counter()
-    threads = [threading.Thread(target=_annotator, args=(host, port, t, result, start + seconds, max_votes, stop, lock),
-                                daemon=True) for t in tokens]
+    threads = [threading.Thread(target=_annotator, args=(host, port, t, result, start + seconds, max_votes, watched_s,
+                                                         stop, lock), daemon=True) for t in tokens]
     for t in threads:
         t.start()
     for t in threads:

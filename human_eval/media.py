@@ -1,8 +1,12 @@
-"""Video files of a study: probing that each one decodes, and re-encoding them all to one format.
+"""Video files of a study: probing that each one decodes, stripping their metadata, and re-encoding them
+all to one format.
 
 ``probe`` decodes every frame with PyAV, so a corrupt or truncated file is found when the study is
-prepared or loaded, not by an annotator looking at a black pane. ``normalize_videos`` re-encodes
-videos to one codec, frame rate, size and length, with the same encoder settings and tags and none of
+prepared or loaded, not by an annotator looking at a black pane; it also reads the file's metadata tags.
+``strip_metadata`` copies a video's picture stream into a new file (no re-encoding) without the container
+and stream tags (title, comment, handler names, encoder, creation time, ...) and without other streams;
+``naming_tags`` lists the tags a file still carries beyond the format's own constants. ``normalize_videos``
+re-encodes videos to one codec, frame rate, size and length, with the same encoder settings and none of
 the sources' metadata, under opaque file names, so the file itself tells an annotator nothing about
 which system made it.
 """
@@ -20,6 +24,14 @@ class MediaError(ValueError):
     """A video that cannot be decoded or re-encoded (message names the file and says why)."""
 
 
+# Tags FFmpeg's muxers write into every file (stripped ones included) whatever it holds: format constants
+# (any value), and defaults that are the same in every file (these values only). Any other tag can name something.
+FORMAT_TAGS = {"major_brand", "minor_version", "compatible_brands", "duration"}
+DEFAULT_TAGS = {"language": {"und"}, "handler_name": {"VideoHandler", "SoundHandler"},
+                "vendor_id": {"[0][0][0][0]", "FFMP"}, "encoder": {"Lavf"}}  # "Lavf": the bitexact muxers' tag
+BITEXACT = {"fflags": "+bitexact"}  # muxers write no version, creation time or encoder name of their own
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     codec: str
@@ -28,6 +40,35 @@ class VideoInfo:
     fps: float
     frames: int
     seconds: float
+    tags: tuple[tuple[str, str], ...] = ()  # container tags, then "stream N key" tags, as the file has them
+
+
+def _tags(container: av.container.InputContainer) -> tuple[tuple[str, str], ...]:
+    tags = list(container.metadata.items())
+    for stream in container.streams:
+        tags += [(f"stream {stream.index} {key}", value) for key, value in stream.metadata.items()]
+    return tuple(tags)
+
+
+def read_tags(path: str | Path) -> tuple[tuple[str, str], ...]:
+    """The container and stream tags of a video file, as ``VideoInfo.tags`` (no frame is decoded)."""
+    try:
+        with av.open(str(path)) as container:
+            return _tags(container)
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as err:
+        raise MediaError(f"{path}: cannot be read ({err})") from err
+
+
+def naming_tags(info: VideoInfo) -> dict[str, str]:
+    """The tags of a probed file beyond the format's constants (`FORMAT_TAGS`, `DEFAULT_TAGS`): what could name
+    a system, a person, a tool or a date to someone who opens the file."""
+    found = {}
+    for key, value in info.tags:
+        name = key.rsplit(" ", 1)[-1].lower()
+        if name in FORMAT_TAGS or value in DEFAULT_TAGS.get(name, ()):
+            continue
+        found[key] = value
+    return found
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -41,6 +82,7 @@ def probe(path: str | Path) -> VideoInfo:
             frames = sum(1 for _ in container.decode(stream))
             codec, width, height = stream.codec_context.name, stream.codec_context.width, stream.codec_context.height
             rate = stream.average_rate or stream.guessed_rate or 0
+            tags = _tags(container)
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as err:
@@ -48,7 +90,33 @@ def probe(path: str | Path) -> VideoInfo:
     if frames == 0:
         raise MediaError(f"{path}: no frame decodes")
     fps = float(rate) if rate else 0.0
-    return VideoInfo(codec, width, height, fps, frames, frames / fps if fps else 0.0)
+    return VideoInfo(codec, width, height, fps, frames, frames / fps if fps else 0.0, tags)
+
+
+def strip_metadata(source: str | Path, target: str | Path) -> None:
+    """Copy the first video stream of ``source`` into ``target`` (same container format, packets copied as they
+    are: no re-encoding) with no container or stream tags and no other stream (sound, subtitles, data tracks);
+    MediaError naming the file if it cannot be read or written."""
+    source, target = Path(source), Path(target)
+    try:
+        with av.open(str(source)) as given, av.open(str(target), mode="w", container_options=BITEXACT) as out:
+            if not given.streams.video:
+                raise MediaError(f"{source}: no video stream")
+            stream = given.streams.video[0]
+            copy = out.add_stream_from_template(stream)
+            copy.metadata.clear()
+            out.metadata.clear()
+            for packet in given.demux(stream):
+                if packet.dts is None:  # the demuxer's empty packet at the end
+                    continue
+                packet.stream = copy
+                out.mux(packet)
+    except MediaError:
+        target.unlink(missing_ok=True)
+        raise
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as err:
+        target.unlink(missing_ok=True)
+        raise MediaError(f"{source}: cannot be copied without its metadata ({err})") from err
 
 
 def read_frames(path: str | Path) -> tuple[np.ndarray, float]:
@@ -78,7 +146,7 @@ def _fit(frame: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def encode(path: str | Path, frames: np.ndarray, fps: int, crf: int = 20) -> None:
     """H.264 (yuv420p) MP4 of uint8 RGB frames; no source metadata, the same encoder tags in every file."""
-    with av.open(str(path), mode="w", options={"movflags": "+faststart"}) as container:
+    with av.open(str(path), mode="w", options={"movflags": "+faststart"}, container_options=BITEXACT) as container:
         container.metadata.clear()
         stream = container.add_stream("libx264", rate=fps)
         stream.height, stream.width = frames.shape[1:3]

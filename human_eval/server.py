@@ -6,10 +6,12 @@ admin secret in an ``X-Admin-Secret`` or ``Authorization: Bearer`` header, never
   GET  /api/next?token=T         {item_id, prompt, left_url, right_url, questions (each with its answers), progress}
                                  or {item_id: null, done: true, progress} when the annotator is done
   POST /api/vote                 {token, item_id, answers: {question: one of its answer ids},
-                                  client_vote_id[, watched: {left: s, right: s}][, comment]}
-                                 -> {ok: true, duplicate: bool}; 401 bad token, 400 not JSON,
+                                  client_vote_id, watched: {left: s, right: s}[, comment]}
+                                 -> {ok: true, duplicate: bool}; 401 bad or revoked token (each its own
+                                 message), 400 not JSON, 415 not sent as application/json,
                                  404 unknown item, 409 reused client_vote_id or skipped item,
-                                 413 too large, 422 bad vote (also: a video watched less than its length)
+                                 413 too large, 422 bad vote (also: no `watched`, unless the study
+                                 allows unwatched votes, or a video watched less than its length)
   POST /api/skip                 {token, item_id[, reason]} -> {ok, duplicate}: "can't play", no vote
   GET  /media/{item_id}/{side}?token=T   the video on that side of the annotator's own item
   GET  /admin, POST /admin/login, /admin/logout, /admin/tokens, /admin/revoke   the owner's page
@@ -27,6 +29,7 @@ import mimetypes
 import secrets
 import sys
 import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -61,6 +64,14 @@ MEDIA_DROPPED_HEADERS = {b"etag", b"last-modified", b"cache-control"}
 
 class BadVote(ValueError):
     """A vote body that does not fit the API (message says why)."""
+
+
+def _no_control_characters(text: str, name: str) -> str:
+    """``text`` if it holds no control characters but line breaks and tabs (a NUL byte and the like would
+    travel raw into the export), else BadVote."""
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in text):
+        raise BadVote(f"{name} must not contain control characters (other than line breaks and tabs)")
+    return text
 
 
 def _string(body: dict, name: str, limit: int = 100) -> str:
@@ -105,7 +116,7 @@ def parse_extras(body: dict) -> tuple[tuple[float, float] | None, str]:
     comment = body.get("comment", "")
     if not isinstance(comment, str) or len(comment) > MAX_COMMENT_CHARS:
         raise BadVote(f"comment must be a string of at most {MAX_COMMENT_CHARS} characters")
-    return watched, comment.strip()
+    return watched, _no_control_characters(comment, "comment").strip()
 
 
 def parse_json(raw: bytes) -> object:
@@ -200,6 +211,9 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         raw = await _read_body(request, max_body)
         if raw is None:
             return None, _error(413, f"request body larger than {max_body} bytes")
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":  # text/plain and forms are what a cross-site page may send unasked
+            return None, _error(415, f"send JSON with Content-Type: application/json, not {kind or 'no type'}")
         try:
             return parse_json(raw), None
         except ValueError as err:
@@ -227,7 +241,13 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         if token is not None and not isinstance(token, str):
             return None, _error(422, "token must be a string")
         annotator = store.annotator(token)
-        return (annotator, None) if annotator else (None, _error(401, "missing or unknown token"))
+        return (annotator, None) if annotator else (None, token_refused(token))
+
+    def token_refused(token: object) -> JSONResponse:
+        """The 401 for a token that opens nothing: revoked (its own message), else missing or unknown."""
+        if store.revoked(token):
+            return _error(401, "this token was revoked: ask the study owner for a new link")
+        return _error(401, "missing or unknown token")
 
     async def index(request: Request) -> Response:
         if store.annotator(request.query_params.get("token")) is None:
@@ -238,7 +258,7 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
         token = request.query_params.get("token")
         annotator = store.annotator(token)
         if annotator is None:
-            return _error(401, "missing or unknown token")
+            return token_refused(token)
         a, new = assigner.next(annotator.id, time.time())
         if new:
             try:
@@ -276,6 +296,10 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
             return _error(404, "unknown item_id for this token")
         if a.id in skipped:
             return _error(409, "this item was skipped; it takes no vote")
+        if watched is None and not study.allow_unwatched_votes:
+            return _error(422, "watched is missing: a vote needs the seconds each video played, "
+                               "{left: s, right: s}, as the rating page sends them (a study that takes votes from "
+                               "other clients says allow_unwatched_votes: true in its study file)")
         if watched is not None:
             short = [side for side, seen in zip(SIDES, watched)
                      if (length := seconds_of(a, side)) and seen < WATCH_TOLERANCE * length]
@@ -301,6 +325,10 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
             return _error(422, f"unknown fields {sorted(unknown)}")
         if not isinstance(reason, str) or not 0 < len(reason) <= 200:
             return _error(422, "reason must be a string of 1-200 characters")
+        try:
+            _no_control_characters(reason, "reason")
+        except BadVote as err:
+            return _error(422, str(err))
         item_id = body.get("item_id")
         if not isinstance(item_id, str):
             return _error(422, "item_id must be the string from /api/next")
@@ -317,7 +345,7 @@ def create_app(study: Study, store: Store, *, seed: int | None = None, max_body:
     async def media(request: Request) -> Response:
         annotator = store.annotator(request.query_params.get("token"))
         if annotator is None:
-            return _error(401, "missing or unknown token")
+            return token_refused(request.query_params.get("token"))
         a = assigner.by_id.get(request.path_params["item_id"])
         side = request.path_params["side"]
         if a is None or a.annotator_id != annotator.id or side not in SIDES:

@@ -220,6 +220,13 @@ class Store:
         self._known[digest] = (Annotator(*rows[0]), now + TOKEN_CACHE_SECONDS)
         return self._known[digest][0]
 
+    def revoked(self, token: object) -> bool:
+        """True if ``token`` is an annotator token that was revoked (to tell its holder so, not "unknown")."""
+        if not isinstance(token, str) or not token or len(token) > 200:
+            return False
+        return bool(self._query("SELECT 1 FROM annotators WHERE token_sha256 = ? AND role = 'annotator' "
+                                "AND revoked_at IS NOT NULL", (hash_token(token),)))
+
     def is_admin(self, secret: object) -> bool:
         """True if ``secret`` is an admin secret not revoked (constant-time comparison of digests)."""
         if not isinstance(secret, str) or not secret or len(secret) > 200:

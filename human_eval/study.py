@@ -17,10 +17,14 @@ The study file (optional; defaults below) sets::
      "gold_every": 10,             # one gold item after every N regular items (0: none)
      "repeat_every": 15,           # one planted repeat after every N regular items (0: none)
      "items_per_annotator": null,  # regular items per annotator (null: every regular pair)
-     "both_bad": false}            # offer "both bad" beside tie (aggregated as a tie)
+     "both_bad": false,            # offer "both bad" beside tie (aggregated as a tie)
+     "allow_unwatched_votes": false}  # accept votes without the page's watch times (clients other than
+                                   # the page); the export marks them (column ``unwatched``)
 
 Every video is decoded once when the study loads (``media.probe``): an undecodable one is refused,
-named, before any annotator sees it.
+named, before any annotator sees it, and so is one whose file carries metadata tags that can name
+something (``media.naming_tags``: a title, comment, handler name, encoder, creation time, ...), which the
+annotators' browsers would receive; ``python -m human_eval pairs`` writes copies without them.
 """
 from __future__ import annotations
 
@@ -35,7 +39,7 @@ from typing import Sequence
 
 import yaml
 
-from .media import MediaError, VideoInfo, probe
+from .media import MediaError, VideoInfo, naming_tags, probe
 
 SIDES = ("left", "right")  # where the two videos of a pair are shown
 NO_PREFERENCE = "tie"  # the winner of an answer that favours neither side
@@ -99,7 +103,7 @@ QUESTIONS = {q.id: q for q in (
 DEFAULT_QUESTIONS = ("overall", "frame_consistency", "motion_naturalness", "text_alignment")
 MOVIE_GEN_QUESTIONS = ("overall", "frame_consistency", "motion_completeness", "motion_naturalness", "text_alignment")
 _STUDY_KEYS = {"title", "instructions", "questions", "gold_question", "gold_every", "repeat_every",
-               "items_per_annotator", "both_bad"}
+               "items_per_annotator", "both_bad", "allow_unwatched_votes"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class Study:
     repeat_every: int = 15
     items_per_annotator: int | None = None
     both_bad: bool = False
+    allow_unwatched_votes: bool = False  # votes without watch times accepted (API-only clients), marked in exports
     videos: dict[str, VideoInfo] = field(default_factory=dict)  # probed at load, by path in pairs.csv
 
     @property
@@ -210,7 +215,23 @@ def load_study(root: str | Path, probe_videos: bool = True) -> Study:
     _check(study)
     if probe_videos:
         study.videos.update(probe_pairs(study.root, study.pairs))
+        check_untagged(study)
     return study
+
+
+def check_untagged(study: Study) -> None:
+    """StudyError naming the first probed video whose file carries tags that can name something
+    (``media.naming_tags``), and how many others do."""
+    tagged = {video: tags for video, info in sorted(study.videos.items()) if (tags := naming_tags(info))}
+    if not tagged:
+        return
+    video, tags = next(iter(tagged.items()))
+    pair = next(p.pair_id for p in study.pairs if video in (p.video_a, p.video_b))
+    shown = ", ".join(f"{key}={value!r}" for key, value in list(tags.items())[:4])
+    more = f" (and {len(tagged) - 1} more video(s))" if len(tagged) > 1 else ""
+    raise StudyError(f"pair {pair}: video {video!r} carries metadata tags an annotator's browser would receive "
+                     f"({shown}){more}: build the study with `python -m human_eval pairs`, which copies the videos "
+                     "without them")
 
 
 def probe_pairs(root: Path, pairs: list[Pair]) -> dict[str, VideoInfo]:
@@ -339,8 +360,9 @@ def _check(study: Study) -> None:
         value = getattr(study, name)
         if not isinstance(value, int) or value < 0:
             raise StudyError(f"{name} must be an integer >= 0")
-    if not isinstance(study.both_bad, bool):
-        raise StudyError("both_bad must be true or false")
+    for name in ("both_bad", "allow_unwatched_votes"):
+        if not isinstance(getattr(study, name), bool):
+            raise StudyError(f"{name} must be true or false")
     if study.repeat_every == 1:
         raise StudyError("repeat_every must be 0 (no repeats) or at least 2")
     n = study.items_per_annotator
@@ -418,7 +440,7 @@ def write_study_file(study: Study, path: str | Path) -> None:
                 "questions": [q.to_dict() for q in study.questions],
                 "gold_question": study.gold_question, "gold_every": study.gold_every,
                 "repeat_every": study.repeat_every, "items_per_annotator": study.items_per_annotator,
-                "both_bad": study.both_bad}
+                "both_bad": study.both_bad, "allow_unwatched_votes": study.allow_unwatched_votes}
     Path(path).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
 
 

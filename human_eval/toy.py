@@ -7,12 +7,13 @@ from pathlib import Path
 import av
 import numpy as np
 
+from .media import BITEXACT
 from .study import build_pairs, write_default_study, write_pairs
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: int = 8) -> None:
-    """Encode uint8 frames (T, H, W, 3) as H.264 MP4 (H and W even)."""
-    with av.open(str(path), mode="w") as container:
+    """Encode uint8 frames (T, H, W, 3) as H.264 MP4 (H and W even), with no metadata tags (a study refuses them)."""
+    with av.open(str(path), mode="w", container_options=BITEXACT) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "yuv420p"

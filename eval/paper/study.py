@@ -1,6 +1,7 @@
 """The paper run's human-eval study directory for `python -m human_eval serve`: every pair of systems on
 every prompt (`pairs.csv`) and the paper's questions (`study.json`), written by `human_eval`'s own
-writers. The questions are human_eval's Movie Gen protocol set (overall quality, frame consistency,
+writers, the videos rewritten without metadata tags (`human_eval.strip_metadata`; `serve` refuses tagged
+files). The questions are human_eval's Movie Gen protocol set (overall quality, frame consistency,
 motion completeness, motion naturalness) plus text alignment, which the synthetic domain makes easy to judge.
 """
 
@@ -10,13 +11,14 @@ import itertools
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from human_eval import MOVIE_GEN_QUESTIONS, QUESTIONS, Pair, Study, write_pairs, write_study_file
+from human_eval import MOVIE_GEN_QUESTIONS, QUESTIONS, Pair, Study, strip_metadata, write_pairs, write_study_file
 
 
 def write_study(root: str | Path, prompts: Sequence[str], videos: Mapping[str, Sequence[str]],
                 title: str = "StreamDiT paper evaluation") -> Path:
     """Write `root/pairs.csv` (every pair of systems on every prompt; `videos[system][i]` is the path of
-    prompt i's video relative to `root`) and `root/study.json`; returns the pairs file."""
+    prompt i's video relative to `root`, rewritten without metadata tags) and `root/study.json`; returns the
+    pairs file."""
     root = Path(root)
     systems = list(videos)
     if len(systems) < 2:
@@ -27,6 +29,11 @@ def write_study(root: str | Path, prompts: Sequence[str], videos: Mapping[str, S
         missing = [p for p in paths if not (root / p).is_file()]
         if missing:
             raise ValueError(f"{system}: videos missing from {root}: {missing[:3]}")
+    for paths in videos.values():
+        for path in paths:  # in place: the run's own files, tagged by the writer
+            stripped = (root / path).with_name(f".{Path(path).name}")
+            strip_metadata(root / path, stripped)
+            stripped.replace(root / path)
     pairs = [(prompt, a, videos[a][i], b, videos[b][i])
              for i, prompt in enumerate(prompts) for a, b in itertools.combinations(systems, 2)]
     pairs = [Pair(f"p{n:04d}", *pair) for n, pair in enumerate(pairs, start=1)]

@@ -121,3 +121,52 @@ def test_help_imports_no_heavy_library():
             "except SystemExit:\n    pass\nprint(sorted(m for m in ('torch', 'open_clip', 'pandas', 'av') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "1", "2.5", "eight"])
+def test_chunk_size_is_a_whole_number_of_at_least_2(bad, numbered_dir, capsys):
+    with pytest.raises(SystemExit) as stop:  # argparse refuses it before any video is read
+        main(["consistency", str(numbered_dir), "--metrics", "flicker,seam", "--chunk-size", bad])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "--chunk-size" in err and bad in err
+    assert "Traceback" not in err
+
+
+def test_a_video_shorter_than_two_chunks_is_named_in_a_note(tmp_path, capsys):
+    d = tmp_path / "lengths"
+    d.mkdir()
+    long, short, single = moving_square_video(20, 16, seed=1), moving_square_video(12, 16, seed=2), moving_square_video(8, 16, seed=3)
+    for name, video in (("long", long), ("short", short), ("single", single)):
+        write_frame_folder(d / name, video)
+    assert main(["consistency", str(d), "--metrics", "flicker,seam,inside", "--chunk-size", "8", "--no-progress",
+                 "--per-video", str(tmp_path / "pv.csv")]) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith("note:") and "chunk" in line]
+    assert len(notes) == 1 and "give --chunk-size" not in notes[0]  # a chunk size was given
+    assert "short (12 frames, chunk size 8)" in notes[0] and "single (8 frames, chunk size 8)" in notes[0]
+    assert "long" not in notes[0]
+    per_video = pd.read_csv(tmp_path / "pv.csv").set_index("video")
+    assert per_video.loc["long", "seam_score"] == pytest.approx(seam_score(long, 8))
+    assert per_video[["seam_score", "inside_share"]].loc[["short", "single"]].isna().all().all()
+    assert per_video["temporal_flicker"].notna().all()
+
+
+def test_a_missing_or_empty_folder_is_one_line_without_the_skip_bad_hint(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.txt").write_text("not a folder")
+    for folder, why in (("missing", "no such folder"), ("empty", "no videos found"), ("file.txt", "not a folder")):
+        assert main(["consistency", str(tmp_path / folder), "--metrics", "flicker", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{tmp_path / folder}: {why}" in err
+        assert "--skip-bad" not in err  # skipping single videos cannot help a folder
+
+
+def test_frame_only_consistency_imports_no_deep_learning_library(numbered_dir):
+    """Flicker, seam score, inside and frozen share read frame differences only: no torch, whose import alone
+    holds ~0.85 GB here (the README's memory figures depend on it)."""
+    code = ("import sys\nfrom eval.cli import main\n"
+            f"status = main(['consistency', {str(numbered_dir)!r}, '--metrics', 'flicker,seam,inside,frozen', "
+            "'--chunk-size', '2', '--no-progress'])\n"
+            "print(status, sorted(m for m in ('torch', 'open_clip', 'timm', 'torchvision') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "0 []"

@@ -4,8 +4,11 @@ import pytest
 
 from eval.bench import run_bench
 from eval.cli import main
+from eval.consistency import seam_score, temporal_flicker
+from eval.report import make_report
 from eval.results import read_table, summary_row, write_table
 from eval.stats import Estimate, bootstrap_mean
+from eval_helpers import moving_square_video, write_frame_folder
 
 
 def test_bootstrap_mean():
@@ -110,3 +113,59 @@ def test_report_grid_fixed_colours_legend_directions(tmp_path):
     assert "1 is best" in titles["seam_score"]
     width, height = fig.get_size_inches()
     assert height > width / 3  # not one long row
+
+
+def _folder(path, videos):
+    """A folder of lossless frame-folder videos (so the expected values come from the arrays themselves)."""
+    path.mkdir(parents=True)
+    for i, video in enumerate(videos):
+        write_frame_folder(path / f"v{i}", video)
+    return path
+
+
+def test_report_keeps_apart_systems_whose_folders_share_a_name(tmp_path, capsys):
+    """runs/a/normal and runs/b/normal are two systems: two rows, each with its own file's values."""
+    slow = [moving_square_video(16, 16, speed=1, seed=i) for i in range(4)]
+    fast = [moving_square_video(16, 16, speed=5, seed=9)]
+    for run, videos in (("a", slow), ("b", fast)):
+        folder = _folder(tmp_path / "runs" / run / "normal", videos)
+        assert main(["consistency", str(folder), "--metrics", "flicker", "--no-progress",
+                     "--out", str(tmp_path / f"{run}.json")]) == 0
+    assert main(["report", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "rep")]) == 0
+    summary = pd.read_csv(tmp_path / "rep" / "summary.csv").set_index("system")
+    assert list(summary.index) == ["a/normal", "b/normal"]
+    assert summary.loc["a/normal", "value"] == pytest.approx(np.mean([temporal_flicker(v) for v in slow]))
+    assert summary.loc["a/normal", "n"] == 4
+    assert summary.loc["b/normal", "value"] == pytest.approx(temporal_flicker(fast[0]))
+    assert summary.loc["b/normal", "n"] == 1
+    markdown = (tmp_path / "rep" / "report.md").read_text()
+    assert "| a/normal |" in markdown and "| b/normal |" in markdown
+
+
+def test_report_refuses_two_files_that_give_one_name_two_values(tmp_path, capsys):
+    for run, speed in (("a", 1), ("b", 5)):
+        folder = _folder(tmp_path / run / "normal", [moving_square_video(16, 16, speed=speed)])
+        assert main(["consistency", str(folder), "--metrics", "flicker", "--no-progress", "--name", "normal",
+                     "--out", str(tmp_path / f"{run}.json")]) == 0
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(tmp_path / "a.json") in err and str(tmp_path / "b.json") in err
+    assert "'normal'" in err and "--name" in err
+
+
+def test_report_keeps_one_system_at_two_chunk_sizes_apart(tmp_path):
+    videos = [moving_square_video(16, 16, speed=s, seed=s) for s in (1, 2, 3)]
+    folder = _folder(tmp_path / "runs" / "normal", videos)
+    for chunk, metrics in (("4", "flicker,seam,inside"), ("8", "flicker,seam")):
+        assert main(["consistency", str(folder), "--metrics", metrics, "--chunk-size", chunk, "--no-progress",
+                     "--out", str(tmp_path / f"c{chunk}.json")]) == 0
+    table = make_report([tmp_path / "c4.json", tmp_path / "c8.json"], tmp_path / "rep")
+    values = table.set_index("metric")["value"]
+    assert set(table["system"]) == {"normal"}
+    assert sorted(values.index) == ["inside_share_c4", "seam_score_c4", "seam_score_c8", "temporal_flicker"]
+    assert values["seam_score_c4"] == pytest.approx(np.mean([seam_score(v, 4) for v in videos]))
+    assert values["seam_score_c8"] == pytest.approx(np.mean([seam_score(v, 8) for v in videos]))
+    assert values["seam_score_c4"] != pytest.approx(values["seam_score_c8"])  # two results, not one merged
+    assert "| system | temporal_flicker | seam_score_c4 | inside_share_c4 | seam_score_c8 |" in (
+        tmp_path / "rep" / "report.md").read_text()

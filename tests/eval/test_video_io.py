@@ -124,3 +124,88 @@ def test_content_hash_follows_content_not_name(video_dir, tmp_path):
     before = content_hash(video_dir / "c")
     (video_dir / "c" / "0.png").write_bytes((video_dir / "c" / "1.png").read_bytes())
     assert content_hash(video_dir / "c") != before
+
+
+LONG = (120, 360, 640)  # frames, height, width: 83 MB decoded, 0.7 MB a frame
+FRAME_BYTES = LONG[1] * LONG[2] * 3
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory):
+    """A 640x360 video of 120 frames, alone in its folder, and its frames as PyAV decodes them."""
+    import av
+
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    t, h, w = LONG
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([x * 255 // w, y * 255 // h, np.full_like(x, 90)], -1).astype(np.uint8)
+    frames = np.repeat(base[None], t, axis=0)
+    for i in range(t):
+        frames[i, 100:160, 5 * i:5 * i + 60] = (250, 30, 30)
+    write_video(path, frames, fps=16)
+    with av.open(str(path)) as container:
+        decoded = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    return path, decoded
+
+
+def _peak_bytes(run) -> int:
+    """The most memory Python and numpy held at once while `run()` ran (tracemalloc: numpy reports its arrays)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        run()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_frame_metrics_stream_a_video_a_few_frames_at_a_time(long_video, tmp_path):
+    from eval.cli import main
+
+    path, decoded = long_video
+    args = ["consistency", str(path.parent), "--metrics", "flicker,seam,inside,frozen", "--chunk-size", "8",
+            "--no-progress", "--per-video", str(tmp_path / "pv.json")]
+    assert main(args) == 0  # imports and caches warm
+    assert _peak_bytes(lambda: main(args)) < 8 * FRAME_BYTES  # a window of frames, not the 120 of the video
+    expected = np.abs(np.diff(decoded.astype(np.int16), axis=0)).mean(axis=(1, 2, 3))
+    from eval.consistency import FrameDifferences
+    assert _peak_bytes(lambda: FrameDifferences.of(path)) < 6 * FRAME_BYTES
+    np.testing.assert_allclose(FrameDifferences.of(path).values, expected, rtol=1e-12)
+    per_video = json.loads((tmp_path / "pv.json").read_text())[0]
+    assert per_video["temporal_flicker"] == pytest.approx(expected.mean(), rel=1e-12)
+
+
+@pytest.mark.parametrize("sampling, picks", [
+    (dict(num_frames=4, sampling="uniform"), [0, 40, 79, 119]),  # CLIP/DINO frame sampling
+    (dict(num_frames=4, stride=10), [0, 10, 20, 30]),  # an FVD clip at a stride
+    (dict(stride=30), [0, 30, 60, 90]),  # dynamic degree's frame interval
+])
+def test_a_sampled_video_holds_only_the_frames_it_takes(long_video, sampling, picks):
+    path, decoded = long_video
+    assert _peak_bytes(lambda: load_video(path, **sampling)) < (len(picks) + 4) * FRAME_BYTES
+    np.testing.assert_array_equal(load_video(path, **sampling), decoded[picks])
+
+
+def test_a_video_that_cannot_fit_is_one_line_naming_it_and_the_memory_it_needs(long_video, tmp_path):
+    """Under a per-process memory limit (RLIMIT_AS) smaller than the video: the command that holds whole videos
+    (adherence's detector) says which video and how much, with no MemoryError traceback."""
+    import subprocess
+    import sys
+
+    path, _ = long_video
+    (tmp_path / "prompts.csv").write_text("video,prompt\nlong.mp4,a red square moving right\n")
+    script = f"""
+import resource, sys
+import eval.adherence, streamdit.data  # the imports first: the limit leaves the process 40 MB more than it has
+from eval.cli import main
+vm = int(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmSize:"))) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (vm + 40 * 2**20, resource.RLIM_INFINITY))
+sys.exit(main(["adherence", {str(path.parent)!r}, "--prompts", {str(tmp_path / "prompts.csv")!r}, "--no-progress"]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr and "MemoryError" not in done.stderr
+    assert f"{path}: 120 frames of 640x360 need 0.08 GiB of memory at once" in done.stderr
+    assert "--skip-bad" not in done.stderr  # skipping cannot help: the error says what does

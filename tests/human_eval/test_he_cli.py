@@ -37,7 +37,8 @@ def test_tokens_export_aggregate_end_to_end(running, tmp_path, capsys):
             item = c.get("/api/next", params={"token": token}).json()
             answer = ("left", "right", "tie")[(annotator + i) % 3]
             c.post("/api/vote", json={"token": token, "item_id": item["item_id"], "client_vote_id": f"{i}",
-                                      "answers": {q["id"]: answer for q in item["questions"]}})
+                                      "answers": {q["id"]: answer for q in item["questions"]},
+                                      "watched": {"left": 1.0, "right": 1.0}})  # the toy videos last 1 s
     assert main(["tokens", "--db", str(running.db), "-n", "2", "--url", "http://127.0.0.1:8000"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 and "http://127.0.0.1:8000/?token=" in lines[0]
@@ -73,7 +74,8 @@ def test_option_and_path_errors_are_messages_not_tracebacks(running, tmp_path, c
     c, token = running.client, running.tokens[0]
     item = c.get("/api/next", params={"token": token}).json()
     c.post("/api/vote", json={"token": token, "item_id": item["item_id"], "client_vote_id": "1",
-                              "answers": {q["id"]: "left" for q in item["questions"]}})
+                              "answers": {q["id"]: "left" for q in item["questions"]},
+                              "watched": {"left": 1.0, "right": 1.0}})
     assert main(["export", "--db", str(running.db), "--out", str(tmp_path / "no" / "such" / "votes.csv")]) == 2
     assert "folder" in capsys.readouterr().err and not (tmp_path / "no").exists()
     for bad in ("0", "-5", "many"):
@@ -145,3 +147,65 @@ def test_pairs_refuses_an_undecodable_video_and_normalize_evens_out_the_files(st
         with av.open(str(study_dir / v)) as container:
             tags.add((tuple(sorted(container.metadata.items())), tuple(sorted(container.streams.video[0].metadata.items()))))
     assert len(tags) == 1  # the same container and stream tags everywhere
+
+
+TAGS = {"title": "system_A_teacher", "comment": "made by system A", "creation_time": "2026-01-02T03:04:05.000000Z"}
+
+
+def _tagged_video(path, seed, handler="SystemAHandler"):
+    """A toy video whose container and stream carry tags naming its system (as a generator might write them)."""
+    import av
+
+    from human_eval.toy import moving_square
+    with av.open(str(path), mode="w") as container:
+        container.metadata.update(TAGS)
+        stream = container.add_stream("libx264", rate=8)
+        stream.height = stream.width = 32
+        stream.pix_fmt = "yuv420p"
+        stream.metadata["handler_name"] = handler
+        for frame in moving_square(seed):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+
+
+def _frames(path):
+    import av
+    import numpy as np
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def test_pairs_serves_copies_without_container_and_stream_tags(study_dir, capsys):
+    import av
+    import numpy as np
+    (study_dir / "pairs.csv").unlink()
+    systems = [study_dir / "videos" / s for s in ("system_a", "system_b")]
+    for video in systems[0].glob("*.mp4"):
+        _tagged_video(video, seed=int(video.stem))
+    sources = {str(v.relative_to(study_dir)): _frames(v) for s in systems for v in s.glob("*.mp4")}
+    assert main(["pairs", str(study_dir), "--systems", *map(str, systems)]) == 0  # no --normalize
+    pairs = pd.read_csv(study_dir / "pairs.csv", dtype=str)
+    served = sorted(set(pairs["video_a"]) | set(pairs["video_b"]))
+    assert len(served) == 8 and all(v.startswith("media/") and "system" not in v for v in served)
+    for video in served:
+        data = (study_dir / video).read_bytes()
+        assert not any(value.encode() in data for value in (*TAGS.values(), "SystemAHandler", "Lavf"))
+        with av.open(str(study_dir / video)) as container:
+            assert not {"title", "comment", "creation_time", "encoder"} & set(container.metadata)
+            assert container.streams.video[0].metadata.get("handler_name", "VideoHandler") == "VideoHandler"
+    for _, row in pairs.iterrows():  # the picture is the source's, packet for packet
+        for side in ("a", "b"):
+            source = next(k for k in sources if k.startswith(f"videos/{row[f'system_{side}']}/"))
+            same_stem = source.rsplit("/", 1)[0] + "/" + row["prompt"] + ".mp4"
+            np.testing.assert_array_equal(_frames(study_dir / row[f"video_{side}"]), sources[same_stem])
+
+
+def test_serve_refuses_a_study_whose_files_carry_tags(study_dir, tmp_path):
+    from human_eval.load import free_port
+    _tagged_video(study_dir / "videos" / "system_a" / "000.mp4", seed=0)  # pairs.csv names it directly
+    done = subprocess.run([sys.executable, "-m", "human_eval", "serve", "--study", str(study_dir), "--db",
+                           str(tmp_path / "v.sqlite"), "--port", str(free_port())],
+                          capture_output=True, text=True, timeout=120)  # a server that starts never ends: a failure
+    err = done.stderr
+    assert done.returncode == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert "videos/system_a/000.mp4" in err and "title='system_A_teacher'" in err and "python -m human_eval pairs" in err

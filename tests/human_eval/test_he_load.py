@@ -16,6 +16,7 @@ import pytest
 
 from human_eval.load import LoadResult, free_port, run_load, start_server
 from human_eval.store import Store
+from human_eval.study import load_study
 from human_eval.toy import make_toy_study
 
 pytestmark = pytest.mark.slow
@@ -26,6 +27,12 @@ PATIENCE_S = 300  # upper limit for a run that should end by its vote count long
 def big_study(tmp_path_factory):
     """4 systems x 10 prompts: 60 regular pairs, enough for every annotator to keep voting."""
     return make_toy_study(tmp_path_factory.mktemp("load") / "study", systems=4, prompts=10, gold=1, frames=2, size=16)
+
+
+@pytest.fixture(scope="module")
+def watched_s(big_study):
+    """What the page reports for videos played through: the study's longest video."""
+    return max(info.seconds for info in load_study(big_study).videos.values())
 
 
 def _tokens(db, n):
@@ -53,13 +60,13 @@ def _resubmit(port, bodies):
     return answers
 
 
-def test_concurrent_annotators_every_acked_vote_is_stored_once(big_study, tmp_path):
+def test_concurrent_annotators_every_acked_vote_is_stored_once(big_study, watched_s, tmp_path):
     db = tmp_path / "votes.sqlite"
     tokens = _tokens(db, 16)
     port = free_port()
     server = start_server(big_study, db, port, log=tmp_path / "server.log")
     try:
-        result = run_load(f"http://127.0.0.1:{port}", tokens, seconds=PATIENCE_S, max_votes=200)
+        result = run_load(f"http://127.0.0.1:{port}", tokens, seconds=PATIENCE_S, max_votes=200, watched_s=watched_s)
         assert result.failed == 0 and len(result.acked) >= 200
         resent = _resubmit(port, result.acked[:100])
         assert all(status == 200 and answer == {"ok": True, "duplicate": True} for status, answer in resent)
@@ -76,11 +83,11 @@ def test_concurrent_annotators_every_acked_vote_is_stored_once(big_study, tmp_pa
 
 def test_loopback_only():
     with pytest.raises(ValueError, match="loopback only"):
-        run_load("http://192.0.2.1:8000", ["t"], seconds=1, max_votes=1)
+        run_load("http://192.0.2.1:8000", ["t"], seconds=1, max_votes=1, watched_s=1.0)
 
 
 @pytest.mark.parametrize("vote_sync", ["full", "normal"])
-def test_kill_9_mid_load_loses_no_acked_vote(big_study, tmp_path, vote_sync):
+def test_kill_9_mid_load_loses_no_acked_vote(big_study, watched_s, tmp_path, vote_sync):
     db = tmp_path / "votes.sqlite"
     tokens = _tokens(db, 16)
     port = free_port()
@@ -89,7 +96,7 @@ def test_kill_9_mid_load_loses_no_acked_vote(big_study, tmp_path, vote_sync):
 
     def load():
         result.__dict__.update(run_load(f"http://127.0.0.1:{port}", tokens, seconds=PATIENCE_S,
-                                        max_votes=100_000).__dict__)
+                                        max_votes=100_000, watched_s=watched_s).__dict__)
 
     worker = threading.Thread(target=load)
     try:
@@ -121,7 +128,7 @@ def test_kill_9_mid_load_loses_no_acked_vote(big_study, tmp_path, vote_sync):
         resent = _resubmit(port, result.acked + result.unanswered)
         assert all(status == 200 and answer["ok"] for status, answer in resent)
         assert all(answer["duplicate"] for _, answer in resent[:len(result.acked)])
-        again = run_load(f"http://127.0.0.1:{port}", tokens[:2], seconds=PATIENCE_S, max_votes=10)
+        again = run_load(f"http://127.0.0.1:{port}", tokens[:2], seconds=PATIENCE_S, max_votes=10, watched_s=watched_s)
         assert again.failed == 0 and len(again.acked) >= 10  # serves on
     finally:
         server.terminate()

@@ -5,6 +5,7 @@ import csv
 import http.client
 import json
 
+import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
@@ -23,9 +24,13 @@ def _next(client, token):
     return response.json()
 
 
+WATCHED = {"left": 1.0, "right": 1.0}  # the toy study's videos: 8 frames at 8 fps, 1 s each, played through
+
+
 def _vote(client, token, item_id, answers=ALL_LEFT, client_vote_id="v1", **extra):
+    """A vote as the rating page sends it: with the seconds each video played (`watched`)."""
     return client.post("/api/vote", json={"token": token, "item_id": item_id, "answers": answers,
-                                          "client_vote_id": client_vote_id, **extra})
+                                          "client_vote_id": client_vote_id, "watched": WATCHED, **extra})
 
 
 def test_missing_or_bad_token_gets_401(running):
@@ -304,6 +309,33 @@ def test_a_vote_telling_a_video_was_not_played_through_is_refused(running):
     assert (row["watched_left"], row["watched_right"], row["comment"]) == (1.0, 1.25, "left one flickers")
 
 
+def test_a_vote_without_watch_times_is_refused_unless_the_study_allows_it(running, study_dir, tmp_path):
+    c, token = running.client, running.tokens[0]
+    item = _next(c, token)
+    bare = {"token": token, "item_id": item["item_id"], "answers": ALL_LEFT, "client_vote_id": "v1"}
+    for body in (bare, {**bare, "watched": None}):
+        refused = c.post("/api/vote", json=body)
+        assert refused.status_code == 422 and "watched is missing" in refused.json()["error"]
+        assert "allow_unwatched_votes" in refused.json()["error"]
+    assert running.store.count_votes() == 0
+    settings = json.loads((study_dir / "study.json").read_text())
+    (study_dir / "study.json").write_text(json.dumps({**settings, "allow_unwatched_votes": True}))
+    store = Store(tmp_path / "api.sqlite")
+    other = store.create_tokens(1)[0][1]
+    with TestClient(create_app(load_study(study_dir), store, seed=0)) as api:
+        first, second = _next(api, other), None
+        assert api.post("/api/vote", json={**bare, "token": other, "item_id": first["item_id"]}).status_code == 200
+        second = _next(api, other)
+        assert _vote(api, other, second["item_id"], client_vote_id="v2").status_code == 200  # the page's way
+        short = _vote(api, other, second["item_id"], client_vote_id="v3", watched={"left": 0, "right": 1})
+        assert short.status_code == 422  # watch times that are told are still checked
+    export_csv(store.path, tmp_path / "votes.csv")
+    votes = pd.read_csv(tmp_path / "votes.csv")
+    marks = votes.groupby("client_vote_id")["unwatched"].unique().to_dict()
+    assert {k: list(v) for k, v in marks.items()} == {"v1": [True], "v2": [False]}
+    store.close()
+
+
 def test_skip_is_recorded_and_never_counted(running, tmp_path):
     c, token = running.client, running.tokens[0]
     item = _next(c, token)
@@ -411,3 +443,49 @@ def test_a_question_declares_its_answers_and_export_reads_their_sides(study_dir,
     with pytest.raises(StoreError, match="favours"):
         create_app(load_study(study_dir), store, seed=0)
     store.close()
+
+
+def test_a_revoked_token_is_told_it_was_revoked(running):
+    c, admin = running.client, _admin(running.admin)
+    item = _next(c, running.tokens[0])
+    name = running.store.accounts()[0]["name"]
+    assert c.post("/api/admin/revoke", json={"name": name}, headers=admin).json() == {"ok": True}
+    refused = [c.get("/api/next", params={"token": running.tokens[0]}), _vote(c, running.tokens[0], item["item_id"]),
+               c.post("/api/skip", json={"token": running.tokens[0], "item_id": item["item_id"]}),
+               c.get(item["left_url"])]
+    for response in refused:
+        assert response.status_code == 401 and "revoked" in response.json()["error"]
+    unknown = c.get("/api/next", params={"token": "not-a-token"})
+    assert unknown.status_code == 401 and unknown.json()["error"] == "missing or unknown token"
+
+
+def test_json_sent_as_another_type_is_refused(running):
+    """text/plain (or a form) is what a page on another site can post without asking: only application/json."""
+    c, token = running.client, running.tokens[0]
+    item = _next(c, token)
+    body = json.dumps({"token": token, "item_id": item["item_id"], "answers": ALL_LEFT, "client_vote_id": "v1",
+                       "watched": WATCHED})
+    for kind in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"content-type": kind} if kind else {}
+        for path, sent in (("/api/vote", body), ("/api/skip", json.dumps({"token": token, "item_id": item["item_id"]}))):
+            response = c.post(path, content=sent.encode(), headers=headers)
+            assert response.status_code == 415 and "application/json" in response.json()["error"], (path, kind)
+    assert running.store.count_votes() == 0 and not running.store.skipped_assignments()
+    sent = c.post("/api/vote", content=body.encode(), headers={"content-type": "application/json; charset=utf-8"})
+    assert sent.status_code == 200
+
+
+def test_a_nul_byte_in_a_comment_never_reaches_the_csv_raw(running, tmp_path):
+    c, token = running.client, running.tokens[0]
+    item = _next(c, token)
+    refused = _vote(c, token, item["item_id"], comment="fine\x00then\x1b[31mred")
+    assert refused.status_code == 422 and "control characters" in refused.json()["error"]
+    assert _vote(c, token, item["item_id"], comment="two\nlines\tand a tab").status_code == 200
+    # a vote stored before the server refused them (or through the Store directly) is exported visibly
+    a = c.app.state.assigner.by_id[_next(c, token)["item_id"]]
+    running.store.add_vote(a.annotator_id, a.id, ALL_LEFT, "old", watched=(1.0, 1.0), comment="old\x00nul")
+    export_csv(running.db, tmp_path / "votes.csv")
+    raw = (tmp_path / "votes.csv").read_bytes()
+    assert b"\x00" not in raw and b"\x1b" not in raw and b"old\\x00nul" in raw
+    comments = set(pd.read_csv(tmp_path / "votes.csv", keep_default_na=False)["comment"])
+    assert comments == {"two\nlines\tand a tab", "old\\x00nul"}
