@@ -46,7 +46,7 @@ RIM_SHARE = 0.6  # a colour with this share of its pixels on a stronger colour's
 # (the shape's lowest, then the highest any other shape reached): c3 triangle 0.44 / 0.03, c5 star 0.17 /
 # 0.07 (the triangle, 0.28, is read first), c2 diamond 0.28 / 0.03 (triangle 0.14), c4 cross 0.48 / square
 # 0.41, c4 square 0.30 / circle 0.03.
-C3_MIN, C5_MIN, C2_MIN, CROSS_C4, C4_MIN = 0.25, 0.15, 0.18, 0.43, 0.15
+C3_MIN, C5_MIN, C2_MIN, CROSS_C4, C4_MIN = 0.25, 0.10, 0.18, 0.43, 0.15
 SHAPE_LEVEL = 0.65  # shape moments on the pixels above this share of the colour's peak saturation (size: 0.5)
 STILL_SPEED = 0.3  # px per frame at 128: below, the object stays in place
 LINE_RESIDUAL = 1.0  # px at 128: a straight track's RMS distance from its fitted line
