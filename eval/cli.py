@@ -175,11 +175,16 @@ def _add_dynamic_degree(sub: argparse._SubParsersAction, specs: list[MetricSpec]
 
 
 def _add_adherence(sub: argparse._SubParsersAction, specs: list[MetricSpec]) -> argparse.ArgumentParser:
-    p = sub.add_parser("adherence", help="prompt adherence on the synthetic domain (analytic detector)",
-                       description="Fraction of videos whose detected colour, shape and motion direction match "
-                                   "the prompt (streamdit.data.detect_adherence).")
+    p = sub.add_parser("adherence", help="prompt adherence on the synthetic worlds (analytic detector)",
+                       description="Share of videos whose every prompted attribute the world's detector reads "
+                                   "back, and the share per attribute (world v1: colour, shape, direction; world "
+                                   "v2: colour, shape, motion, size, speed, background, camera), each over the "
+                                   "videos whose prompt states it, with bootstrap intervals.")
     p.add_argument("video_dir", type=Path)
     p.add_argument("--prompts", type=Path, required=True, help="as for clip-score")
+    p.add_argument("--world", choices=("auto", "v1", "v2"), default="auto",
+                   help="the prompts' world (default auto: as the videos' sidecars from `python -m streamdit "
+                        "sample` say, else v1)")
     p.add_argument("--per-video", type=Path, help="also write per-video booleans to this .csv/.json")
     _common(p)
     return p

@@ -324,20 +324,20 @@ def _chunk_sizes(per_video: "pd.DataFrame", column: str) -> str:
 def cmd_adherence(args: argparse.Namespace, argv: Sequence[str] | None = None) -> "pd.DataFrame":
     import pandas as pd
 
-    from .adherence import ATTRIBUTES, adherence_table
+    from .adherence import adherence_table, summarise, world_of
     from .provenance import skipped_column, videos_column
     from .results import summary_row
-    from .stats import bootstrap_mean
 
     videos, prompts, skipped = _videos(args, args.video_dir, None, "consecutive", prompts=args.prompts)
-    per_video = adherence_table(videos, prompts)
+    world = world_of(videos) if args.world == "auto" else args.world
+    per_video = adherence_table(videos, prompts, world)
     name = args.name or args.video_dir.name
-    rows = [summary_row(name, f"adherence_{key}", bootstrap_mean(per_video[key].to_numpy(float), seed=args.seed))
-            for key in ATTRIBUTES]
+    rows = [summary_row(name, f"adherence_{key}", estimate) for key, estimate in summarise(per_video, args.seed).items()]
     per_video.insert(0, "video", [v.name for v in videos])
     per_video.insert(1, "prompt", prompts)
+    detector = "streamdit.data.detect_adherence" if world == "v1" else "streamdit.data.v2.detect_adherence"
     return _finish(args, pd.DataFrame(rows), per_video, argv,
-                   preprocessing="all frames, no resize; streamdit.data.detect_adherence detector",
+                   preprocessing=f"all frames, no resize; world {world}: {detector} detector",
                    videos=videos_column({"videos": len(videos)}), skipped=skipped_column(skipped))
 
 

@@ -37,6 +37,7 @@ METRICS = MetricRegistry(
                reads="frames"),
     MetricSpec("dynamic_degree", "VBench dynamic degree: share of videos that move (RAFT optical flow)",
                ".dynamic_degree:dynamic_degree", weights="raft"),
-    MetricSpec("adherence", "share of videos whose colour, shape and direction the domain's detector reads as "
-               "prompted", ".adherence:prompt_adherence", ("frames", "prompts", "detector")),
+    MetricSpec("adherence", "share of videos whose prompted attributes (colour, shape, motion; in world v2 also "
+               "size, speed, background, camera) the world's detector reads back", ".adherence:prompt_adherence",
+               ("frames", "prompts", "detector")),
 )

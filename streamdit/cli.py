@@ -102,7 +102,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         video = pipe.generate(prompt, num_frames=frames, seed=args.seed + i)
         name = f"video_{i:04d}.mp4"
         write_video(args.out / name, video, fps, crf=args.crf)
-        meta = {"prompt": prompt, "seed": args.seed + i, "fps": fps, "frames": len(video), "crf": args.crf,
+        meta = {"prompt": prompt, "world": args.world or pipe.config.world, "seed": args.seed + i, "fps": fps,
+                "frames": len(video), "crf": args.crf,
                 "chunk_frames": pipe.frames_per_chunk, "model": str(args.model or "bundled")}
         (args.out / f"{name}.json").write_text(json.dumps(meta) + "\n")
         names.append(name)

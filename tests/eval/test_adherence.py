@@ -50,3 +50,46 @@ def test_cli_adherence(samples, tmp_path, capsys):
     assert table.loc["adherence_match", "value"] == pytest.approx(per_video["match"].mean())
     assert list(per_video["prompt"]) == prompts
     assert "adherence_color" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def v2_samples() -> tuple[list[np.ndarray], list[str]]:
+    from dataclasses import replace
+
+    rng = np.random.default_rng(1)
+    scenes = [replace(data.v2.sample_scene(rng, num_objects=1, resolution=96, background=bg), camera="static")
+              for bg in ("gray", "dots", "sand")]
+    prompts = [data.v2.caption(s) for s in scenes]
+    prompts[2] = prompts[2].replace(scenes[2].objects[0].shape, "cross" if scenes[2].objects[0].shape != "cross"
+                                    else "star")  # one wrong shape
+    return [data.v2.render(s, 24) for s in scenes], prompts
+
+
+def test_v2_adherence_scores_each_attribute_over_the_videos_that_prompt_it(v2_samples):
+    videos, prompts = v2_samples
+    verdicts = pd.DataFrame([data.v2.detect_adherence(v, p) for v, p in zip(videos, prompts)])
+    result = prompt_adherence(videos, prompts, world="v2")
+    assert result["shape"].value == pytest.approx(2 / 3) and result["match"].value == pytest.approx(2 / 3)
+    assert result["color"].value == 1.0 and result["motion"].value == 1.0
+    assert result["camera"].n == verdicts["camera"].notna().sum() == 2  # the plain background states no camera
+    assert set(result) == {"match", "color", "shape", "motion", "size", "speed", "background", "camera", "count"} - (
+        set() if verdicts["speed"].notna().any() else {"speed"})
+
+
+def test_cli_adherence_takes_the_world_from_the_sample_sidecars(v2_samples, tmp_path):
+    import json
+
+    videos, prompts = v2_samples
+    for i, video in enumerate(videos):
+        write_frame_folder(tmp_path / "videos" / f"s{i}", video)
+        (tmp_path / "videos" / f"s{i}.json").write_text(json.dumps({"prompt": prompts[i], "world": "v2"}))
+    (tmp_path / "prompts.txt").write_text("\n".join(prompts))
+    args = ["adherence", str(tmp_path / "videos"), "--prompts", str(tmp_path / "prompts.txt")]
+    assert main([*args, "--out", str(tmp_path / "adh.csv")]) == 0
+    table = pd.read_csv(tmp_path / "adh.csv").set_index("metric")
+    assert table.loc["adherence_motion", "value"] == 1.0 and "adherence_direction" not in table.index
+    (tmp_path / "videos" / "s0.json").write_text(json.dumps({"world": "v1"}))
+    with pytest.raises(VideoLoadError, match="different worlds"):
+        from eval.adherence import world_of
+
+        world_of(sorted((tmp_path / "videos").glob("s?")))

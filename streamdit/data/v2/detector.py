@@ -48,7 +48,8 @@ RIM_SHARE = 0.6  # a colour with this share of its pixels on a stronger colour's
 # 0.41, c4 square 0.30 / circle 0.03.
 C3_MIN, C5_MIN, C2_MIN, CROSS_C4, C4_MIN = 0.25, 0.10, 0.18, 0.43, 0.15
 SHAPE_LEVEL = 0.65  # shape moments on the pixels above this share of the colour's peak saturation (size: 0.5)
-STILL_SPEED = 0.3  # px per frame at 128: below, the object stays in place
+STILL_EXTENT = 4.0  # px at 128: a centroid that stays within this stays in place (the slowest mover covers 14
+# px in 24 frames; a pulsing or spinning object's centroid jitters by a pixel or two as it is rasterised)
 LINE_RESIDUAL = 1.0  # px at 128: a straight track's RMS distance from its fitted line
 CIRCLE_RESIDUAL = 1.5  # px at 128, of the circle fit
 CIRCLE_RADIUS = (5.0, 30.0)  # px at 128, of a circling path
@@ -212,8 +213,9 @@ def classify_motion(feats: np.ndarray, names: list[str], valid: np.ndarray, shap
     t, path = _unwrap_track(np.stack([col["x"], col["y"]], axis=1), valid, size)
     speed_px = float(np.median(np.hypot(*np.diff(path, axis=0).T)) / (np.diff(t).clip(1).mean()) / px) \
         if len(t) > 1 else 0.0
-    out = {"speed_px": speed_px}
-    if speed_px < STILL_SPEED:
+    extent = float(np.ptp(path, axis=0).max() / px) if len(t) else 0.0
+    out = {"speed_px": speed_px, "extent_px": extent}
+    if extent < STILL_EXTENT:
         order = SYMMETRY.get(shape)
         rate = _turn_rate(col[f"phase{order}"][valid], order) if order else 0.0
         areas = ndimage.median_filter(col["area"][valid], size=3, mode="nearest")
