@@ -54,54 +54,62 @@ class Detection:
         return Attributes(self.color, self.shape, self.direction)
 
 
-def _saturation(rgb: np.ndarray) -> np.ndarray:
+def saturation(rgb: np.ndarray) -> np.ndarray:
     """Max minus min channel of RGB (..., 3) (elementwise: much faster than a reduction over 3)."""
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     return np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
 
 
-def _hue(rgb: np.ndarray) -> np.ndarray:
+def hue(rgb: np.ndarray) -> np.ndarray:
     """Hue in degrees [0, 360) of float RGB (..., 3)."""
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     mx = np.maximum(np.maximum(r, g), b)
-    d = np.maximum(_saturation(rgb), 1e-6)
-    hue = np.where(mx == r, (g - b) / d, np.where(mx == g, (b - r) / d + 2, (r - g) / d + 4))
-    return (60.0 * hue) % 360.0
+    d = np.maximum(saturation(rgb), 1e-6)
+    sector = np.where(mx == r, (g - b) / d, np.where(mx == g, (b - r) / d + 2, (r - g) / d + 4))
+    return (60.0 * sector) % 360.0
 
 
-PALETTE_HUES = _hue(np.array(list(COLORS.values()), np.float32))
+PALETTE_HUES = hue(np.array(list(COLORS.values()), np.float32))
 
 
 def color_labels(video: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index into ``COLORS`` of each pixel's colour (-1 for background) and saturation, both (T, H, W)."""
     smooth = ndimage.gaussian_filter(video.astype(np.float32), sigma=(0, 1, 1, 0), mode="wrap", truncate=2.0)
-    sat = _saturation(smooth)
+    sat = saturation(smooth)
     fg = sat >= SAT_MIN
-    dist = np.abs((_hue(smooth[fg])[:, None] - PALETTE_HUES + 180.0) % 360.0 - 180.0)
+    dist = np.abs((hue(smooth[fg])[:, None] - PALETTE_HUES + 180.0) % 360.0 - 180.0)
     labels = np.full(sat.shape, -1, np.int8)
     labels[fg] = np.where(dist.min(-1) <= HUE_TOLERANCE, dist.argmin(-1), -1)
     return labels, sat
 
 
-def _circular_mean(coords: np.ndarray, period: int) -> float:
+def circular_mean(coords: np.ndarray, period: int) -> float:
+    """Mean of coordinates on a circle of ``period`` (pixel rows or columns of a wrapping frame)."""
     angle = coords * (2 * np.pi / period)
     return float(np.arctan2(np.sin(angle).mean(), np.cos(angle).mean()) * period / (2 * np.pi) % period)
 
 
-def _frame_features(mask: np.ndarray) -> tuple[float, float, float, float, float]:
-    """(area, cx, cy, skew, quad) of the largest component of a wrapped 2D mask."""
+def largest_component(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Pixel columns and rows (xs, ys) of the largest 8-connected component of a wrapped 2D mask, and its
+    centroid (cx, cy) in frame coordinates. The mask is first rolled so that its circular centroid sits
+    mid-frame (a component crossing the border stays whole); xs and ys are in that rolled frame."""
     h, w = mask.shape
     ys, xs = np.nonzero(mask)
-    sy = h // 2 - int(round(_circular_mean(ys, h)))
-    sx = w // 2 - int(round(_circular_mean(xs, w)))
+    sy = h // 2 - int(round(circular_mean(ys, h)))
+    sx = w // 2 - int(round(circular_mean(xs, w)))
     comps, _ = ndimage.label(np.roll(mask, (sy, sx), axis=(0, 1)), structure=np.ones((3, 3)))
     ys, xs = np.nonzero(comps == np.bincount(comps.ravel())[1:].argmax() + 1)
-    cx, cy = xs.mean(), ys.mean()
-    x, y = xs - cx, ys - cy
+    return xs, ys, float((xs.mean() - sx) % w), float((ys.mean() - sy) % h)
+
+
+def _frame_features(mask: np.ndarray) -> tuple[float, float, float, float, float]:
+    """(area, cx, cy, skew, quad) of the largest component of a wrapped 2D mask."""
+    xs, ys, cx, cy = largest_component(mask)
+    x, y = xs - xs.mean(), ys - ys.mean()
     r2 = x * x + y * y
     skew = (y**3).mean() / max((y * y).mean(), 1e-6) ** 1.5
     quad = (x**4 - 6 * x * x * y * y + y**4).mean() / max((r2 * r2).mean(), 1e-6)
-    return float(len(ys)), (cx - sx) % w, (cy - sy) % h, float(skew), float(quad)
+    return float(len(ys)), cx, cy, float(skew), float(quad)
 
 
 def classify_shape(skew: float, quad: float) -> str:
@@ -163,7 +171,7 @@ def detect(video: np.ndarray) -> list[Detection]:
 def detect_background(video: np.ndarray) -> str:
     """Background kind: "gradient" if the top and bottom quarters differ, else by mean grey level."""
     v = np.asarray(video, np.float32)
-    grey = np.where(_saturation(v) < SAT_MIN / 2, v @ np.full(3, 1 / 3, np.float32), np.nan)
+    grey = np.where(saturation(v) < SAT_MIN / 2, v @ np.full(3, 1 / 3, np.float32), np.nan)
     q = v.shape[1] // 4
     top, bottom = np.nanmean(grey[:, :q]), np.nanmean(grey[:, -q:])
     if abs(bottom - top) > 80:

@@ -15,38 +15,20 @@ import re
 
 import numpy as np
 
+from .. import captions as v1
 from .domain import DIRECTIONS, ObjectAttributes, SceneAttributes, SceneSpec, has_speed
 
+# v1's tables, extended: every v1 word keeps its meaning.
 COLOR_WORDS: dict[str, tuple[str, ...]] = {
-    "red": ("red", "crimson", "scarlet"),
-    "orange": ("orange", "tangerine", "amber"),
-    "yellow": ("yellow", "golden", "lemon"),
-    "green": ("green", "emerald", "lime"),
-    "cyan": ("cyan", "turquoise", "aqua"),
-    "blue": ("blue", "cobalt", "sapphire"),
-    "purple": ("purple", "violet", "indigo"),
-    "magenta": ("magenta", "pink", "fuchsia"),
-}
-SHAPE_WORDS: dict[str, tuple[str, ...]] = {
-    "circle": ("circle", "disc", "ball", "dot"),
-    "square": ("square", "box", "block"),
-    "triangle": ("triangle", "pyramid"),
-    "diamond": ("diamond", "rhombus", "lozenge"),
-    "star": ("star", "pentagram"),
-    "cross": ("cross", "plus"),
-}
+    **v1.COLOR_WORDS, "orange": ("orange", "tangerine", "amber"), "purple": ("purple", "violet", "indigo")}
+SHAPE_WORDS: dict[str, tuple[str, ...]] = {**v1.SHAPE_WORDS, "star": ("star", "pentagram"), "cross": ("cross", "plus")}
 SIZE_WORDS: dict[str, tuple[str, ...]] = {"small": ("small", "little", "tiny"), "large": ("large", "big", "huge")}
 SPEED_WORDS: dict[str, tuple[str, ...]] = {"slow": ("slowly", "gently", "leisurely"),
                                            "fast": ("quickly", "fast", "rapidly", "swiftly")}
 DIRECTION_PHRASES: dict[str, tuple[str, ...]] = {
-    "left": ("left", "to the left", "leftward", "leftwards"),
-    "right": ("right", "to the right", "rightward", "rightwards"),
-    "up": ("up", "upward", "upwards", "toward the top"),
-    "down": ("down", "downward", "downwards", "toward the bottom"),
-    "up-left": ("up-left", "up and to the left", "toward the top left", "diagonally up-left"),
-    "up-right": ("up-right", "up and to the right", "toward the top right", "diagonally up-right"),
-    "down-left": ("down-left", "down and to the left", "toward the bottom left", "diagonally down-left"),
-    "down-right": ("down-right", "down and to the right", "toward the bottom right", "diagonally down-right"),
+    **v1.DIRECTION_PHRASES,
+    **{f"{v}-{h}": (f"{v}-{h}", f"{v} and to the {h}", f"toward the {'top' if v == 'up' else 'bottom'} {h}",
+                    f"diagonally {v}-{h}") for v in ("up", "down") for h in ("left", "right")},
 }
 # (present participle, third person) phrases; straight motion uses VERBS and a direction.
 MOTION_PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -56,18 +38,10 @@ MOTION_PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     "pulse": (("growing and shrinking", "grows and shrinks"), ("pulsing", "pulses"), ("pulsating", "pulsates"),
               ("throbbing", "throbs")),
 }
-VERBS: tuple[tuple[str, str], ...] = (
-    ("moving", "moves"), ("drifting", "drifts"), ("sliding", "slides"), ("gliding", "glides"),
-    ("travelling", "travels"), ("heading", "heads"), ("floating", "floats"),
-)
+VERBS = v1.VERBS
 # Backgrounds: v1's words (an adjective before "background"/"backdrop") and whole phrases for the textures.
 BACKGROUND_WORDS: dict[str, tuple[str, ...]] = {
-    "black": ("black", "dark"),
-    "gray": ("gray", "grey"),
-    "white": ("white", "light", "bright"),
-    "gradient": ("gradient", "shaded"),
-    "stripes": ("striped", "stripy"),
-    "checks": ("checkered", "chequered", "checkerboard"),
+    **v1.BACKGROUND_WORDS, "stripes": ("striped", "stripy"), "checks": ("checkered", "chequered", "checkerboard"),
     "dots": ("dotted", "spotted"),
 }
 SCENE_PHRASES: dict[str, tuple[str, ...]] = {
@@ -82,8 +56,7 @@ _GLUE = "a an and the on against in over of to with as while camera background b
 
 
 def _lookup(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
-    """word -> value for the words that name a value (the last word of each phrase, but for multi-word
-    phrases every word that is not glue)."""
+    """word -> value for every word of each value's phrases that is not glue."""
     glue = set(_GLUE.split())
     return {w: key for key, phrases in table.items() for p in phrases for w in re.findall(r"[a-z]+", p)
             if w not in glue}

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ..detector import hue, largest_component, saturation
 from .captions import parse_scene
 from .domain import CAMERAS, COLORS, DIRECTIONS, PAN_SPEED, SIZE_BOUNDARY, ObjectAttributes
 from .render import CROSS_ARM, DIAMOND_WIDTH, STAR_INNER
@@ -88,21 +89,7 @@ class SceneDetection:
     camera: str
 
 
-def _saturation(rgb: np.ndarray) -> np.ndarray:
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    return np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
-
-
-def _hue(rgb: np.ndarray) -> np.ndarray:
-    """Hue in degrees [0, 360) of float RGB (..., 3)."""
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    mx = np.maximum(np.maximum(r, g), b)
-    d = np.maximum(_saturation(rgb), 1e-6)
-    hue = np.where(mx == r, (g - b) / d, np.where(mx == g, (b - r) / d + 2, (r - g) / d + 4))
-    return (60.0 * hue) % 360.0
-
-
-PALETTE_HUES = _hue(np.array(list(COLORS.values()), np.float32))
+PALETTE_HUES = hue(np.array(list(COLORS.values()), np.float32))
 
 
 def _smooth(video: np.ndarray) -> np.ndarray:
@@ -113,9 +100,9 @@ def _smooth(video: np.ndarray) -> np.ndarray:
 def color_masks(smooth: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float], np.ndarray]:
     """Per palette colour present, its mask (T, H, W) at half of its peak saturation and that peak (the 95th
     percentile); and the saturation (T, H, W)."""
-    sat = _saturation(smooth)
+    sat = saturation(smooth)
     fg = sat >= SAT_MIN
-    dist = np.abs((_hue(smooth[fg])[:, None] - PALETTE_HUES + 180.0) % 360.0 - 180.0)
+    dist = np.abs((hue(smooth[fg])[:, None] - PALETTE_HUES + 180.0) % 360.0 - 180.0)
     labels = np.full(sat.shape, -1, np.int8)
     labels[fg] = dist.argmin(-1)
     scale = (smooth.shape[1] / 128) ** 2
@@ -137,24 +124,13 @@ def color_masks(smooth: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, fl
     return masks, peaks, sat
 
 
-def _circular_mean(coords: np.ndarray, period: int) -> float:
-    angle = coords * (2 * np.pi / period)
-    return float(np.arctan2(np.sin(angle).mean(), np.cos(angle).mean()) * period / (2 * np.pi) % period)
-
-
 def frame_features(mask: np.ndarray) -> dict[str, float]:
     """Area, centroid and complex moments (|c2|..|c5| and the phases) of the largest component
     of a wrapped 2D mask."""
-    h, w = mask.shape
-    ys, xs = np.nonzero(mask)
-    sy = h // 2 - int(round(_circular_mean(ys, h)))
-    sx = w // 2 - int(round(_circular_mean(xs, w)))
-    comps, _ = ndimage.label(np.roll(mask, (sy, sx), axis=(0, 1)), structure=np.ones((3, 3)))
-    ys, xs = np.nonzero(comps == np.bincount(comps.ravel())[1:].argmax() + 1)
-    cx, cy = xs.mean(), ys.mean()
-    z = (xs - cx) + 1j * (ys - cy)
+    xs, ys, cx, cy = largest_component(mask)
+    z = (xs - xs.mean()) + 1j * (ys - ys.mean())
     r = np.abs(z)
-    features = {"area": float(len(xs)), "x": (cx - sx) % w, "y": (cy - sy) % h}
+    features = {"area": float(len(xs)), "x": cx, "y": cy}
     for k in (2, 3, 4, 5):
         ck = (z**k).sum() / max((r**k).sum(), 1e-9)
         features[f"c{k}"], features[f"phase{k}"] = float(abs(ck)), float(np.angle(ck))
@@ -279,7 +255,7 @@ def detect_objects(video: np.ndarray, smooth: np.ndarray | None = None) -> list[
 
 def _background_pixels(smooth: np.ndarray) -> np.ndarray:
     """(T, H, W) mask of pixels away from anything saturated (objects and their blurred rims)."""
-    fg = _saturation(smooth) >= SAT_MIN
+    fg = saturation(smooth) >= SAT_MIN
     grow = max(1, round(4 * smooth.shape[1] / 128))
     return ~ndimage.binary_dilation(fg, np.ones((1, 2 * grow + 1, 2 * grow + 1), bool))
 
