@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# World v2 (256x256 scenes, docs/architecture.md §7): the models' recipe, stage by stage. Every stage is
+# resumable: run the script again after an interruption and each stage goes on from its last checkpoint
+# (a finished stage is skipped). So far it holds the latent space; the DiT stages (teacher, single-scheme
+# ablation, student) join it once their size is chosen by measurement, and it then replaces
+# scripts/train_bundled.sh (world v1) behind `make train-bundled`.
+#   1. video autoencoder: 4x time, 16x space (4x4 pixel patches, two stride-2 stages of widths 64 and 128),
+#      16 channels: a 256x256 latent frame is 16x16x16, as many latent pixels as world v1's 128x128 with 8x.
+#      Trained on 128x128 crops around an object of 256x256 renders (convolutions see the textures at their
+#      size, a quarter of the pixels per step), bf16 autocast, AE_STEPS steps.
+#   2. its motion head (as world v1's: velocity field from each latent and the one before, keyframe warped
+#      to each frame, carried keyframe), AE_MOTION_STEPS steps on the frozen encoder's latents.
+# Step counts can be overridden from the environment. Usage: bash scripts/train_world2.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+OUT=${OUT:-runs/world2}
+AE_STEPS=${AE_STEPS:-6000}
+AE_MOTION_STEPS=${AE_MOTION_STEPS:-1500}
+export HF_HUB_OFFLINE=1
+mkdir -p "$OUT"
+
+resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
+
+[ -f "$OUT/autoencoder/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder" --world v2 \
+  --latent-channels 16 --patch-size 4 --widths 64 128 --frames 8 --crop 128 --batch-size 8 --lr 1e-3 \
+  --steps "$AE_STEPS" --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder") \
+  >> "$OUT/autoencoder.log" 2>&1
+[ -f "$OUT/autoencoder-motion/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder-motion" \
+  --world v2 --motion-from "$OUT/autoencoder" --context-latents 1 --carry-keyframe --motion-weight 1 \
+  --latent-noise 0.05 --frames 12 --crop 128 --steps "$AE_MOTION_STEPS" --batch-size 8 --lr 1e-3 \
+  --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder-motion") \
+  >> "$OUT/autoencoder-motion.log" 2>&1
+echo "world v2 latent space: $OUT/autoencoder-motion"
