@@ -196,6 +196,53 @@ def test_cooldown_decays_the_learning_rate_linearly_to_zero_at_the_last_step() -
     TrainConfig(steps=1, warmup_steps=500)  # warmup longer than the run, no cooldown: still valid
 
 
+def test_the_learning_rate_at_every_step_warms_up_linearly_then_stays_or_cools_down() -> None:
+    """Hand-computed rates after n scheduler steps (peak 2.0): n / W during a warm-up of W steps, then the peak;
+    with a cooldown of D steps in a run of S, (S - n) / D times the peak over the last D steps."""
+    def rates(**settings: int) -> list[float]:
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2.0)
+        return _learning_rates(TrainConfig(**settings).lr_scheduler(optimizer), settings["steps"])
+
+    warm = [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8] + [2.0] * 21  # W = 10, steps 1 .. 30
+    assert rates(steps=30, warmup_steps=10) == pytest.approx(warm)
+    assert rates(steps=5, warmup_steps=0) == pytest.approx([2.0] * 5)  # no warm-up: the peak from the start
+    assert rates(steps=6, warmup_steps=4) == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0, 2.0])
+    cooled = [0.5, 1.0, 1.5] + [2.0] * 8 + [1.6, 1.2, 0.8, 0.4, 0.0]  # W = 4, D = 5, S = 16: steps 1 .. 16
+    assert rates(steps=16, warmup_steps=4, cooldown_steps=5) == pytest.approx(cooled)
+
+
+def test_the_trainer_steps_with_the_warmed_up_learning_rate(text_encoder, tmp_path) -> None:
+    """The rate the trainer logs after each of its steps: peak 1e-3 reached after a warm-up of 4 steps."""
+    run(tmp_path, 6, text_encoder, warmup_steps=4)
+    logged = [json.loads(line)["lr"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert logged == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+
+
+def test_ema_weights_are_the_hand_computed_moving_average_of_the_steps(text_encoder, tmp_path) -> None:
+    """diffusers' EMAModel without its power warm-up (training_utils.EMAModel.get_decay and step): at the
+    n-th step the shadow becomes d_n * shadow + (1 - d_n) * weights, with d_1 = 0 (the first step's weights)
+    and d_n = min((1 + (n - 1)) / (10 + (n - 1)), ema_decay). With ema_decay 0.2: d_2 = 2/11 (the ramp),
+    then 0.2 (the cap)."""
+    ae = PatchAutoencoder(2)
+    torch.manual_seed(0)
+    model = StreamDiT(tiny_config(text_encoder.dim, ae))
+    config = TrainConfig(steps=5, batch_size=2, lr=1e-2, warmup_steps=0, ema_decay=0.2, cond_dropout=0.0)
+    trainer = Trainer(model, ae, text_encoder, [], config, tmp_path)
+    videos = torch.stack([moving_square(), moving_square().flip(2)])
+    expected = [p.detach().clone() for p in trainer.unwrapped.parameters()]
+    decays = [0.0, 2 / 11, 0.2, 0.2, 0.2]
+    for decay in decays:
+        trainer.train_step(videos, [CAPTION, "a red square moving left"])
+        weights = [p.detach().clone() for p in trainer.unwrapped.parameters()]
+        expected = [decay * e + (1 - decay) * w for e, w in zip(expected, weights)]
+    assert max((e - w).abs().max().item() for e, w in zip(expected, weights)) > 1e-3  # an average, not the last step
+    ema = trainer.save_final()
+    saved = StreamDiT.from_pretrained(tmp_path / "final")
+    for (name, a), b, e in zip(ema.named_parameters(), saved.parameters(), expected):
+        torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-6, msg=name)
+        assert torch.equal(a, b), name
+
+
 def test_a_resumed_run_can_add_a_cooldown_at_the_position_it_reached() -> None:
     """Scheduler state from a constant-rate run loads into a cooldown schedule and continues from its step."""
     first = TrainConfig(steps=100, warmup_steps=10)
