@@ -218,6 +218,34 @@ def test_the_trainer_steps_with_the_warmed_up_learning_rate(text_encoder, tmp_pa
     assert logged == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
 
 
+def test_the_last_step_is_logged_even_off_the_logging_interval(text_encoder, tmp_path) -> None:
+    run(tmp_path, 5, text_encoder, log_every=2, checkpoint_every=10)
+    logged = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert logged == [2, 4, 5]
+
+
+def test_the_trainer_mixes_every_chunk_size_dividing_the_buffer_and_drops_the_text(text_encoder, tmp_path) -> None:
+    """chunk_sizes=None: chunk sizes 1, 2 and 4 of a buffer of 4 (4: one chunk, one noise level for the whole
+    buffer); cond_dropout=1: the model sees the empty prompt's embedding, 0: the caption's."""
+    ae = PatchAutoencoder(2)
+    model = StreamDiT(tiny_config(text_encoder.dim, ae))
+    trainer = Trainer(model, ae, text_encoder, [], TrainConfig(steps=1, cond_dropout=1.0), tmp_path)
+    sizes, t = trainer.time_sampler.sample(300, generator=torch.Generator().manual_seed(0))
+    assert set(sizes.tolist()) == {1, 2, 4}
+    assert torch.all(t[sizes == 4] == t[sizes == 4][:, :1])  # a single chunk: one time for every frame
+    seen = []
+    trainer.unwrapped.register_forward_pre_hook(lambda module, args: seen.append(args[2]))
+    caption, empty = text_encoder.encode([CAPTION]), text_encoder.encode([""])
+    latents = torch.randn(3, ae.latent_channels, 4, 4, 4)
+    trainer.compute_loss(latents, caption.repeat(3))
+    assert torch.equal(seen[-1], empty.tokens.expand(3, -1, -1))
+    trainer.config.cond_dropout = 0.0
+    trainer.compute_loss(latents, caption.repeat(3))
+    assert torch.equal(seen[-1], caption.tokens.expand(3, -1, -1))
+    two = Trainer(model, ae, text_encoder, [], TrainConfig(steps=1, chunk_sizes=(1, 2)), tmp_path / "two")
+    assert set(two.time_sampler.sample(100)[0].tolist()) == {1, 2}
+
+
 def test_ema_weights_are_the_hand_computed_moving_average_of_the_steps(text_encoder, tmp_path) -> None:
     """diffusers' EMAModel without its power warm-up (training_utils.EMAModel.get_decay and step): at the
     n-th step the shadow becomes d_n * shadow + (1 - d_n) * weights, with d_1 = 0 (the first step's weights)
