@@ -41,8 +41,10 @@ paper-table: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m eval paper $(ARGS)
 
 ## a small mutation run: one-line bugs planted one at a time in a copy of the repository (schedule, sampler,
-## pipeline, distillation, eval metrics, human_eval stats and store); prints the share the tests catch
-## (CPU: ~15 minutes; ARGS="--only schedule" for a part, ARGS="--show NAME" for one mutant's test output)
+## pipeline, distillation, DiT, loading, trainer, autoencoder motion head, stream batch, demo live route and
+## waiting line, eval metrics, preprocessing and downloads, human_eval stats, store and server); prints the
+## share the tests catch (CPU: ~20 minutes; ARGS="--only schedule" for a part, ARGS="--show NAME" for one
+## mutant's test output)
 mutate: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) scripts/mutate.py $(ARGS)
 

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+from starlette.requests import Request
 
 from demo.live import CONTROL, FRAME, HEADER, LiveChannel, LiveHub, check_token, control_message, frame_message
 
@@ -65,3 +66,45 @@ def test_the_hub_keeps_a_channel_while_either_side_uses_it() -> None:
     assert hub.find(token) is first
     hub.release(token)
     assert hub.find(token) is None
+
+
+def test_the_header_is_four_little_endian_uint32_as_the_player_reads_them() -> None:
+    """player.js reads kind, index, version and length with DataView.getUint32(offset, true): little-endian."""
+    frame = np.zeros((16, 16, 3), np.uint8)
+    message = frame_message(300, 5, frame)
+    words = [int.from_bytes(message[i:i + 4], "little") for i in range(0, 16, 4)]
+    assert words == [0, 300, 5, len(message) - 16]
+    control = control_message(end=True)
+    assert int.from_bytes(control[:4], "little") == 1
+    assert int.from_bytes(control[12:16], "little") == len(control) - 16 == len(b'{"end": true}')
+
+
+def test_a_late_report_never_moves_the_played_frame_back_and_the_first_play_time_stays(monkeypatch) -> None:
+    import demo.live as live
+
+    now = [100.0]
+    monkeypatch.setattr(live.time, "monotonic", lambda: now[0])
+    channel = LiveChannel()
+    channel.report_played(5)
+    now[0] = 107.0
+    channel.report_played(3)  # a report that arrived out of order
+    assert channel.played == 5 and channel.first_played_at == 100.0
+
+
+def _request(path: str, token: str, query: str = "") -> Request:
+    return Request({"type": "http", "method": "GET", "path": path, "path_params": {"token": token},
+                    "query_string": query.encode(), "headers": []})
+
+
+def test_the_routes_refuse_bad_tokens_and_unknown_streams_and_take_reports() -> None:
+    """The handlers called directly (a streamed response is not read, so nothing waits for its end)."""
+    hub, token = LiveHub(), "cd" * 16
+    refused = asyncio.run(hub._stream(_request("/live/../x", "../x")))
+    assert refused.status_code == 400 and hub.find("../x") is None
+    unknown = asyncio.run(hub._played(_request(f"/live/{token}/played", token, "index=3")))
+    assert unknown.status_code == 404
+    stream = asyncio.run(hub._stream(_request(f"/live/{token}", token)))
+    assert stream.status_code == 200 and hub.find(token) is not None
+    assert asyncio.run(hub._played(_request(f"/live/{token}/played", token, "index=x"))).status_code == 400
+    assert asyncio.run(hub._played(_request(f"/live/{token}/played", token, "index=3"))).status_code == 204
+    assert hub.find(token).played == 3

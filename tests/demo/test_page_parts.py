@@ -54,6 +54,26 @@ def test_waiting_line_with_two_slots_takes_the_first_free_one() -> None:
     assert line.place(b).wait_s == pytest.approx(10.0)  # after a's 10 s in that slot, not after the 50 s stream
 
 
+def test_waiting_line_a_stream_past_its_planned_end_frees_its_slot_now_not_before() -> None:
+    clock = Clock()
+    line = WaitingLine(slots=1, clock=clock)
+    line.start(seconds=30)  # planned to end at 130; still running at 140 (slower than planned)
+    a, b = line.join("a", seconds=20), line.join("b", seconds=5)
+    clock.now = 140.0
+    assert line.place(a).wait_s == 0.0  # not -10: the slot is expected to free now
+    assert line.place(b).wait_s == pytest.approx(20.0)  # after a's 20 s
+
+
+def test_waiting_line_counts_only_tickets_still_waiting_and_cancels_each_once() -> None:
+    line = WaitingLine(slots=1, clock=Clock())
+    line.join("tab-a", seconds=10)
+    line.join("tab-a", seconds=10)
+    line.join("tab-b", seconds=10)
+    assert line.waiting() == 3
+    assert line.cancel("tab-a") == 2 and line.waiting() == 1
+    assert line.cancel("tab-a") == 0 and line.waiting() == 1  # nothing left to cancel
+
+
 def test_unknown_words_are_named_and_known_ones_pass() -> None:
     assert unknown_words("a cat running on the beach at sunset, a cat") == ["cat", "running", "beach", "at", "sunset"]
     assert unknown_words("A Crimson disc drifting leftward and a cobalt box moving up on a grey backdrop.") == []

@@ -10,6 +10,7 @@ import open_clip
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 from torchmetrics.functional.multimodal import clip_score as torchmetrics_clip_score
 from torchmetrics.functional.multimodal.clip_score import _clip_score_update
@@ -197,6 +198,46 @@ def test_mixed_sizes_each_video_preprocessed_on_its_own_plumbing_random_weights(
         [subject_consistency([v], dino).value for v in decoded], rel=1e-5)
     assert per_video["background_consistency"].tolist() == pytest.approx(
         [background_consistency([v], clip_model).value for v in decoded], rel=1e-5)
+
+
+@pytest.mark.parametrize("height, width", [(300, 400), (400, 300), (48, 80)])
+def test_preprocess_matches_open_clips_own_eval_transform_on_non_square_frames(height, width):
+    """open_clip's eval transform (PIL: shorter side resized to 224, bicubic, then a centre crop) is the
+    reference; a frame must be neither squashed nor stretched. Landscape, portrait, and upscaled frames; PIL
+    and torchvision's uint8 resizes differ by at most 2 levels of 255."""
+    model, _, reference = open_clip.create_model_and_transforms(ARCH, pretrained=None)
+    clip = CLIP(model, ARCH)
+    rng = np.random.default_rng(height)
+    y, x = np.mgrid[0:height, 0:width]
+    frame = np.stack([255 * x / width, 255 * y / height, np.full(x.shape, 128)], -1)
+    frame[height // 4:height // 2, width // 8:width // 3] = (230, 20, 20)  # an off-centre square
+    frame = np.clip(frame + rng.integers(-20, 20, frame.shape), 0, 255).astype(np.uint8)
+    ours = clip.preprocess(torch.from_numpy(frame)[None])[0]
+    expected = reference(Image.fromarray(frame))
+    assert ours.shape == expected.shape == (3, 224, 224)
+    difference = (ours - expected).abs()
+    assert difference.max() <= 2.5 / 255 / min(clip.std) and difference.mean() < 1e-3
+
+
+@pytest.mark.parametrize("height, width", [(300, 400), (360, 240)])
+def test_dino_preprocess_is_vbench_dino_transform_on_non_square_frames(height, width):
+    """VBench's dino_transform(224) on uint8 frames: torchvision's Resize(224, antialias=False) (bilinear, the
+    shorter side to 224, no crop), /255, ImageNet mean and std; then, as documented, the pixels beyond a
+    multiple of the 16-pixel patch dropped. (Resize here is torchvision.transforms v1, as VBench calls it.)"""
+    from torchvision import transforms
+
+    vbench = transforms.Compose([transforms.Resize(size=224, antialias=False),
+                                 transforms.Lambda(lambda x: x.float().div(255.0)),
+                                 transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    frames = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (2, height, width, 3), dtype=np.uint8))
+    expected = vbench(frames.permute(0, 3, 1, 2))
+    short, long_ = min(height, width), max(height, width)
+    assert min(expected.shape[-2:]) == 224 and max(expected.shape[-2:]) == int(224 * long_ / short)
+    expected = expected[..., :expected.shape[-2] // 16 * 16, :expected.shape[-1] // 16 * 16]
+    ours = DINO(dino_vit(DINO_ARCH)).preprocess(frames)
+    assert ours.shape == expected.shape
+    difference = (ours - expected).abs()  # torchvision's two uint8 resize paths round apart by at most one level
+    assert difference.max() <= 1.01 / 255 / 0.224 and difference.mean() < 0.25 / 255 / 0.224
 
 
 def test_junk_safetensors_is_a_one_line_error(tmp_path, videos, capsys):

@@ -64,6 +64,13 @@ def test_right_checksum_is_stored(server, tmp_path):
     assert sorted(p.name for p in dest.parent.iterdir()) == ["weights.pt", "weights.pt.sha256"]  # no .part left
 
 
+def test_a_pinned_prefix_in_upper_case_hex_is_the_same_digest(server, tmp_path):
+    """Hex is case-insensitive and a pin may be a prefix (publishers print either)."""
+    dest = tmp_path / "weights.pt"
+    assert fetch(url(server), dest, SHA[:16].upper(), progress=False) == SHA
+    assert dest.read_bytes() == PAYLOAD
+
+
 def test_wrong_checksum_is_refused_and_removed(server, tmp_path):
     dest = tmp_path / "weights.pt"
     with pytest.raises(ChecksumError, match="not the pinned"):

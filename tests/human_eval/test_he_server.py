@@ -489,3 +489,51 @@ def test_a_nul_byte_in_a_comment_never_reaches_the_csv_raw(running, tmp_path):
     assert b"\x00" not in raw and b"\x1b" not in raw and b"old\\x00nul" in raw
     comments = set(pd.read_csv(tmp_path / "votes.csv", keep_default_na=False)["comment"])
     assert comments == {"two\nlines\tand a tab", "old\\x00nul"}
+
+
+def test_an_annotator_cannot_vote_on_another_annotators_item(running):
+    c = running.client
+    item = _next(c, running.tokens[0])
+    _next(c, running.tokens[1])  # the second annotator has items of its own
+    stolen = _vote(c, running.tokens[1], item["item_id"])
+    assert stolen.status_code == 404 and "unknown item_id" in stolen.json()["error"]
+    assert running.store.count_votes() == 0
+    assert _vote(c, running.tokens[0], item["item_id"]).status_code == 200  # its own annotator still can
+
+
+def test_a_made_up_admin_cookie_opens_nothing(running):
+    c = running.client
+    c.cookies.set("he_admin", "made-up-session-id")
+    assert c.get("/admin").status_code == 401
+    assert c.get("/api/admin/progress").status_code == 401
+    assert c.post("/admin/tokens", data={"n": "1"}).status_code == 401
+
+
+def test_each_side_is_checked_against_its_own_videos_length(study_dir, tmp_path):
+    """Videos of different lengths on the two sides: a watch time equal to each side's own length is
+    played through, one equal to the other side's is not."""
+    from dataclasses import replace
+
+    study = load_study(study_dir)
+    store = Store(tmp_path / "votes.sqlite")
+    token = store.create_tokens(1)[0][1]
+    with TestClient(create_app(study, store, seed=0)) as c:
+        item = _next(c, token)
+        a = c.app.state.assigner.by_id[item["item_id"]]
+        pair = study.pair(a.pair_id)
+        study.videos[pair.video_a] = replace(study.videos[pair.video_a], seconds=8.0)  # the app reads lengths here
+        left, right = (pair.video_b, pair.video_a) if a.swapped else (pair.video_a, pair.video_b)
+        lengths = {"left": study.videos[left].seconds, "right": study.videos[right].seconds}
+        assert sorted(lengths.values())[0] < 0.9 * 8.0  # the two sides differ
+        swapped = _vote(c, token, item["item_id"], watched={"left": lengths["right"], "right": lengths["left"]})
+        assert swapped.status_code == 422
+        assert _vote(c, token, item["item_id"], watched=lengths).status_code == 200
+    store.close()
+
+
+def test_a_chunked_body_without_a_length_is_still_limited(running):
+    """No Content-Length (chunked transfer): the size is counted while reading."""
+    c = running.client
+    body = iter([b'{"token": "' + b"x" * 10_000, b"y" * 10_000 + b'"}'])
+    response = c.post("/api/vote", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413

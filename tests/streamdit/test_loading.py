@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import streamdit.loading as loading
-from streamdit import BUNDLED_DIR, PipelineConfig, StreamDiTPipeline, load_autoencoder
+from streamdit import BUNDLED_DIR, PipelineConfig, StreamDiT, StreamDiTPipeline, load_autoencoder
 from streamdit.autoencoders.base import PatchAutoencoder
 from streamdit.cli import main
 from streamdit.loading import MODEL_INDEX, convert, read_model_index
@@ -107,3 +107,31 @@ def test_saving_an_unregistered_component_says_where_to_register_it(saved, text_
     pipe.autoencoder = DoublingAutoencoder(8)
     with pytest.raises(ValueError, match="add it to streamdit.loading.COMPONENTS"):
         pipe.save_pretrained(saved / "copy")
+
+
+def test_components_load_from_the_folders_the_index_names_not_from_their_role_names(saved, text_encoder) -> None:
+    """An index may put a component in a folder of any name (diffusers' layout allows ``vae/`` etc.)."""
+    original = StreamDiTPipeline.from_pretrained(saved, text_encoder=text_encoder)
+    (saved / "transformer").rename(saved / "dit")
+    (saved / "autoencoder").rename(saved / "vae")
+    (saved / MODEL_INDEX).write_text(json.dumps({"_class_name": "StreamDiTPipeline", "transformer": ["StreamDiT", "dit"],
+                                                 "autoencoder": ["PatchAutoencoder", "vae"]}))
+    assert read_model_index(saved) == {"transformer": ("StreamDiT", "dit"), "autoencoder": ("PatchAutoencoder", "vae")}
+    moved = StreamDiTPipeline.from_pretrained(saved, text_encoder=text_encoder)
+    assert moved.model.config == original.model.config
+    for (name, a), b in zip(original.model.state_dict().items(), moved.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert moved.autoencoder.patch_size == original.autoencoder.patch_size
+    assert StreamDiTPipeline.scheme_of(saved).total_steps == 2 * 3  # the config is read from dit/ too
+
+
+def test_the_index_decides_which_folder_is_which_even_against_the_folder_names(saved, text_encoder) -> None:
+    """Folders named after the other role: only the index says where each component is."""
+    (saved / "transformer").rename(saved / "swap")
+    (saved / "autoencoder").rename(saved / "transformer")
+    (saved / "swap").rename(saved / "autoencoder")
+    (saved / MODEL_INDEX).write_text(json.dumps({"_class_name": "StreamDiTPipeline",
+                                                 "transformer": ["StreamDiT", "autoencoder"],
+                                                 "autoencoder": ["PatchAutoencoder", "transformer"]}))
+    pipe = StreamDiTPipeline.from_pretrained(saved, text_encoder=text_encoder)
+    assert isinstance(pipe.model, StreamDiT) and isinstance(pipe.autoencoder, PatchAutoencoder)

@@ -173,6 +173,44 @@ def test_carried_keyframe_fades_the_previous_group_into_the_next() -> None:
         torch.testing.assert_close(faded[:, :, 4 + j], weight * first + (1 - weight) * second)
 
 
+def test_a_still_video_decodes_alike_in_every_group_the_first_included() -> None:
+    """A video starts as if its first latent had always been there: latents that never change give every
+    group the same frames, the first group too (its head reads the first latent repeated, not zeros)."""
+    ae = with_motion_head(small(), 2).eval()
+    randomise(ae.motion)
+    z = torch.randn(1, 8, 1, 4, 4).expand(-1, -1, 3, -1, -1).contiguous()
+    with torch.no_grad():
+        groups = ae.decode(z).view(1, 3, 3, 4, 32, 32)
+    assert (groups[:, :, 0, 0] - groups[:, :, 0, 3]).abs().mean() > 1e-3  # the head does move things
+    torch.testing.assert_close(groups[:, :, 0], groups[:, :, 1], atol=1e-5, rtol=0)
+    torch.testing.assert_close(groups[:, :, 0], groups[:, :, 2], atol=1e-5, rtol=0)
+
+
+def test_carried_keyframe_moves_on_along_its_velocity_on_a_non_square_frame() -> None:
+    """A uniform velocity of 2 pixels per frame to the right on 32 x 64 frames, groups of 4: frame j of a group
+    shows its keyframe moved by 2 (j - 1.5) pixels, the previous group's keyframe moved on by 2 (4 + j - 1.5),
+    faded with weights (3 - j) / 4; a backward warp with border padding repeats the edge column. Expected
+    frames built here by indexing columns."""
+    ae = with_motion_head(small(), 1).eval()
+    z = torch.randn(1, 8, 2, 4, 8)
+    with torch.no_grad():
+        still = ae.decode(z)  # a new head: zero velocity, each group shows its keyframe
+        keys = still[:, :, 0], still[:, :, 4]
+        ae.motion.net[-1].bias.copy_(torch.tensor([2.0, 0.0]))  # x then y, pixels per frame
+        ae.config.carry_keyframe = True
+        moved = ae.decode(z)
+    assert moved.shape == (1, 3, 8, 32, 64)
+
+    def shifted(frame: torch.Tensor, pixels: int) -> torch.Tensor:
+        return frame[..., (torch.arange(64) - pixels).clamp(0, 63)]
+
+    for j in range(4):
+        torch.testing.assert_close(moved[:, :, j], shifted(keys[0], 2 * j - 3), atol=1e-4, rtol=0)
+        weight = (3 - j) / 4
+        expected = weight * shifted(keys[0], 2 * j + 5) + (1 - weight) * shifted(keys[1], 2 * j - 3)
+        torch.testing.assert_close(moved[:, :, 4 + j], expected, atol=1e-4, rtol=0)
+
+
 def test_motion_loss_charges_a_decoder_that_holds_one_picture_per_group() -> None:
     video = torch.linspace(-1, 1, 8).view(1, 1, 8, 1, 1).expand(1, 3, 8, 2, 2).contiguous()
     held = video[:, :, ::4].repeat_interleave(4, dim=2)  # each group shows its first frame four times

@@ -13,15 +13,6 @@ SMALL = dict(in_channels=4, buffer_frames=4, latent_height=8, latent_width=8, pa
              hidden_size=48, depth=2, num_heads=2, window_size=(2, 2, 2), text_dim=16)
 
 
-def randomize(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Give every parameter (including the zero-initialised gates) random values."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.1)
-    return model
-
-
 def inputs(cfg: StreamDiTConfig, batch: int = 1, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, cfg.in_channels, cfg.buffer_frames, cfg.latent_height, cfg.latent_width, generator=g)
@@ -38,9 +29,9 @@ def test_adaln_zero_model_outputs_zero_at_init() -> None:
     assert torch.count_nonzero(out) == 0
 
 
-def test_per_frame_time_changes_only_the_tokens_of_that_frame() -> None:
+def test_per_frame_time_changes_only_the_tokens_of_that_frame(random_dit) -> None:
     cfg = StreamDiTConfig(**SMALL)
-    model = randomize(StreamDiT(cfg)).eval()
+    model = random_dit(cfg)
     captured = []
     model.blocks[0].attn.register_forward_hook(lambda mod, args, out: captured.append(args[0]))
     x, t, text, mask = inputs(cfg)
@@ -102,9 +93,9 @@ def test_small_windows_differ_from_full_attention() -> None:
     assert not torch.allclose(attn(x, model.rope), _full_attention(attn, x, model.rope), atol=1e-4)
 
 
-def test_save_load_round_trips_bit_exactly(tmp_path) -> None:
+def test_save_load_round_trips_bit_exactly(tmp_path, random_dit) -> None:
     cfg = StreamDiTConfig(**SMALL)
-    model = randomize(StreamDiT(cfg)).eval()
+    model = random_dit(cfg)
     model.save_pretrained(tmp_path)
     loaded = StreamDiT.from_pretrained(tmp_path)
     assert loaded.config == cfg
@@ -141,10 +132,10 @@ def test_paper_4b_has_four_billion_parameters_on_meta_device() -> None:
     assert StreamDiTConfig.preset("paper-4b").token_grid == (16, 32, 32)
 
 
-def test_tiny_preset_batch_of_two_gives_each_sample_its_own_output() -> None:
+def test_tiny_preset_batch_of_two_gives_each_sample_its_own_output(random_dit) -> None:
     """A classifier-free-guidance batch (cond and uncond side by side) must not mix its samples."""
     cfg = StreamDiTConfig.preset("tiny")
-    model = randomize(StreamDiT(cfg)).eval()
+    model = random_dit(cfg)
     x, t, text, mask = inputs(cfg, batch=2)
     mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
     with torch.no_grad():
@@ -155,9 +146,9 @@ def test_tiny_preset_batch_of_two_gives_each_sample_its_own_output() -> None:
     assert not torch.allclose(alone[0], alone[1], atol=1e-3)
 
 
-def test_sample_prediction_returns_the_velocity_of_the_predicted_clean_frames() -> None:
+def test_sample_prediction_returns_the_velocity_of_the_predicted_clean_frames(random_dit) -> None:
     cfg = StreamDiTConfig(**{**SMALL, "prediction": "sample"})
-    model = randomize(StreamDiT(cfg)).eval()
+    model = random_dit(cfg)
     x, t, text, mask = inputs(cfg)
     t = t.clamp_min(0.1)
     with torch.no_grad():
@@ -169,9 +160,9 @@ def test_sample_prediction_returns_the_velocity_of_the_predicted_clean_frames() 
         StreamDiTConfig(**{**SMALL, "prediction": "noise"})
 
 
-def test_widened_text_input_computes_the_same_function_until_trained() -> None:
+def test_widened_text_input_computes_the_same_function_until_trained(random_dit) -> None:
     cfg = StreamDiTConfig(**SMALL)
-    model = randomize(StreamDiT(cfg)).eval()
+    model = random_dit(cfg)
     wider = model.widen_text_input(2 * cfg.text_dim).eval()
     x, t, text, mask = inputs(cfg)
     extra = torch.randn_like(text)  # whatever the new features hold, they carry zero weight at first
@@ -182,10 +173,10 @@ def test_widened_text_input_computes_the_same_function_until_trained() -> None:
         model.widen_text_input(cfg.text_dim - 1)
 
 
-def test_gradient_checkpointing_gives_the_same_loss_and_gradients() -> None:
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients(random_dit) -> None:
     cfg = StreamDiTConfig(**SMALL)
-    plain = randomize(StreamDiT(cfg))
-    checkpointed = randomize(StreamDiT(cfg))
+    plain = random_dit(cfg).train()
+    checkpointed = random_dit(cfg).train()
     checkpointed.enable_gradient_checkpointing()
     x, t, text, mask = inputs(cfg, batch=2)
     losses, saved = [], []

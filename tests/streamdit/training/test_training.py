@@ -196,6 +196,81 @@ def test_cooldown_decays_the_learning_rate_linearly_to_zero_at_the_last_step() -
     TrainConfig(steps=1, warmup_steps=500)  # warmup longer than the run, no cooldown: still valid
 
 
+def test_the_learning_rate_at_every_step_warms_up_linearly_then_stays_or_cools_down() -> None:
+    """Hand-computed rates after n scheduler steps (peak 2.0): n / W during a warm-up of W steps, then the peak;
+    with a cooldown of D steps in a run of S, (S - n) / D times the peak over the last D steps."""
+    def rates(**settings: int) -> list[float]:
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=2.0)
+        return _learning_rates(TrainConfig(**settings).lr_scheduler(optimizer), settings["steps"])
+
+    warm = [0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8] + [2.0] * 21  # W = 10, steps 1 .. 30
+    assert rates(steps=30, warmup_steps=10) == pytest.approx(warm)
+    assert rates(steps=5, warmup_steps=0) == pytest.approx([2.0] * 5)  # no warm-up: the peak from the start
+    assert rates(steps=6, warmup_steps=4) == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0, 2.0])
+    cooled = [0.5, 1.0, 1.5] + [2.0] * 8 + [1.6, 1.2, 0.8, 0.4, 0.0]  # W = 4, D = 5, S = 16: steps 1 .. 16
+    assert rates(steps=16, warmup_steps=4, cooldown_steps=5) == pytest.approx(cooled)
+
+
+def test_the_trainer_steps_with_the_warmed_up_learning_rate(text_encoder, tmp_path) -> None:
+    """The rate the trainer logs after each of its steps: peak 1e-3 reached after a warm-up of 4 steps."""
+    run(tmp_path, 6, text_encoder, warmup_steps=4)
+    logged = [json.loads(line)["lr"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert logged == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+
+
+def test_the_last_step_is_logged_even_off_the_logging_interval(text_encoder, tmp_path) -> None:
+    run(tmp_path, 5, text_encoder, log_every=2, checkpoint_every=10)
+    logged = [json.loads(line)["step"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert logged == [2, 4, 5]
+
+
+def test_the_trainer_mixes_every_chunk_size_dividing_the_buffer_and_drops_the_text(text_encoder, tmp_path) -> None:
+    """chunk_sizes=None: chunk sizes 1, 2 and 4 of a buffer of 4 (4: one chunk, one noise level for the whole
+    buffer); cond_dropout=1: the model sees the empty prompt's embedding, 0: the caption's."""
+    ae = PatchAutoencoder(2)
+    model = StreamDiT(tiny_config(text_encoder.dim, ae))
+    trainer = Trainer(model, ae, text_encoder, [], TrainConfig(steps=1, cond_dropout=1.0), tmp_path)
+    sizes, t = trainer.time_sampler.sample(300, generator=torch.Generator().manual_seed(0))
+    assert set(sizes.tolist()) == {1, 2, 4}
+    assert torch.all(t[sizes == 4] == t[sizes == 4][:, :1])  # a single chunk: one time for every frame
+    seen = []
+    trainer.unwrapped.register_forward_pre_hook(lambda module, args: seen.append(args[2]))
+    caption, empty = text_encoder.encode([CAPTION]), text_encoder.encode([""])
+    latents = torch.randn(3, ae.latent_channels, 4, 4, 4)
+    trainer.compute_loss(latents, caption.repeat(3))
+    assert torch.equal(seen[-1], empty.tokens.expand(3, -1, -1))
+    trainer.config.cond_dropout = 0.0
+    trainer.compute_loss(latents, caption.repeat(3))
+    assert torch.equal(seen[-1], caption.tokens.expand(3, -1, -1))
+    two = Trainer(model, ae, text_encoder, [], TrainConfig(steps=1, chunk_sizes=(1, 2)), tmp_path / "two")
+    assert set(two.time_sampler.sample(100)[0].tolist()) == {1, 2}
+
+
+def test_ema_weights_are_the_hand_computed_moving_average_of_the_steps(text_encoder, tmp_path) -> None:
+    """diffusers' EMAModel without its power warm-up (training_utils.EMAModel.get_decay and step): at the
+    n-th step the shadow becomes d_n * shadow + (1 - d_n) * weights, with d_1 = 0 (the first step's weights)
+    and d_n = min((1 + (n - 1)) / (10 + (n - 1)), ema_decay). With ema_decay 0.2: d_2 = 2/11 (the ramp),
+    then 0.2 (the cap)."""
+    ae = PatchAutoencoder(2)
+    torch.manual_seed(0)
+    model = StreamDiT(tiny_config(text_encoder.dim, ae))
+    config = TrainConfig(steps=5, batch_size=2, lr=1e-2, warmup_steps=0, ema_decay=0.2, cond_dropout=0.0)
+    trainer = Trainer(model, ae, text_encoder, [], config, tmp_path)
+    videos = torch.stack([moving_square(), moving_square().flip(2)])
+    expected = [p.detach().clone() for p in trainer.unwrapped.parameters()]
+    decays = [0.0, 2 / 11, 0.2, 0.2, 0.2]
+    for decay in decays:
+        trainer.train_step(videos, [CAPTION, "a red square moving left"])
+        weights = [p.detach().clone() for p in trainer.unwrapped.parameters()]
+        expected = [decay * e + (1 - decay) * w for e, w in zip(expected, weights)]
+    assert max((e - w).abs().max().item() for e, w in zip(expected, weights)) > 1e-3  # an average, not the last step
+    ema = trainer.save_final()
+    saved = StreamDiT.from_pretrained(tmp_path / "final")
+    for (name, a), b, e in zip(ema.named_parameters(), saved.parameters(), expected):
+        torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-6, msg=name)
+        assert torch.equal(a, b), name
+
+
 def test_a_resumed_run_can_add_a_cooldown_at_the_position_it_reached() -> None:
     """Scheduler state from a constant-rate run loads into a cooldown schedule and continues from its step."""
     first = TrainConfig(steps=100, warmup_steps=10)
