@@ -34,6 +34,7 @@ def open_page(browser, url: str, width: int = 1366, height: int = 900):
     page = browser.new_page(viewport={"width": width, "height": height})
     page.goto(url, wait_until="load")
     page.wait_for_selector("#start")
+    page.wait_for_selector('#player-mode input[value="hls"]', state="attached")  # START_AND_WAIT clicks it first
     return page
 
 
