@@ -10,6 +10,11 @@
 #      size, a quarter of the pixels per step), bf16 autocast, AE_STEPS steps.
 #   2. its motion head (as world v1's: velocity field from each latent and the one before, keyframe warped
 #      to each frame, carried keyframe), AE_MOTION_STEPS steps on the frozen encoder's latents.
+#   3. teacher (chunk sizes 1, 2, 4, 8 mixed) and the single-scheme ablation (c = 2 only) side by side, one
+#      thread each, ABLATION_STEPS steps at the same budget, on the base autoencoder's latents (the motion
+#      head changes decoding only): the `world2` preset (8 latent frames of 16x16x16, 2x2 patches, width
+#      256, 7 blocks), text layers -1 and 0 from the start and the training time shift 4 (world v1 learnt
+#      both only in fine-tunes, each of which lifted its adherence), bf16 autocast.
 # Step counts can be overridden from the environment. Usage: bash scripts/train_world2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +22,7 @@ PY=${PY:-.venv/bin/python}
 OUT=${OUT:-runs/world2}
 AE_STEPS=${AE_STEPS:-6000}
 AE_MOTION_STEPS=${AE_MOTION_STEPS:-1500}
+ABLATION_STEPS=${ABLATION_STEPS:-5000}
 export HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
 
@@ -31,4 +37,15 @@ resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
   --latent-noise 0.05 --frames 12 --crop 128 --steps "$AE_MOTION_STEPS" --batch-size 8 --lr 1e-3 \
   --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder-motion") \
   >> "$OUT/autoencoder-motion.log" 2>&1
-echo "world v2 latent space: $OUT/autoencoder-motion"
+
+train() {  # name chunk-sizes steps [more options]; resumes from the run's checkpoints
+  $PY -m streamdit train --config world2 --autoencoder "$OUT/autoencoder" --data synthetic-v2 --text-layers=-1,0 \
+    --chunk-sizes "$2" --out "$OUT/$1" --steps "$3" --batch-size 8 --lr 5e-4 --warmup-steps 200 --ema-decay 0.999 \
+    --shift 4 --mixed-precision bf16 --checkpoint-every 250 --num-workers 1 --sample-guidance 4 --sample-shift 4 \
+    --fps 16 --resume "${@:4}"
+}
+ABLATION_SAMPLER=(--sample-chunk-size 2 --sample-micro-steps 8)  # the single scheme's own
+OMP_NUM_THREADS=1 train teacher 1,2,4,8 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" >> "$OUT/teacher.log" 2>&1 &
+OMP_NUM_THREADS=1 train single-scheme 2 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" >> "$OUT/single-scheme.log" 2>&1 &
+wait
+echo "world v2: latent space $OUT/autoencoder-motion, teacher and ablation at step $ABLATION_STEPS in $OUT"

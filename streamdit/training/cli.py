@@ -203,7 +203,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
                             shift=args.shift if args.sample_shift is None else args.sample_shift,
                             guidance=args.sample_guidance, fps=args.fps,
                             text_encoder=str(args.text_encoder) if args.text_encoder else None,
-                            text_layers=tuple(args.text_layers))
+                            text_layers=tuple(args.text_layers), world="v2" if args.data == "synthetic-v2" else "v1")
     pipeline_config.scheme(model_config.buffer_frames)  # fail before training if c does not divide the buffer
     trainer = Trainer(model, autoencoder, text_encoder, data, config, args.out, accelerator=accelerator)
     ema = trainer.train(resume=args.resume)

@@ -319,3 +319,14 @@ def test_init_from_loads_a_pipelines_weights_and_widens_the_text_input(tmp_path)
     other = StreamDiTConfig.from_dict({**tiny_config(16, ae).to_dict(), "depth": 3})
     with pytest.raises(ValueError, match="differs from --config in depth"):
         initial_weights(tmp_path / "pipeline", other)
+
+
+def test_a_model_trained_on_world_v2_says_so_in_its_pipeline_plumbing_random_weights(tmp_path) -> None:
+    import json
+
+    config = tiny_config(384, PatchAutoencoder(4), pixels=16).to_dict()
+    (tmp_path / "config.json").write_text(json.dumps({**config, "patch_size": [1, 1, 1]}))
+    assert train_main(["--out", str(tmp_path / "run"), "--config", str(tmp_path / "config.json"), "--data",
+                       "synthetic-v2", "--autoencoder", "patch:4", "--steps", "1", "--batch-size", "1",
+                       "--num-workers", "0", "--sample-chunk-size", "1", "--cpu"]) == 0
+    assert json.loads((tmp_path / "run" / "pipeline" / "pipeline.json").read_text())["world"] == "v2"
