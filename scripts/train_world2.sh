@@ -5,14 +5,16 @@
 # ablation, student) join it once their size is chosen by measurement, and it then replaces
 # scripts/train_bundled.sh (world v1) behind `make train-bundled`.
 #   1. video autoencoder: 4x time, 16x space (4x4 pixel patches, two stride-2 stages of widths 64 and 128),
-#      16 channels: a 256x256 latent frame is 16x16x16, as many latent pixels as world v1's 128x128 with 8x.
+#      32 channels: a 256x256 latent frame is 16x16x32, as many latent pixels as world v1's 128x128 with 8x.
+#      (With 16 channels, after 6000 steps, the shapes of small stars and crosses came back as blobs: the
+#      detector read 16 of 24 objects' shapes from reconstructions, every colour and background.)
 #      Trained on 128x128 crops around an object of 256x256 renders (convolutions see the textures at their
 #      size, a quarter of the pixels per step), bf16 autocast, AE_STEPS steps.
 #   2. its motion head (as world v1's: velocity field from each latent and the one before, keyframe warped
 #      to each frame, carried keyframe), AE_MOTION_STEPS steps on the frozen encoder's latents.
 #   3. teacher (chunk sizes 1, 2, 4, 8 mixed) and the single-scheme ablation (c = 2 only) side by side, one
 #      thread each, ABLATION_STEPS steps at the same budget, on the base autoencoder's latents (the motion
-#      head changes decoding only): the `world2` preset (8 latent frames of 16x16x16, 2x2 patches, width
+#      head changes decoding only): the `world2` preset (8 latent frames of 16x16, 2x2 patches, width
 #      256, 7 blocks), text layers -1 and 0 from the start and the training time shift 4 (world v1 learnt
 #      both only in fine-tunes, each of which lifted its adherence), bf16 autocast.
 # Step counts can be overridden from the environment. Usage: bash scripts/train_world2.sh
@@ -29,7 +31,7 @@ mkdir -p "$OUT"
 resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
 
 [ -f "$OUT/autoencoder/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder" --world v2 \
-  --latent-channels 16 --patch-size 4 --widths 64 128 --frames 8 --crop 128 --batch-size 8 --lr 1e-3 \
+  --latent-channels 32 --patch-size 4 --widths 64 128 --frames 8 --crop 128 --batch-size 8 --lr 1e-3 \
   --steps "$AE_STEPS" --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder") \
   >> "$OUT/autoencoder.log" 2>&1
 [ -f "$OUT/autoencoder-motion/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder-motion" \

@@ -117,7 +117,7 @@ PRESETS: dict[str, dict] = {
     "tiny-latent": dict(in_channels=8, buffer_frames=4, latent_height=16, latent_width=16, patch_size=(1, 2, 2),
                         hidden_size=192, depth=6, num_heads=6, window_size=(4, 8, 8), text_dim=384,
                         prediction="velocity"),
-    # World v2's model (256x256 video through the 16x, 16-channel autoencoder: 16x16 latents): 8 latent frames
+    # World v2's model (256x256 video through the 16x, 32-channel autoencoder: 16x16 latents): 8 latent frames
     # (32 video frames, 2 s) of 2x2 patches, 8 x 8 x 8 = 512 tokens, attention over the whole buffer; width
     # 256, 7 blocks, ~10.9M parameters. Chosen by measurement on the 2-core CPU (AMD EPYC, AVX512-BF16; bf16,
     # batch 1): widths 192-384, depths 6-8 and 256-2048 tokens all ran at 22-32% of the bf16 matmul peak
@@ -125,7 +125,7 @@ PRESETS: dict[str, dict] = {
     # within the 80 MB of shipped weights, and one evaluation (38-53 ms, 8.6 GFLOP) leaves the student,
     # which emits 4 frames per evaluation, far above 24 FPS. 1024 tokens (1x1 patches) would cost 4x the
     # training time, the limit on this machine.
-    "world2": dict(in_channels=16, buffer_frames=8, latent_height=16, latent_width=16, patch_size=(1, 2, 2),
+    "world2": dict(in_channels=32, buffer_frames=8, latent_height=16, latent_width=16, patch_size=(1, 2, 2),
                    hidden_size=256, depth=7, num_heads=4, window_size=(8, 8, 8), text_dim=384, prediction="velocity"),
     # The paper's buffer (16 latent frames = 64 video frames at 512p, 8 latent channels, 8x spatial AE),
     # 2x2 patches: 16 x 32 x 32 = 16384 tokens; windows of 8 x 16 x 16 tokens. Width 3072 with 24 heads of

@@ -57,8 +57,10 @@ TEXTURED_BACKGROUNDS: tuple[str, ...] = ("stripes", "checks", "dots", "grass", "
 BACKGROUNDS: tuple[str, ...] = PLAIN_BACKGROUNDS + TEXTURED_BACKGROUNDS
 CAMERAS: tuple[str, ...] = ("static", "left", "right", "up", "down")  # the way the camera pans
 
-SIZE_RANGES = {"small": (0.05, 0.065), "large": (0.095, 0.12)}  # half-extent, frame fraction (13-17 / 24-31 px at 256)
-SIZE_BOUNDARY = math.sqrt(0.065 * 0.095)  # the detector's threshold between the two classes
+# Half-extent, frame fraction: 17-20 / 28-36 px at 256. Smaller ones (13-17 px) lost their shape in the
+# 16x autoencoder (a small star or cross came back a blob: 16 of 24 shapes read back after 6000 steps).
+SIZE_RANGES = {"small": (0.065, 0.08), "large": (0.11, 0.14)}
+SIZE_BOUNDARY = math.sqrt(0.08 * 0.11)  # the detector's threshold between the two classes
 STRAIGHT_SPEEDS = {"slow": (0.6 / 128, 0.9 / 128), "fast": (1.6 / 128, 2.2 / 128)}  # frame fraction per frame
 TURN_SPEEDS = {"slow": (4.0, 5.0), "fast": (8.0, 10.0)}  # degrees per frame, circling and spinning
 CIRCLE_RADIUS = (0.09, 0.14)  # of the circling path, frame fraction
