@@ -6,10 +6,12 @@ ARGS   ?=
 
 .PHONY: install demo test bench train-bundled evaluate-bundled paper-table system-deps mutate clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip > $(VENV)/pip.log 2>&1 || (tail -n 40 $(VENV)/pip.log; exit 1)
 	$(PY) -m pip install --quiet -r requirements-dev.txt >> $(VENV)/pip.log 2>&1 || (tail -n 40 $(VENV)/pip.log; exit 1)
+	# the project itself, editable: its packages import from any folder, and the `streamdit` command
+	$(PY) -m pip install --quiet --no-deps --editable . >> $(VENV)/pip.log 2>&1 || (tail -n 40 $(VENV)/pip.log; exit 1)
 	touch $(STAMP)
 
 install: $(STAMP)
