@@ -15,8 +15,11 @@ from demo.models import ModelBank, discover, resolve_device
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="StreamDiT Gradio demo: real-time streaming text-to-video.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to listen on (0.0.0.0: all interfaces; default $GRADIO_SERVER_NAME, else "
+                             "127.0.0.1, as Gradio and Hugging Face Spaces set it)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+                        help="port (default $GRADIO_SERVER_PORT, else 7860)")
     parser.add_argument("--model", type=Path, default=None,
                         help="pipeline directory to serve (default: the bundled student and teacher)")
     parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu or cuda")

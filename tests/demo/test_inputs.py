@@ -72,3 +72,17 @@ def test_webcam_feed_drives_a_stream_until_the_camera_goes_quiet(text_encoder) -
     drain.join(timeout=120)  # a limit, not a speed: a stream that never ends would hang here
     assert not drain.is_alive(), "the stream did not end after the camera went quiet"
     assert stream.stopped and len(remaining) < 50
+
+
+def test_the_app_listens_where_gradios_environment_says(monkeypatch) -> None:
+    from demo.cli import build_parser
+
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    args = build_parser().parse_args([])
+    assert (args.host, args.port) == ("127.0.0.1", 7860)
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    args = build_parser().parse_args([])
+    assert (args.host, args.port) == ("0.0.0.0", 7999)
+    assert build_parser().parse_args(["--host", "127.0.0.2", "--port", "8001"]).port == 8001
