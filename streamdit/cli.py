@@ -86,6 +86,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     """Generate one video per prompt of the synthetic domain's evaluation set (or a prompts file)."""
     pipe = load_pipeline(args)
+    world = args.world or pipe.config.world
     if args.prompts:
         prompts = [line.strip() for line in args.prompts.read_text().splitlines() if line.strip()]
         if not prompts:
@@ -93,7 +94,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     else:
         from streamdit.data import worlds
 
-        prompts = worlds.eval_prompts(args.world or pipe.config.world, args.split, args.n, seed=args.seed)
+        prompts = worlds.eval_prompts(world, args.split, args.n, seed=args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     fps = pipe.config.fps
     frames = max(1, round(args.seconds * fps))
@@ -102,7 +103,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         video = pipe.generate(prompt, num_frames=frames, seed=args.seed + i)
         name = f"video_{i:04d}.mp4"
         write_video(args.out / name, video, fps, crf=args.crf)
-        meta = {"prompt": prompt, "world": args.world or pipe.config.world, "seed": args.seed + i, "fps": fps,
+        meta = {"prompt": prompt, "world": world, "seed": args.seed + i, "fps": fps,
                 "frames": len(video), "crf": args.crf,
                 "chunk_frames": pipe.frames_per_chunk, "model": str(args.model or "bundled")}
         (args.out / f"{name}.json").write_text(json.dumps(meta) + "\n")
@@ -129,7 +130,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     results, resolution = [], None
     print("measuring the matmul peak of float32 and bfloat16 ...", file=sys.stderr)
     peaks = matmul_peaks(args.device)
-    dtype = resolve_dtype(args.dtype, args.device)
+    dtype = resolve_dtype(args.dtype, args.device, peaks)
     for name, path in named:
         if path is None:
             autoencoder = benchmark_autoencoder(args.autoencoder, args.device, dtype) \

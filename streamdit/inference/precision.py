@@ -28,13 +28,21 @@ def fast_dtype(device: str = "cpu") -> torch.dtype:
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
     if kind != "cpu":
         return torch.float32
-    gain = matmul_throughput(torch.bfloat16, device, 1024, 0.2) / matmul_throughput(torch.float32, device, 1024, 0.2)
-    return torch.bfloat16 if gain >= BF16_MIN_GAIN else torch.float32
+    return faster_of({dtype: matmul_throughput(dtype, device, 1024, 0.2) for dtype in (torch.float32, torch.bfloat16)})
 
 
-def resolve_dtype(name: str, device: str | torch.device = "cpu") -> torch.dtype:
-    """``"auto"`` (see :func:`fast_dtype`) or a name of :data:`DTYPES`."""
+def faster_of(peaks: dict[torch.dtype, float]) -> torch.dtype:
+    """bf16 if its measured matmul FLOP/s are at least ``BF16_MIN_GAIN`` times fp32's, else fp32."""
+    return torch.bfloat16 if peaks[torch.bfloat16] >= BF16_MIN_GAIN * peaks[torch.float32] else torch.float32
+
+
+def resolve_dtype(name: str, device: str | torch.device = "cpu",
+                  peaks: dict[torch.dtype, float] | None = None) -> torch.dtype:
+    """``"auto"`` (see :func:`fast_dtype`; on a CPU from ``peaks``, the fp32 and bf16 matmul FLOP/s, when they
+    were measured already) or a name of :data:`DTYPES`."""
     if name == "auto":
+        if peaks is not None and torch.device(device).type == "cpu":
+            return faster_of(peaks)
         return fast_dtype(str(torch.device(device)))
     if name not in DTYPES:
         raise ValueError(f"unknown dtype {name!r}; choose auto or one of {', '.join(DTYPES)}")

@@ -16,6 +16,8 @@ FRAME_TOLERANCE = 8.0  # mean absolute difference of a streamed frame, of 255 (m
 def test_dtype_names_and_auto():
     assert resolve_dtype("float32") is torch.float32 and resolve_dtype("bfloat16") is torch.bfloat16
     assert resolve_dtype("auto") is fast_dtype("cpu") in (torch.float32, torch.bfloat16)
+    slow, fast = {torch.float32: 2e11, torch.bfloat16: 2.5e11}, {torch.float32: 2e11, torch.bfloat16: 9e11}
+    assert resolve_dtype("auto", "cpu", slow) is torch.float32 and resolve_dtype("auto", "cpu", fast) is torch.bfloat16
     with pytest.raises(ValueError, match="unknown dtype 'fp8'"):
         resolve_dtype("fp8")
 
