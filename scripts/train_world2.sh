@@ -12,8 +12,8 @@
 #      size, a quarter of the pixels per step), bf16 autocast, AE_STEPS steps.
 #   2. its motion head (as world v1's: velocity field from each latent and the one before, keyframe warped
 #      to each frame, carried keyframe), AE_MOTION_STEPS steps on the frozen encoder's latents.
-#   3. teacher (chunk sizes 1, 2, 4, 8 mixed) and the single-scheme ablation (c = 2 only) side by side, one
-#      thread each, ABLATION_STEPS steps at the same budget, on the base autoencoder's latents (the motion
+#   3. teacher (chunk sizes 1, 2, 4, 8 mixed), then the single-scheme ablation (c = 2 only), each
+#      ABLATION_STEPS steps at the same budget, on the base autoencoder's latents (the motion
 #      head changes decoding only): the `world2` preset (8 latent frames of 16x16, 2x2 patches, width
 #      256, 7 blocks), text layers -1 and 0 from the start and the training time shift 4 (world v1 learnt
 #      both only in fine-tunes, each of which lifted its adherence), bf16 autocast.
@@ -47,7 +47,7 @@ train() {  # name chunk-sizes steps [more options]; resumes from the run's check
     --fps 16 --resume "${@:4}"
 }
 ABLATION_SAMPLER=(--sample-chunk-size 2 --sample-micro-steps 8)  # the single scheme's own
-OMP_NUM_THREADS=1 train teacher 1,2,4,8 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" >> "$OUT/teacher.log" 2>&1 &
-OMP_NUM_THREADS=1 train single-scheme 2 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" >> "$OUT/single-scheme.log" 2>&1 &
-wait
+# one after the other, each with every core: the teacher (which the student needs) first
+train teacher 1,2,4,8 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" >> "$OUT/teacher.log" 2>&1
+train single-scheme 2 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" >> "$OUT/single-scheme.log" 2>&1
 echo "world v2: latent space $OUT/autoencoder-motion, teacher and ablation at step $ABLATION_STEPS in $OUT"

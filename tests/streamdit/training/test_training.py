@@ -164,11 +164,15 @@ def test_bf16_mixed_precision_trains_on_cpu(text_encoder, tmp_path) -> None:
     before = weights_digest(model)
     seen = []
     model.blocks[0].attn.qkv.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    encoded_under, encode = [], ae.encode  # the frozen encoder's precision: bf16 autocast as well
+    ae.encode = lambda video: (encoded_under.append(torch.is_autocast_enabled("cpu")
+                                                    and torch.get_autocast_dtype("cpu")), encode(video))[1]
     config = TrainConfig(steps=2, batch_size=2, lr=1e-3, warmup_steps=0, mixed_precision="bf16", log_every=1)
     trainer = Trainer(model, ae, text_encoder, itertools.repeat((moving_square(), CAPTION)), config, tmp_path)
     trainer.train()
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert seen and set(seen) == {torch.bfloat16}  # the forward really ran in bf16
+    assert encoded_under == [torch.bfloat16, torch.bfloat16]
     assert all(np.isfinite(r["loss"]) for r in log) and len(log) == 2
     assert weights_digest(trainer.unwrapped) != before
     assert all(p.dtype == torch.float32 for p in trainer.unwrapped.parameters())  # master weights stay fp32
