@@ -8,6 +8,7 @@ import gradio as gr
 
 from demo.handlers import SOURCES, Handlers, Limits
 from demo.live import LiveHub
+from demo.metrics import ServerMetrics
 from demo.models import ModelBank
 from demo.previews import default_cache_dir, preview_clips
 from demo.session import SessionStore
@@ -84,9 +85,11 @@ def guidance_info(models: ModelBank) -> str:
             "but runs the model twice per frame.")
 
 
-def launch_options(hub: LiveHub) -> dict[str, object]:
-    """``launch`` keywords for the page built with ``hub``: theme, CSS, the canvas player and its routes."""
-    return dict(theme=THEME, css=CSS, head=f"<script>{PLAYER_JS}</script>", app_kwargs={"routes": hub.routes()})
+def launch_options(hub: LiveHub, metrics: ServerMetrics | None = None) -> dict[str, object]:
+    """``launch`` keywords for the page built with ``hub`` (and ``metrics``): theme, CSS, the canvas player and
+    its routes, and ``/healthz`` and ``/metrics``."""
+    routes = hub.routes() + (metrics.routes() if metrics is not None else [])
+    return dict(theme=THEME, css=CSS, head=f"<script>{PLAYER_JS}</script>", app_kwargs={"routes": routes})
 
 
 def choose_example(event: gr.SelectData) -> str:
@@ -95,11 +98,12 @@ def choose_example(event: gr.SelectData) -> str:
 
 
 def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore | None = None,
-               hub: LiveHub | None = None, preview_dir: Path | None = None) -> gr.Blocks:
-    """The demo page; ``launch(**launch_options(hub))`` it (same ``hub``) after ``queue()`` has been set up here.
-    The examples' preview clips are made by the first model into ``preview_dir`` (default: the user's cache)
-    unless already there."""
-    handlers = Handlers(models, store or SessionStore(), limits, hub)
+               hub: LiveHub | None = None, preview_dir: Path | None = None,
+               metrics: ServerMetrics | None = None) -> gr.Blocks:
+    """The demo page; ``launch(**launch_options(hub, metrics))`` it (same ``hub`` and ``metrics``) after
+    ``queue()`` has been set up here. The examples' preview clips are made by the first model into
+    ``preview_dir`` (default: the user's cache) unless already there."""
+    handlers = Handlers(models, store or SessionStore(), limits, hub, metrics)
     pipe = models.get()
     clips = preview_clips(pipe, models.model_key(), EXAMPLES, preview_dir or default_cache_dir())
     card = models.model_card()
@@ -164,9 +168,10 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                               elem_id="model-card"):
                 gr.Markdown(card)
 
+        # join_line is callable by clients (undocumented) so that python -m demo.soak can press Start as the page does
         start.click(handlers.join_line, inputs=[seconds, player_token], outputs=[stats, ticket, timer, player],
-                    js=START_JS, api_visibility="private", concurrency_limit=None, show_progress="hidden",
-                    trigger_mode="multiple").then(
+                    js=START_JS, api_name="join_line", api_visibility="undocumented", concurrency_limit=None, show_progress="hidden",
+                    trigger_mode="multiple").success(  # a refused Start (line full, bad token) starts nothing
             handlers.generate, inputs=[prompt, seed, guidance, model, source, upload, strength, seconds, ticket, player],
             outputs=[video, stats], api_name="generate", concurrency_limit=limits.max_streams,
             concurrency_id="stream", show_progress="hidden", trigger_mode="multiple")
@@ -189,5 +194,6 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
         webcam.stream(handlers.webcam_frame, inputs=[webcam], outputs=None, stream_every=0.25,
                       time_limit=int(limits.max_seconds) + 30, concurrency_limit=None, api_visibility="private")
         demo.unload(handlers.unload)
-    demo.queue(max_size=32)
+    # Gradio's queue holds the waiting streams and every other event: room for all of them beyond the line's cap
+    demo.queue(max_size=None if limits.max_waiting is None else limits.max_streams + limits.max_waiting + 32)
     return demo

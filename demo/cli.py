@@ -9,6 +9,7 @@ from pathlib import Path
 
 from demo.app import build_demo, launch_options
 from demo.live import LiveHub
+from demo.metrics import ServerMetrics
 from demo.handlers import Limits
 from demo.models import ModelBank, discover, resolve_device
 
@@ -27,6 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-streams", type=int, default=3,
                         help="streams generated at once, their model evaluations batched together; later visitors "
                              "wait in line (default 3)")
+    parser.add_argument("--max-waiting", type=int, default=24,
+                        help="visitors that may wait in line for a slot; beyond them Start answers 'busy, try again "
+                             "in N s' (default 24; -1: no cap). Each visitor has one stream: a second Start "
+                             "replaces the first")
     parser.add_argument("--max-seconds", type=float, default=60.0, help="longest stream, in seconds of video")
     parser.add_argument("--lead-seconds", type=float, default=2.0,
                         help="HLS player: how far generation may run ahead of playback, in seconds of video "
@@ -48,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
         device = resolve_device(args.device)
         models = ModelBank(discover(args.model), device)
         limits = Limits(max_seconds=args.max_seconds, segment_seconds=args.segment_seconds, lead_seconds=args.lead_seconds,
-                        lead_frames=args.lead_frames, max_streams=args.max_streams)
+                        lead_frames=args.lead_frames, max_streams=args.max_streams,
+                        max_waiting=None if args.max_waiting == -1 else args.max_waiting)
     except (ValueError, FileNotFoundError) as exc:
         parser.error(str(exc))
     handler = logging.StreamHandler()
@@ -59,12 +65,14 @@ def main(argv: list[str] | None = None) -> None:
     log.propagate = False
     pipe = models.get()
     # every model loaded and timed before the first visitor: first-call costs paid, speeds known for the page
-    for label, fps in models.measure().items():
+    speeds = models.measure()
+    for label, fps in speeds.items():
         print(f"StreamDiT demo: {label} makes {fps:.1f} frames/s on {device} "
               f"({fps / models.get(label).config.fps:.2f}x real time)", flush=True)
-    hub = LiveHub()
-    demo = build_demo(models, limits, hub=hub, preview_dir=args.preview_dir)
+    hub, metrics = LiveHub(), ServerMetrics()
+    demo = build_demo(models, limits, hub=hub, preview_dir=args.preview_dir, metrics=metrics)
+    metrics.serving(models.labels[0], device, speeds)
     print(f"StreamDiT demo: {models.labels[0]} on {device}, {pipe.resolution[1]}x{pipe.resolution[0]} "
           f"at {pipe.config.fps} fps", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, show_error=True,
-                **launch_options(hub))
+                **launch_options(hub, metrics))

@@ -15,11 +15,12 @@ import numpy as np
 from demo.inputs import InputError, check_prompt, video_frames
 from demo.live import LiveHub, check_token, control_message, frame_message
 from demo.markup import escape_markdown
+from demo.metrics import ServerMetrics
 from demo.models import ModelBank
 from demo.segments import SegmentWriter
 from demo.session import Session, SessionStore
 from demo.vocabulary import unknown_words, unknown_words_note
-from demo.waiting import WaitingLine
+from demo.waiting import LineFull, WaitingLine
 from streamdit import MAX_PROMPT_CHARS, StreamDiTPipeline, VideoStream
 
 SOURCES = (("Text only", "text"), ("Uploaded video", "upload"), ("Webcam", "webcam"))
@@ -34,7 +35,9 @@ class Limits:
     otherwise finish the whole stream at once, and a prompt change could no longer reach the screen.
     ``player_patience_s``: a canvas player that draws nothing for this long has gone; its stream ends.
     A stream also ends once it has held its slot for ``wall_limit_s`` (a slow model or a stalled player
-    cannot keep the visitors in line waiting for ever)."""
+    cannot keep the visitors in line waiting for ever). ``max_waiting``: visitors that may wait for a slot;
+    beyond them Start answers "busy, try again in N s" (None: no cap). Each visitor session has one stream:
+    a second Start replaces the first, running or waiting."""
 
     max_seconds: float = 60.0
     segment_seconds: float = 1.0
@@ -42,10 +45,12 @@ class Limits:
     lead_seconds: float = 2.0
     lead_frames: int = 4
     player_patience_s: float = 10.0
+    max_waiting: int | None = 24
 
     def __post_init__(self) -> None:
         if (self.max_seconds <= 0 or self.segment_seconds <= 0 or self.max_streams < 1 or self.lead_seconds <= 0
-                or self.lead_frames < 1 or self.player_patience_s <= 0):
+                or self.lead_frames < 1 or self.player_patience_s <= 0
+                or (self.max_waiting is not None and self.max_waiting < 0)):
             raise ValueError(f"limits must be positive, got {self}")
 
     def wall_limit_s(self, seconds: float) -> float:
@@ -79,10 +84,13 @@ def speed_words(realtime: float, capacity: float | None = None) -> str:
 class Handlers:
     """The functions behind the page's events, sharing the model bank, the per-session store and the waiting line."""
 
-    def __init__(self, models: ModelBank, store: SessionStore, limits: Limits, hub: LiveHub | None = None) -> None:
+    def __init__(self, models: ModelBank, store: SessionStore, limits: Limits, hub: LiveHub | None = None,
+                 metrics: ServerMetrics | None = None) -> None:
         self.models, self.store, self.limits = models, store, limits
         self.hub = hub if hub is not None else LiveHub()
-        self.line = WaitingLine(limits.max_streams)
+        self.line = WaitingLine(limits.max_streams, max_waiting=limits.max_waiting)
+        self.metrics = metrics if metrics is not None else ServerMetrics()
+        self.metrics.watch(store.streaming, self.line.waiting, limits.max_streams)
 
     def _session(self, request: gr.Request) -> Session:
         return self.store.get(request.session_hash)
@@ -94,13 +102,19 @@ class Handlers:
                   request: gr.Request = None) -> tuple[str, int, gr.Timer, str | None]:
         """Start pressed on the page: a ticket for the ``generate`` that follows, the first queue notice, and
         the canvas player's token (None: the HLS player). A stream of this visitor's own that is still
-        running ends first (Start again = restart), so it does not hold the slot its successor waits for."""
+        running ends first (Start again = restart), so it does not hold the slot its successor waits for, and
+        one still waiting leaves the line. A full line refuses: "busy, try again in N s"."""
         try:
             player = check_token(player) if player else None
         except ValueError as exc:
             raise refuse(exc) from exc
         self._session(request).stop()
-        ticket = self.line.join(request.session_hash, self._seconds(seconds))
+        try:
+            ticket = self.line.join(request.session_hash, self._seconds(seconds))
+        except LineFull as exc:
+            self.metrics.starts_refused.labels(reason="line full").inc()
+            raise refuse(InputError(f"The server is busy: {exc.waiting} visitors are waiting for a stream. "
+                                    f"Try again in {math.ceil(exc.retry_s)} s.")) from exc
         return self._notice(ticket), ticket, gr.Timer(active=True), player
 
     def queue_notice(self, ticket: int | None) -> tuple[object, object]:
@@ -139,6 +153,9 @@ class Handlers:
         except KeyError as exc:
             raise refuse(InputError(f"Unknown model {model!r}; choose one of {self.models.labels}.")) from exc
         log.info("stream starts (%.1f s after Start)", started - clicked)
+        if waited is not None:
+            self.metrics.wait.observe(started - clicked)
+        self.metrics.streams_started.labels(player="canvas" if player else "hls").inc()
         seconds = self._seconds(seconds)
         max_chunks = max(1, math.ceil(seconds * pipe.config.fps / pipe.frames_per_chunk))
         folder, stop = session.begin()
@@ -172,8 +189,11 @@ class Handlers:
                 state = "Time limit reached"
                 break
             segment = writer.add(chunk)
+            self.metrics.frames_sent.labels(player="hls").inc(len(chunk))
             if segment is not None:
-                shown_at = shown_at or time.monotonic()
+                if shown_at is None:
+                    shown_at = time.monotonic()
+                    self.metrics.first_frame.observe(shown_at - clicked)
                 yield str(segment), self._stats(stream, pipe, clicked, started, shown_at, "Streaming", waited)
                 # pace to playback: wait (stoppably) while the video made runs more than lead_seconds ahead
                 played = time.monotonic() - shown_at
@@ -192,7 +212,7 @@ class Handlers:
         the player holds at most ``lead_frames`` frames (twice that with other streams playing: python -m
         demo.bench measured fewer stalls for three visitors on the 2-core CPU). Stats about once per second."""
         channel = self.hub.open(player)
-        state, sent, stats_due, waited = "Finished", 0, time.monotonic(), 0.0
+        state, sent, stats_due, waited, first_seen = "Finished", 0, time.monotonic(), 0.0, False
         try:
             height, width = pipe.resolution
             channel.send(control_message(start={"fps": pipe.config.fps, "width": width, "height": height}))
@@ -202,6 +222,10 @@ class Handlers:
                 for frame in chunk:
                     channel.send(frame_message(sent, stream.chunk_version, frame))
                     sent += 1
+                self.metrics.frames_sent.labels(player="canvas").inc(len(chunk))
+                if not first_seen and channel.first_played_at is not None:
+                    first_seen = True
+                    self.metrics.first_frame.observe(channel.first_played_at - clicked)
                 now = time.monotonic()
                 if channel.first_played_at is not None and now >= stats_due:  # from the first frame on screen
                     stats_due = now + 1.0

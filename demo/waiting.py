@@ -1,8 +1,9 @@
 """The waiting line in front of the stream slots: who pressed Start and waits, their place and expected wait.
 
 Gradio's queue holds the waiting ``generate`` events; this line mirrors it for the page (position,
-expected wait), lets Stop cancel a waiting stream before it starts, and remembers when each visitor
-clicked so the stats count the first frame from the click.
+expected wait), lets Stop cancel a waiting stream before it starts, remembers when each visitor
+clicked so the stats count the first frame from the click, and turns visitors away once ``max_waiting``
+wait (``LineFull``, with the time after which a place is likely to be free).
 """
 
 from __future__ import annotations
@@ -32,19 +33,37 @@ class Place:
     wait_s: float
 
 
-class WaitingLine:
-    """Tickets in click order, and the planned end of the streams running in the ``slots`` stream slots."""
+class LineFull(Exception):
+    """The waiting line is at its cap; ``retry_s``: when the first waiting visitor is expected to get a slot."""
 
-    def __init__(self, slots: int, clock=time.monotonic) -> None:
-        self.slots, self.clock = slots, clock
+    def __init__(self, waiting: int, retry_s: float) -> None:
+        super().__init__(f"{waiting} visitors are waiting already; try again in {retry_s:.0f} s")
+        self.waiting, self.retry_s = waiting, retry_s
+
+
+class WaitingLine:
+    """Tickets in click order, and the planned end of the streams running in the ``slots`` stream slots;
+    at most ``max_waiting`` tickets wait (None: no cap)."""
+
+    def __init__(self, slots: int, clock=time.monotonic, max_waiting: int | None = None) -> None:
+        self.slots, self.clock, self.max_waiting = slots, clock, max_waiting
         self._tickets: dict[int, Ticket] = {}
         self._running: dict[int, float] = {}  # run id -> planned end (clock seconds)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def join(self, session: str, seconds: float) -> int:
-        """A visitor pressed Start: a ticket id for the ``generate`` event that follows."""
+        """A visitor pressed Start: a ticket id for the ``generate`` event that follows. The session's earlier
+        tickets still waiting are cancelled (one stream per visitor: the second Start replaces the first);
+        ``LineFull`` when ``max_waiting`` others wait already for a slot."""
         with self._lock:
+            for earlier in self._tickets.values():
+                if earlier.session == session:
+                    earlier.cancelled = True
+            ids = self._waiting_ids()
+            free = max(0, self.slots - len(self._running))  # tickets that will start at once do not wait
+            if self.max_waiting is not None and len(ids) - free >= self.max_waiting:
+                raise LineFull(len(ids) - free, max(1.0, self._wait_behind(ids[:free])))
             ticket = next(self._ids)
             self._tickets[ticket] = Ticket(session, self.clock(), seconds)
             return ticket
@@ -81,14 +100,22 @@ class WaitingLine:
     def place(self, ticket: int) -> Place | None:
         """Where a waiting ticket stands; None once it left the line or was cancelled."""
         with self._lock:
-            line = sorted((t.clicked, tid) for tid, t in self._tickets.items() if not t.cancelled)
-            ids = [tid for _, tid in line]
+            ids = self._waiting_ids()
             if ticket not in ids:
                 return None
-            now = self.clock()
-            frees = [max(0.0, end - now) for end in self._running.values()]
-            frees += [0.0] * max(0, self.slots - len(frees))  # free slots
-            for ahead in ids[:ids.index(ticket)]:  # each visitor ahead takes the slot that frees first
-                frees.sort()
-                frees[0] += self._tickets[ahead].seconds
-            return Place(ids.index(ticket) + 1, len(ids), min(frees))
+            return Place(ids.index(ticket) + 1, len(ids), self._wait_behind(ids[:ids.index(ticket)]))
+
+    def _waiting_ids(self) -> list[int]:
+        """The waiting tickets in click order (lock held)."""
+        return [tid for _, tid in sorted((t.clicked, tid) for tid, t in self._tickets.items() if not t.cancelled)]
+
+    def _wait_behind(self, ahead: list[int]) -> float:
+        """Expected wait of a visitor behind the ``ahead`` tickets (lock held): each visitor ahead takes the
+        slot that frees first and holds it for its stream's length."""
+        now = self.clock()
+        frees = [max(0.0, end - now) for end in self._running.values()]
+        frees += [0.0] * max(0, self.slots - len(frees))  # free slots
+        for ticket in ahead:
+            frees.sort()
+            frees[0] += self._tickets[ticket].seconds
+        return min(frees)

@@ -63,6 +63,15 @@ def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture(scope="session")
+def limited_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of ``app.py --model <model_dir> --device cpu --max-streams 1 --max-waiting 1``: one visitor plays, one
+    waits, the next is turned away (a server of its own: the other tests' visitors never fill its line)."""
+    log = tmp_path_factory.mktemp("limited-server") / "app.log"
+    yield from serve_app(["--model", str(model_dir), "--max-streams", "1", "--max-waiting", "1",
+                          "--max-seconds", str(MAX_SECONDS)], log)
+
+
+@pytest.fixture(scope="session")
 def student_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of ``app.py`` serving its default model, the bundled student (``STREAMDIT_DEMO_STUDENT`` overrides), with
     the default number of stream slots (3)."""

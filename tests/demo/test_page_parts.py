@@ -12,7 +12,7 @@ from demo.inputs import InputError, video_frames
 from demo.markup import escape_markdown
 from demo.models import BUNDLED_DIR, ModelBank, ModelOption, discover
 from demo.vocabulary import domain_markdown, unknown_words, unknown_words_note
-from demo.waiting import WaitingLine
+from demo.waiting import LineFull, WaitingLine
 from streamdit.data import caption_vocabulary
 
 
@@ -67,11 +67,44 @@ def test_waiting_line_a_stream_past_its_planned_end_frees_its_slot_now_not_befor
 def test_waiting_line_counts_only_tickets_still_waiting_and_cancels_each_once() -> None:
     line = WaitingLine(slots=1, clock=Clock())
     line.join("tab-a", seconds=10)
-    line.join("tab-a", seconds=10)
     line.join("tab-b", seconds=10)
+    line.join("tab-c", seconds=10)
     assert line.waiting() == 3
-    assert line.cancel("tab-a") == 2 and line.waiting() == 1
-    assert line.cancel("tab-a") == 0 and line.waiting() == 1  # nothing left to cancel
+    assert line.cancel("tab-a") == 1 and line.waiting() == 2
+    assert line.cancel("tab-a") == 0 and line.waiting() == 2  # nothing left to cancel
+
+
+def test_a_second_start_of_a_visitor_replaces_the_first_in_the_line() -> None:
+    line = WaitingLine(slots=1, clock=Clock())
+    line.start(seconds=30)
+    first = line.join("tab-a", seconds=10)
+    line.join("tab-b", seconds=10)
+    second = line.join("tab-a", seconds=10)
+    assert line.waiting() == 2 and line.place(first) is None
+    assert astuple(line.place(second))[:2] == (2, 2)  # behind b: a new press of Start goes to the back
+    assert line.leave(first).cancelled  # the first press's stream never runs
+
+
+def test_a_full_line_refuses_with_the_time_until_a_place_frees() -> None:
+    clock = Clock()
+    line = WaitingLine(slots=1, clock=clock, max_waiting=2)
+    line.start(seconds=30)
+    clock.now += 12
+    a, _ = line.join("a", seconds=20), line.join("b", seconds=20)
+    with pytest.raises(LineFull) as refused:
+        line.join("c", seconds=20)
+    assert refused.value.waiting == 2 and refused.value.retry_s == pytest.approx(18.0)  # the stream's 18 s left
+    line.cancel("a")
+    line.join("c", seconds=20)  # a left: c has a place
+    assert line.leave(a).cancelled and line.waiting() == 2
+
+
+def test_the_cap_counts_only_visitors_who_must_wait_for_a_slot() -> None:
+    line = WaitingLine(slots=2, clock=Clock(), max_waiting=0)
+    line.join("a", seconds=10)
+    line.join("b", seconds=10)  # two free slots: both start at once, nobody waits
+    with pytest.raises(LineFull, match="try again in 10 s"):
+        line.join("c", seconds=10)
 
 
 def test_unknown_words_are_named_and_known_ones_pass() -> None:
