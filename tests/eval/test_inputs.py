@@ -163,7 +163,7 @@ def test_a_missing_or_empty_folder_is_one_line_without_the_skip_bad_hint(tmp_pat
 
 def test_frame_only_consistency_imports_no_deep_learning_library(numbered_dir):
     """Flicker, seam score, inside and frozen share read frame differences only: no torch, whose import alone
-    holds ~0.85 GB here (the README's memory figures depend on it)."""
+    holds ~0.85 GB here (the memory figures of docs/evaluation.md depend on it)."""
     code = ("import sys\nfrom eval.cli import main\n"
             f"status = main(['consistency', {str(numbered_dir)!r}, '--metrics', 'flicker,seam,inside,frozen', "
             "'--chunk-size', '2', '--no-progress'])\n"
