@@ -51,6 +51,7 @@ DOWNLOAD = ("tests/eval/test_download.py",)
 MOTION = ("tests/streamdit/autoencoders/test_video_autoencoder.py",)
 BATCH = ("tests/streamdit/inference/test_stream_batch.py",)
 LIVE = ("tests/demo/test_live.py",)
+METRICS = ("tests/demo/test_metrics.py",)
 WAITING = ("tests/demo/test_page_parts.py", "-k", "waiting_line")
 HE_SERVER = ("tests/human_eval/test_he_server.py",)
 
@@ -379,15 +380,24 @@ MUTANTS = [
     M("waiting: overrun streams count negative time", "demo/waiting.py",
       "frees = [max(0.0, end - now) for end in self._running.values()]",
       "frees = [end - now for end in self._running.values()]", WAITING),
-    M("waiting: slots not sorted by when they free", "demo/waiting.py", "                frees.sort()\n", "", WAITING),
+    M("waiting: slots not sorted by when they free", "demo/waiting.py", "            frees.sort()\n", "", WAITING),
     M("waiting: cancelled tickets counted as waiting", "demo/waiting.py",
       "return sum(not t.cancelled for t in self._tickets.values())", "return len(self._tickets)", WAITING),
     M("waiting: cancel counts tickets cancelled before", "demo/waiting.py",
       "waiting = [t for t in self._tickets.values() if t.session == session and not t.cancelled]",
       "waiting = [t for t in self._tickets.values() if t.session == session]", WAITING),
     M("waiting: place counted from 0", "demo/waiting.py",
-      "return Place(ids.index(ticket) + 1, len(ids), min(frees))", "return Place(ids.index(ticket), len(ids), min(frees))",
-      WAITING),
+      "return Place(ids.index(ticket) + 1, len(ids),", "return Place(ids.index(ticket), len(ids),", WAITING),
+    M("waiting: a second Start keeps the first ticket", "demo/waiting.py",
+      "                    earlier.cancelled = True\n", "                    pass\n", WAITING),
+    M("waiting: the cap counts visitors who get a free slot", "demo/waiting.py",
+      "len(ids) - free >= self.max_waiting", "len(ids) >= self.max_waiting", WAITING),
+    M("metrics: refused starts not counted", "demo/handlers.py",
+      'self.metrics.starts_refused.labels(reason="line full").inc()', 'self.metrics.starts_refused.labels(reason="line full")',
+      METRICS),
+    M("metrics: the playing gauge reads the waiting line", "demo/handlers.py",
+      "self.metrics.watch(store.streaming, self.line.waiting,", "self.metrics.watch(self.line.waiting, self.line.waiting,",
+      METRICS),
     # -- rating server ------------------------------------------------------------------------------
     M("rating server: a vote on another annotator's item", "human_eval/server.py",
       "        a = assigner.by_id.get(item_id)\n        if a is None or a.annotator_id != annotator.id:\n"

@@ -74,7 +74,7 @@ def test_waiting_line_counts_only_tickets_still_waiting_and_cancels_each_once() 
     assert line.cancel("tab-a") == 0 and line.waiting() == 2  # nothing left to cancel
 
 
-def test_a_second_start_of_a_visitor_replaces_the_first_in_the_line() -> None:
+def test_waiting_line_a_second_start_of_a_visitor_replaces_the_first() -> None:
     line = WaitingLine(slots=1, clock=Clock())
     line.start(seconds=30)
     first = line.join("tab-a", seconds=10)
@@ -85,7 +85,7 @@ def test_a_second_start_of_a_visitor_replaces_the_first_in_the_line() -> None:
     assert line.leave(first).cancelled  # the first press's stream never runs
 
 
-def test_a_full_line_refuses_with_the_time_until_a_place_frees() -> None:
+def test_waiting_line_full_refuses_with_the_time_until_a_place_frees() -> None:
     clock = Clock()
     line = WaitingLine(slots=1, clock=clock, max_waiting=2)
     line.start(seconds=30)
@@ -99,7 +99,7 @@ def test_a_full_line_refuses_with_the_time_until_a_place_frees() -> None:
     assert line.leave(a).cancelled and line.waiting() == 2
 
 
-def test_the_cap_counts_only_visitors_who_must_wait_for_a_slot() -> None:
+def test_waiting_line_cap_counts_only_visitors_who_must_wait_for_a_slot() -> None:
     line = WaitingLine(slots=2, clock=Clock(), max_waiting=0)
     line.join("a", seconds=10)
     line.join("b", seconds=10)  # two free slots: both start at once, nobody waits
