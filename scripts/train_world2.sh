@@ -12,12 +12,15 @@
 #      size, a quarter of the pixels per step), bf16 autocast, AE_STEPS steps.
 #   2. its motion head (as world v1's: velocity field from each latent and the one before, keyframe warped
 #      to each frame, carried keyframe), AE_MOTION_STEPS steps on the frozen encoder's latents.
-#   3. teacher (chunk sizes 1, 2, 4, 8 mixed), then the single-scheme ablation (c = 2 only), each
-#      ABLATION_STEPS steps at the same budget, on the base autoencoder's latents (the motion
-#      head changes decoding only): the `world2` preset (8 latent frames of 16x16, 2x2 patches, width
+#   3. a latent cache: CLIPS training clips encoded once (`streamdit encode-latents`; rendering and encoding a
+#      clip at 256x256 cost more than the DiT's step on it), which every DiT stage reads epoch after epoch.
+#   4. teacher (chunk sizes 1, 2, 4, 8 mixed), then the single-scheme ablation (c = 2 only), each
+#      ABLATION_STEPS steps at the same budget on the same cached clips; the motion head changes decoding
+#      only, so its autoencoder (AE) encodes as the base one: the `world2` preset (8 latent frames of 16x16, 2x2 patches, width
 #      256, 7 blocks), text layers -1 and 0 from the start and the training time shift 4 (world v1 learnt
 #      both only in fine-tunes, each of which lifted its adherence), bf16 autocast.
-# Step counts can be overridden from the environment. Usage: bash scripts/train_world2.sh
+# Step counts can be overridden from the environment; AE=DIR starts from a trained latent space (the shipped
+# one: AE=streamdit/bundled/world2/autoencoder) and skips stages 1 and 2. Usage: bash scripts/train_world2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -25,29 +28,35 @@ OUT=${OUT:-runs/world2}
 AE_STEPS=${AE_STEPS:-6000}
 AE_MOTION_STEPS=${AE_MOTION_STEPS:-1500}
 ABLATION_STEPS=${ABLATION_STEPS:-5000}
+CLIPS=${CLIPS:-12000}
 export HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
 
 resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
 
-[ -f "$OUT/autoencoder/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder" --world v2 \
-  --latent-channels 32 --patch-size 4 --widths 64 128 --frames 8 --crop 128 --batch-size 8 --lr 1e-3 \
-  --steps "$AE_STEPS" --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder") \
-  >> "$OUT/autoencoder.log" 2>&1
-[ -f "$OUT/autoencoder-motion/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder-motion" \
-  --world v2 --motion-from "$OUT/autoencoder" --context-latents 1 --carry-keyframe --motion-weight 1 \
-  --latent-noise 0.05 --frames 12 --crop 128 --steps "$AE_MOTION_STEPS" --batch-size 8 --lr 1e-3 \
-  --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder-motion") \
-  >> "$OUT/autoencoder-motion.log" 2>&1
+if [ -z "${AE:-}" ]; then
+  AE=$OUT/autoencoder-motion
+  [ -f "$OUT/autoencoder/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder" --world v2 \
+    --latent-channels 32 --patch-size 4 --widths 64 128 --frames 8 --crop 128 --batch-size 8 --lr 1e-3 \
+    --steps "$AE_STEPS" --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder") \
+    >> "$OUT/autoencoder.log" 2>&1
+  [ -f "$OUT/autoencoder-motion/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder-motion" \
+    --world v2 --motion-from "$OUT/autoencoder" --context-latents 1 --carry-keyframe --motion-weight 1 \
+    --latent-noise 0.05 --frames 12 --crop 128 --steps "$AE_MOTION_STEPS" --batch-size 8 --lr 1e-3 \
+    --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder-motion") \
+    >> "$OUT/autoencoder-motion.log" 2>&1
+fi
+[ -f "$OUT/latents/latents.json" ] || $PY -m streamdit encode-latents --out "$OUT/latents" --data synthetic-v2 \
+  --autoencoder "$AE" --config world2 --clips "$CLIPS" --mixed-precision bf16 >> "$OUT/latents.log" 2>&1
 
 train() {  # name chunk-sizes steps [more options]; resumes from the run's checkpoints
-  $PY -m streamdit train --config world2 --autoencoder "$OUT/autoencoder" --data synthetic-v2 --text-layers=-1,0 \
+  $PY -m streamdit train --config world2 --autoencoder "$AE" --data "$OUT/latents" --text-layers=-1,0 \
     --chunk-sizes "$2" --out "$OUT/$1" --steps "$3" --batch-size 8 --lr 5e-4 --warmup-steps 200 --ema-decay 0.999 \
-    --shift 4 --mixed-precision bf16 --checkpoint-every 250 --num-workers 1 --sample-guidance 4 --sample-shift 4 \
+    --shift 4 --mixed-precision bf16 --checkpoint-every 250 --num-workers 0 --sample-guidance 4 --sample-shift 4 \
     --fps 16 --resume "${@:4}"
 }
 ABLATION_SAMPLER=(--sample-chunk-size 2 --sample-micro-steps 8)  # the single scheme's own
 # one after the other, each with every core: the teacher (which the student needs) first
 train teacher 1,2,4,8 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" >> "$OUT/teacher.log" 2>&1
 train single-scheme 2 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" >> "$OUT/single-scheme.log" 2>&1
-echo "world v2: latent space $OUT/autoencoder-motion, teacher and ablation at step $ABLATION_STEPS in $OUT"
+echo "world v2: latent space $AE, teacher and ablation at step $ABLATION_STEPS in $OUT"

@@ -161,9 +161,11 @@ SUBPROGRAMS = {
     "train": "train a StreamDiT model with mixed-scheme flow matching",
     "distill": "distil a teacher into a one-step-per-chunk student",
     "train-autoencoder": "train the small video autoencoder on the synthetic domain",
+    "encode-latents": "encode training clips once into a latent cache for train/distill --data",
 }
 SUBPROGRAM_MAINS = {"train": "streamdit.training.cli:train_main", "distill": "streamdit.training.cli:distill_main",
-                    "train-autoencoder": "streamdit.training.autoencoder:main"}
+                    "train-autoencoder": "streamdit.training.autoencoder:main",
+                    "encode-latents": "streamdit.training.cli:encode_main"}
 
 
 def build_parser() -> argparse.ArgumentParser:

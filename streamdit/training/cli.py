@@ -18,7 +18,8 @@ from streamdit.models.dit import StreamDiT, StreamDiTConfig
 from streamdit.models.text import CachedTextEncoder, TextEncoder, TransformerTextEncoder
 from streamdit.models.wan import WanStreamDiT
 from streamdit.training.distillation import DistillationTrainer
-from streamdit.training.trainer import Sample, TrainConfig, Trainer, make_accelerator
+from streamdit.training.latent_cache import LatentCache, encode_clips, is_latent_cache
+from streamdit.training.trainer import Sample, TrainConfig, Trainer, make_accelerator, weights_digest
 
 OBJECTIVE_OPTIONS = ("chunk_sizes", "chunk_weights", "shift", "cond_dropout")  # flow matching only
 DISTILL_DEFAULTS = dict(steps=2000, lr=5e-5, warmup_steps=100, ema_decay=0.999)
@@ -167,9 +168,16 @@ def wan_initial_weights(directory: Path, config: StreamDiTConfig) -> WanStreamDi
     return model.train()
 
 
-def training_data(spec: str, num_frames: int, size: tuple[int, int]) -> Callable[[int], Iterable[Sample]]:
-    """``seed -> endless (video, caption) stream`` for 'synthetic' (world v1), 'synthetic-v2' or a video folder
-    with metadata.csv."""
+def training_data(spec: str, num_frames: int, size: tuple[int, int],
+                  autoencoder: Autoencoder | None = None) -> Callable[[int], Iterable[Sample]]:
+    """``seed -> endless (video, caption) stream`` for 'synthetic' (world v1), 'synthetic-v2', a video folder
+    with metadata.csv, or ``(latents, caption)`` from a latent cache encoded by ``autoencoder`` (checked)."""
+    if is_latent_cache(spec):
+        cache = LatentCache(spec)
+        if autoencoder is not None and cache.autoencoder_digest != weights_digest(autoencoder):
+            raise SystemExit(f"error: --data {spec}: its latents were encoded by another autoencoder than the "
+                             "one this run uses")
+        return cache.stream
     if spec in ("synthetic", "synthetic-v2"):
         if size[0] != size[1]:
             raise ValueError(f"the synthetic worlds render square videos; the model's size is {size}")
@@ -183,6 +191,53 @@ def training_data(spec: str, num_frames: int, size: tuple[int, int]) -> Callable
     return folder.stream
 
 
+def data_world(spec: str) -> str:
+    """The synthetic world of a ``--data`` source ('v2' for 'synthetic-v2' or a latent cache of it, else 'v1')."""
+    if is_latent_cache(spec):
+        spec = LatentCache.source(spec)
+    return "v2" if spec == "synthetic-v2" else "v1"
+
+
+def encode_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m streamdit encode-latents",
+        description="Encode a fixed set of training clips with the frozen autoencoder once, into a latent cache "
+                    "that `train --data OUT` and `distill --data OUT` read epoch after epoch instead of rendering "
+                    "and encoding every clip of every step. Resumable: run it again after an interruption.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True, help="output directory (the cache)")
+    parser.add_argument("--data", default="synthetic", help="'synthetic' (world v1), 'synthetic-v2' or a video folder "
+                        "with metadata.csv")
+    parser.add_argument("--autoencoder", required=True, help="the autoencoder directory training will use")
+    parser.add_argument("--config", default="tiny-latent", help="model preset or StreamDiTConfig JSON: clips get its "
+                        "buffer's frames and pixel size")
+    parser.add_argument("--clips", type=int, default=12000, help="clips to encode")
+    parser.add_argument("--seed", type=int, default=0, help="data seed")
+    parser.add_argument("--batch-size", type=int, default=8, help="clips per encoder call")
+    parser.add_argument("--shard-clips", type=int, default=500, help="clips per shard file (the unit of resuming)")
+    parser.add_argument("--mixed-precision", choices=("no", "bf16"), default="no", help="bf16 autocast for the encoder")
+    parser.add_argument("--cpu", action="store_true", help="encode on CPU even if a GPU is present")
+    return parser
+
+
+def encode_main(argv: Sequence[str] | None = None) -> int:
+    args = encode_parser().parse_args(argv)
+    device = torch.device("cuda" if torch.cuda.is_available() and not args.cpu else "cpu")
+    autoencoder = _autoencoder(args.autoencoder, device)
+    base = StreamDiTConfig.preset(args.config) if not args.config.endswith(".json") else \
+        StreamDiTConfig.from_dict(read_json(args.config, "a StreamDiTConfig JSON file"))
+    frames = base.buffer_frames * autoencoder.temporal_compression
+    size = (base.latent_height * autoencoder.spatial_compression, base.latent_width * autoencoder.spatial_compression)
+    try:
+        out = encode_clips(training_data(args.data, frames, size), autoencoder, args.out, args.clips,
+                           weights_digest(autoencoder), args.data, args.seed, args.batch_size, args.shard_clips,
+                           bf16=args.mixed_precision == "bf16")
+    except (FileExistsError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    print(f"wrote {args.clips} clips' latents of {frames} frames of {size[1]}x{size[0]} to {out}")
+    return 0
+
+
 def train_main(argv: Sequence[str] | None = None) -> int:
     args = train_parser().parse_args(argv)
     config = config_from_args(args)
@@ -194,7 +249,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
     frames = model_config.buffer_frames * autoencoder.temporal_compression
     size = (model_config.latent_height * autoencoder.spatial_compression,
             model_config.latent_width * autoencoder.spatial_compression)
-    data = training_data(args.data, frames, size)
+    data = training_data(args.data, frames, size, autoencoder)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model = StreamDiT(model_config) if args.init_from is None else initial_weights(args.init_from, model_config)
     accelerator.print(f"StreamDiT {model.num_parameters() / 1e6:.2f}M parameters, {frames} frames of "
@@ -203,7 +258,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
                             shift=args.shift if args.sample_shift is None else args.sample_shift,
                             guidance=args.sample_guidance, fps=args.fps,
                             text_encoder=str(args.text_encoder) if args.text_encoder else None,
-                            text_layers=tuple(args.text_layers), world="v2" if args.data == "synthetic-v2" else "v1")
+                            text_layers=tuple(args.text_layers), world=data_world(args.data))
     pipeline_config.scheme(model_config.buffer_frames)  # fail before training if c does not divide the buffer
     trainer = Trainer(model, autoencoder, text_encoder, data, config, args.out, accelerator=accelerator)
     ema = trainer.train(resume=args.resume)
@@ -229,7 +284,7 @@ def distill_main(argv: Sequence[str] | None = None) -> int:
     cfg = teacher.model.config
     frames = cfg.buffer_frames * teacher.autoencoder.temporal_compression
     height, width = teacher.resolution
-    data = training_data(args.data, frames, (height, width))
+    data = training_data(args.data, frames, (height, width), teacher.autoencoder)
     initial = None
     if args.init_from is not None:
         model_dir = model_directory(args.init_from)

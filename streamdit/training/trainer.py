@@ -46,7 +46,7 @@ from streamdit.models.text import TextEmbedding, TextEncoder
 from streamdit.training.objectives import drop_text, flow_matching_loss
 from streamdit.training.sharding import SHARDED_STATE, empty_copy, full_tensor, load_sharded, save_sharded, shard_model
 
-Sample = tuple[np.ndarray | torch.Tensor, str]  # uint8 video (T, H, W, 3) and its caption
+Sample = tuple[np.ndarray | torch.Tensor, str]  # uint8 video (T, H, W, 3), or its latents (C, T, h, w), and its caption
 CHECKPOINT_PREFIX = "step-"
 
 
@@ -164,7 +164,8 @@ class Trainer:
     """Mixed-scheme flow-matching training with AdamW, warmup, EMA, clipping, checkpoints and resume.
 
     ``data``: an iterable of ``(uint8 video (T, H, W, 3), caption)`` with ``T = buffer_frames *
-    temporal_compression`` and ``H, W`` the model's pixel size; or a function ``seed -> iterable`` that
+    temporal_compression`` and ``H, W`` the model's pixel size, or of ``(latents (C, T, h, w), caption)``
+    already encoded by this autoencoder (:mod:`streamdit.training.latent_cache`); or a function ``seed -> iterable`` that
     the trainer calls with a seed depending on the rank and on the step it starts (or resumes) from, so
     ranks draw different data and a resumed run does not replay what it has seen (the function is then
     run in ``config.num_workers`` DataLoader workers, each with its own seed). The autoencoder and
@@ -182,6 +183,7 @@ class Trainer:
         self.clip_shape = (mc.buffer_frames * autoencoder.temporal_compression,
                            mc.latent_height * autoencoder.spatial_compression,
                            mc.latent_width * autoencoder.spatial_compression, 3)
+        self.latent_shape = (mc.in_channels, mc.buffer_frames, mc.latent_height, mc.latent_width)
         chunk_sizes = config.chunk_sizes or [c for c in range(1, mc.buffer_frames + 1) if mc.buffer_frames % c == 0]
         self.time_sampler = MixedSchemeSampler(mc.buffer_frames, chunk_sizes, config.chunk_weights, config.shift)
 
@@ -222,12 +224,17 @@ class Trainer:
         return flow_matching_loss(self.model, latents, text, t.to(latents.device))
 
     def train_step(self, videos: torch.Tensor, captions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimiser step on uint8 videos ``(N, T, H, W, 3)``; returns ``(loss, grad_norm)``."""
+        """One optimiser step on uint8 videos ``(N, T, H, W, 3)``, or on their latents ``(N, C, T, h, w)`` from a
+        latent cache; returns ``(loss, grad_norm)``."""
         acc, cfg = self.accelerator, self.config
         # the frozen encoder in bf16 too under --mixed-precision bf16 (as diffusers' training scripts cast their
         # VAE): at 256x256 it costs as much as the DiT's step in fp32 on a CPU
         with torch.no_grad(), torch.autocast(acc.device.type, torch.bfloat16, enabled=cfg.mixed_precision == "bf16"):
-            latents = self.autoencoder.encode(video_to_tensor(videos.to(acc.device))).float()
+            if videos.dtype == torch.uint8:
+                latents = self.autoencoder.encode(video_to_tensor(videos.to(acc.device)))
+            else:
+                latents = videos.to(acc.device)
+            latents = latents.float().contiguous()  # randn_like keeps strides: the noise must not depend on them
             text = self.text_encoder.encode(list(captions)).to(acc.device)
         loss = self.compute_loss(latents, text)
         acc.backward(loss)
@@ -282,9 +289,11 @@ class Trainer:
                        if len(chunk) == cfg.batch_size)
         for videos, captions in batches:
             videos = torch.as_tensor(videos)
-            if videos.dtype != torch.uint8 or tuple(videos.shape[1:]) != self.clip_shape:
-                raise ValueError(f"expected uint8 videos of shape {self.clip_shape} (frames, height, width, 3), "
-                                 f"got {videos.dtype} {tuple(videos.shape[1:])}")
+            is_video = videos.dtype == torch.uint8 and tuple(videos.shape[1:]) == self.clip_shape
+            is_latent = videos.is_floating_point() and tuple(videos.shape[1:]) == self.latent_shape
+            if not (is_video or is_latent):
+                raise ValueError(f"expected uint8 videos of shape {self.clip_shape} (frames, height, width, 3) or "
+                                 f"float latents of shape {self.latent_shape}, got {videos.dtype} {tuple(videos.shape[1:])}")
             yield videos, list(captions)
         raise RuntimeError(f"the training data ran out after step {self.step}; give an endless stream")
 

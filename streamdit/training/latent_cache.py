@@ -1,0 +1,117 @@
+"""Training latents encoded once: a fixed set of clips run through the frozen autoencoder, stored as
+safetensors shards, and read back in a fresh random order every epoch (``streamdit encode-latents``, then
+``train``/``distill --data DIR``).
+
+At 256x256 on a CPU, rendering a clip and encoding it cost more than the DiT's training step on it
+(docs/training.md): a run of 5000 steps of 8 clips encodes 40,000 clips. A cache of N clips encodes N once,
+and the teacher, the single-scheme ablation and the student then see the same data. No library keeps
+latents of an arbitrary autoencoder next to their captions with a resumable writer, hence this module.
+
+Layout of DIR: ``shard-00000.safetensors`` ... (tensor ``latents`` ``(n, C, T, h, w)`` in bf16, the
+captions as JSON in the file's metadata) and ``latents.json`` (the index, written last: a directory
+without it is an unfinished cache, and encoding resumes at its first missing shard).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+
+from streamdit.autoencoders.base import Autoencoder, video_to_tensor
+
+INDEX = "latents.json"
+Sample = tuple[np.ndarray | torch.Tensor, str]
+
+
+def is_latent_cache(path: str | Path) -> bool:
+    """Whether ``path`` is a finished latent cache (it holds ``latents.json``)."""
+    return (Path(path) / INDEX).is_file()
+
+
+def shard_seed(seed: int, shard: int) -> int:
+    """The data seed of one shard: shards are independent streams, so a resumed cache equals an unbroken one."""
+    return int(np.random.SeedSequence([seed, shard]).generate_state(1)[0])
+
+
+def encode_clips(data: Callable[[int], Iterable[Sample]], autoencoder: Autoencoder, out_dir: str | Path, clips: int,
+                 autoencoder_digest: int, source: str, seed: int = 0, batch_size: int = 8, shard_clips: int = 512,
+                 bf16: bool = False) -> Path:
+    """Encode ``clips`` clips of ``data(seed)`` into ``out_dir`` shard by shard (resuming after the last whole
+    shard found there); ``autoencoder_digest`` and ``source`` are recorded so training can check them."""
+    out = Path(out_dir)
+    if is_latent_cache(out):
+        raise FileExistsError(f"{out} already holds a finished latent cache ({INDEX}); choose another directory")
+    if clips < 1 or batch_size < 1 or shard_clips < 1:
+        raise ValueError(f"clips, batch size and shard size must be >= 1, got {clips}, {batch_size}, {shard_clips}")
+    out.mkdir(parents=True, exist_ok=True)
+    sizes = [min(shard_clips, clips - start) for start in range(0, clips, shard_clips)]
+    names = [f"shard-{i:05d}.safetensors" for i in range(len(sizes))]
+    done = sum((out / name).is_file() for name in names)
+    device = next(autoencoder.parameters(), torch.empty(0)).device
+    with tqdm(total=clips, initial=sum(sizes[:done]), desc="encoding clips", dynamic_ncols=True) as bar:
+        for shard in range(done, len(sizes)):
+            samples = iter(data(shard_seed(seed, shard)))
+            latents, captions = [], []
+            while len(captions) < sizes[shard]:
+                batch = [next(samples) for _ in range(min(batch_size, sizes[shard] - len(captions)))]
+                videos = torch.as_tensor(np.stack([np.asarray(video) for video, _ in batch]))
+                with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+                    latents.append(autoencoder.encode(video_to_tensor(videos.to(device))).to(torch.bfloat16).cpu())
+                captions += [caption for _, caption in batch]
+                bar.update(len(batch))
+            tmp = out / (names[shard] + ".tmp")  # a shard appears whole or not at all
+            save_file({"latents": torch.cat(latents).contiguous()}, str(tmp), metadata={"captions": json.dumps(captions)})
+            tmp.replace(out / names[shard])
+    shape = list(latents[0].shape[1:]) if done < len(sizes) else _read_shard(out / names[0])[0].shape[1:]
+    index = {"clips": clips, "shards": names, "latent_shape": list(shape), "dtype": "bfloat16",
+             "autoencoder_digest": autoencoder_digest, "source": source, "seed": seed}
+    (out / INDEX).write_text(json.dumps(index, indent=1) + "\n")
+    return out
+
+
+def _read_shard(path: Path) -> tuple[torch.Tensor, list[str]]:
+    with safe_open(str(path), framework="pt") as f:
+        return f.get_tensor("latents"), json.loads(f.metadata()["captions"])
+
+
+class LatentCache:
+    """A finished cache in memory: ``stream(seed)`` yields ``(latents, caption)`` for ever, epoch after
+    epoch, each in its own random order (the ``seed -> samples`` form the trainers take)."""
+
+    def __init__(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        if not is_latent_cache(directory):
+            raise FileNotFoundError(f"{directory} is not a finished latent cache (no {INDEX}); "
+                                    "run `streamdit encode-latents` to make one, or again to finish it")
+        self.index = json.loads((directory / INDEX).read_text())
+        parts = [_read_shard(directory / name) for name in self.index["shards"]]
+        self.latents = torch.cat([latents for latents, _ in parts])
+        self.captions = [caption for _, captions in parts for caption in captions]
+        if len(self.captions) != self.index["clips"] or len(self.latents) != self.index["clips"]:
+            raise ValueError(f"{directory}: the shards hold {len(self.latents)} clips, the index says "
+                             f"{self.index['clips']}")
+
+    @staticmethod
+    def source(directory: str | Path) -> str:
+        """The ``--data`` the cache's clips came from, read from its index alone."""
+        return json.loads((Path(directory) / INDEX).read_text())["source"]
+
+    @property
+    def autoencoder_digest(self) -> int:
+        return int(self.index["autoencoder_digest"])
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def stream(self, seed: int) -> Iterator[tuple[torch.Tensor, str]]:
+        rng = np.random.default_rng(seed)
+        while True:
+            for i in rng.permutation(len(self)):
+                yield self.latents[i], self.captions[i]

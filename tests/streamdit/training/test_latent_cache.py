@@ -1,0 +1,128 @@
+"""streamdit.training.latent_cache: training clips encoded once and read back epoch after epoch (CPU; the
+autoencoders are small random-init ones: what is under test is the plumbing, not their latents)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+from accelerate.state import AcceleratorState
+
+from streamdit.autoencoders.base import PatchAutoencoder, video_to_tensor
+from streamdit.autoencoders.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
+from streamdit.data import worlds
+from streamdit.models.dit import StreamDiT
+from streamdit.training.cli import encode_main, train_main
+from streamdit.training.latent_cache import LatentCache, encode_clips, shard_seed
+from streamdit.training.trainer import TrainConfig, Trainer, weights_digest
+from tests.streamdit.training.test_training import CAPTION, moving_square, tiny_config
+
+DATA = partial(worlds.stream, "v1", num_frames=8, resolution=16)
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerator():
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def small_autoencoder(seed: int) -> VideoAutoencoder:
+    torch.manual_seed(seed)
+    return VideoAutoencoder(VideoAutoencoderConfig(latent_channels=4, patch_size=2, widths=(8,))).eval()
+
+
+def test_the_cache_holds_each_shards_clips_encoded_by_the_autoencoder_plumbing_random_init(tmp_path) -> None:
+    ae = small_autoencoder(0)
+    encode_clips(DATA, ae, tmp_path, clips=5, autoencoder_digest=weights_digest(ae), source="synthetic", seed=3,
+                 batch_size=2, shard_clips=2)
+    cache = LatentCache(tmp_path)
+    assert len(cache) == 5 and sorted(p.name for p in tmp_path.glob("shard-*")) == [
+        "shard-00000.safetensors", "shard-00001.safetensors", "shard-00002.safetensors"]
+    expected_latents, expected_captions = [], []
+    for shard, n in enumerate((2, 2, 1)):  # each shard: the first n clips of its own seeded stream
+        clips = list(itertools.islice(DATA(shard_seed(3, shard)), n))
+        videos = torch.as_tensor(np.stack([video for video, _ in clips]))
+        with torch.no_grad():
+            expected_latents.append(ae.encode(video_to_tensor(videos)))
+        expected_captions += [caption for _, caption in clips]
+    assert cache.captions == expected_captions
+    assert cache.latents.dtype == torch.bfloat16 and cache.latents.shape == (5, 4, 2, 4, 4)
+    torch.testing.assert_close(cache.latents.float(), torch.cat(expected_latents), rtol=1 / 128, atol=1e-3)
+    assert json.loads((tmp_path / "latents.json").read_text())["latent_shape"] == [4, 2, 4, 4]
+    with pytest.raises(FileExistsError, match="already holds"):
+        encode_clips(DATA, ae, tmp_path, 5, weights_digest(ae), "synthetic")
+
+
+def test_an_interrupted_cache_resumes_to_the_same_shards_plumbing_random_init(tmp_path) -> None:
+    ae = small_autoencoder(0)
+    encode_clips(DATA, ae, tmp_path / "whole", 6, 1, "synthetic", seed=1, batch_size=2, shard_clips=2)
+
+    def breaks_in_the_second_shard(seed: int):
+        if seed == shard_seed(1, 1):
+            yield next(DATA(seed))
+            raise KeyboardInterrupt
+        yield from DATA(seed)
+
+    with pytest.raises(KeyboardInterrupt):
+        encode_clips(breaks_in_the_second_shard, ae, tmp_path / "resumed", 6, 1, "synthetic", seed=1, batch_size=1,
+                     shard_clips=2)
+    assert [p.name for p in (tmp_path / "resumed").iterdir()] == ["shard-00000.safetensors"]
+    with pytest.raises(FileNotFoundError, match="not a finished latent cache"):
+        LatentCache(tmp_path / "resumed")
+    encode_clips(DATA, ae, tmp_path / "resumed", 6, 1, "synthetic", seed=1, batch_size=2, shard_clips=2)
+    for name in ("shard-00000.safetensors", "shard-00001.safetensors", "shard-00002.safetensors", "latents.json"):
+        assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
+def test_the_stream_visits_every_clip_once_per_epoch_in_a_new_order(tmp_path) -> None:
+    ae = small_autoencoder(0)
+    encode_clips(DATA, ae, tmp_path, 6, 1, "synthetic", batch_size=3, shard_clips=4)
+    cache = LatentCache(tmp_path)
+    ids = {cache.latents[i].float().sum().item(): i for i in range(6)}
+    seen = [ids[latents.float().sum().item()] for latents, _ in itertools.islice(cache.stream(0), 18)]
+    epochs = [seen[i:i + 6] for i in range(0, 18, 6)]
+    assert all(sorted(epoch) == list(range(6)) for epoch in epochs)
+    assert len({tuple(epoch) for epoch in epochs}) > 1
+    assert [ids[x.float().sum().item()] for x, _ in itertools.islice(cache.stream(0), 6)] == epochs[0]
+    assert [ids[x.float().sum().item()] for x, _ in itertools.islice(cache.stream(1), 6)] != epochs[0]
+
+
+def test_training_on_latents_equals_training_on_their_videos(text_encoder, tmp_path) -> None:
+    ae = PatchAutoencoder(2)
+    video = moving_square()
+    latents = ae.encode(video_to_tensor(video[None]))[0]
+    runs = []
+    for name, sample in (("videos", video), ("latents", latents)):
+        torch.manual_seed(0)
+        model = StreamDiT(tiny_config(text_encoder.dim, ae))
+        trainer = Trainer(model, ae, text_encoder, itertools.repeat((sample, CAPTION)),
+                          TrainConfig(steps=2, batch_size=2, lr=1e-3), tmp_path / name)
+        trainer.train()
+        runs.append(trainer.unwrapped.state_dict())
+        AcceleratorState._reset_state(reset_partial_state=True)
+    for key in runs[0]:
+        assert torch.equal(runs[0][key], runs[1][key]), key
+    wrong = Trainer(StreamDiT(tiny_config(text_encoder.dim, ae)), ae, text_encoder,
+                    itertools.repeat((latents[:, :2], CAPTION)), TrainConfig(steps=1, batch_size=1), tmp_path / "wrong")
+    with pytest.raises(ValueError, match=r"float latents of shape \(12, 4, 4, 4\)"):
+        wrong.train()
+
+
+def test_encode_latents_then_train_on_them_and_refuse_another_autoencoder_plumbing_random_init(tmp_path) -> None:
+    for seed in (0, 1):
+        small_autoencoder(seed).save_pretrained(tmp_path / f"ae{seed}")
+    (tmp_path / "config.json").write_text(json.dumps(tiny_config(384, PatchAutoencoder(4), pixels=16).to_dict()))
+    assert encode_main(["--out", str(tmp_path / "cache"), "--data", "synthetic-v2", "--autoencoder",
+                        str(tmp_path / "ae0"), "--config", str(tmp_path / "config.json"), "--clips", "3",
+                        "--shard-clips", "2", "--cpu"]) == 0
+    assert LatentCache(tmp_path / "cache").latents.shape == (3, 4, 4, 4, 4)
+    common = ["--config", str(tmp_path / "config.json"), "--data", str(tmp_path / "cache"), "--steps", "1",
+              "--batch-size", "2", "--num-workers", "0", "--sample-chunk-size", "1", "--cpu"]
+    assert train_main(["--out", str(tmp_path / "run"), "--autoencoder", str(tmp_path / "ae0"), *common]) == 0
+    assert json.loads((tmp_path / "run" / "pipeline" / "pipeline.json").read_text())["world"] == "v2"
+    with pytest.raises(SystemExit, match="encoded by another autoencoder"):
+        train_main(["--out", str(tmp_path / "other"), "--autoencoder", str(tmp_path / "ae1"), *common])
