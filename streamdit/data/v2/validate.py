@@ -1,6 +1,7 @@
 """Accuracy of the world-v2 detector on ground-truth renders: ``python -m streamdit.data.v2.validate``.
 
-For each split and condition (clean; blurred and noisy like a small generative model's output), random
+For each split and condition (clean; blurred and noisy like a small generative model's output; with
+``--autoencoder DIR``, passed through that video autoencoder: what survives its latent space), random
 scenes are rendered and scored by ``detect_adherence`` against their canonical caption, which states
 every attribute of every object, the background and (on textured backgrounds) the camera. Prints
 per-attribute accuracy with 95% Wilson intervals, the misses by attribute value, and throughput.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -25,9 +27,11 @@ ATTRIBUTES = (*OBJECT_FIELDS, "background", "camera", "count", "match")
 
 
 def validate(n: int = 100, seed: int = 0, num_frames: int = 32, resolution: int = 256, noise_std: float = 12.0,
-             blur_sigma: float = 3.0, conditions: tuple[str, ...] = ("clean", "blur+noise")) -> tuple[list[dict], Counter]:
+             blur_sigma: float = 3.0, conditions: tuple[str, ...] = ("clean", "blur+noise"),
+             reconstruct: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[list[dict], Counter]:
     """Rows (condition, split, attribute, correct, total, accuracy, ci_low, ci_high) over ``n`` scenes per
-    split, and a count of the misses by (condition, attribute, true value)."""
+    split, and a count of the misses by (condition, attribute, true value). Condition "autoencoder" scores
+    ``reconstruct(video)``."""
     rng = np.random.default_rng(seed)
     rows, misses = [], Counter()
     for split in SPLITS:
@@ -36,7 +40,9 @@ def validate(n: int = 100, seed: int = 0, num_frames: int = 32, resolution: int 
             results = []
             for spec in tqdm(specs, desc=f"{split} {condition}", leave=False):
                 video = render(spec, num_frames)
-                if condition != "clean":
+                if condition == "autoencoder":
+                    video = reconstruct(video)
+                elif condition != "clean":
                     video = degrade(video, rng, noise_std, blur_sigma)
                 result = detect_adherence(video, caption(spec))
                 results.append(result)
@@ -66,6 +72,23 @@ def _count_misses(misses: Counter, condition: str, spec, video: np.ndarray) -> N
         misses[(condition, "camera", f"{spec.camera} -> {found.camera}")] += 1
 
 
+def autoencoder_reconstruction(directory: str) -> Callable[[np.ndarray], np.ndarray]:
+    """``video -> video`` through the autoencoder in ``directory`` (encode, then decode; fp32 on CPU)."""
+    import torch
+
+    from ...autoencoders.base import tensor_to_video, video_to_tensor
+    from ...loading import load_autoencoder
+
+    autoencoder = load_autoencoder(directory)
+
+    def reconstruct(video: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            latents = autoencoder.encode(video_to_tensor(torch.from_numpy(video)[None]))
+            return tensor_to_video(autoencoder.decode(latents))[0].numpy()
+
+    return reconstruct
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m streamdit.data.v2.validate", description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=100, help="scenes per split (default 100)")
@@ -75,10 +98,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--noise", type=float, default=12.0, help="noise std of the degraded condition, 0-255 units")
     parser.add_argument("--blur", type=float, default=3.0, help="blur sigma of the degraded condition, pixels")
     parser.add_argument("--clean-only", action="store_true", help="score the clean renders only")
+    parser.add_argument("--autoencoder", default=None, metavar="DIR",
+                        help="also score reconstructions by this video autoencoder (frames: a multiple of its "
+                             "temporal compression)")
     args = parser.parse_args(argv)
     conditions = ("clean",) if args.clean_only else ("clean", "blur+noise")
+    reconstruct = None
+    if args.autoencoder is not None:
+        reconstruct, conditions = autoencoder_reconstruction(args.autoencoder), (*conditions, "autoencoder")
     start = time.perf_counter()
-    rows, misses = validate(args.n, args.seed, args.frames, args.resolution, args.noise, args.blur, conditions)
+    rows, misses = validate(args.n, args.seed, args.frames, args.resolution, args.noise, args.blur, conditions,
+                            reconstruct)
     print(f"{'condition':<11} {'split':<8} {'attribute':<11} {'accuracy':>8}  {'95% CI':<15} {'n':>4}")
     for r in rows:
         print(f"{r['condition']:<11} {r['split']:<8} {r['attribute']:<11} {r['accuracy']:>8.3f}  "

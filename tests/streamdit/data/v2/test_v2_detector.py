@@ -90,3 +90,20 @@ def test_bad_input_is_a_clear_error():
         detect_scene(video[..., 0])
     with pytest.raises(ValueError, match="no object"):
         detect_adherence(video, "on a striped background")
+
+
+def test_validate_scores_what_survives_an_autoencoder(tmp_path, capsys):
+    from streamdit.autoencoders.base import PatchAutoencoder
+    from streamdit.data.v2.validate import main, validate
+
+    rows, _ = validate(n=3, seed=5, num_frames=24, conditions=("clean", "autoencoder"),
+                       reconstruct=lambda video: np.zeros_like(video))
+    accuracy = {(r["condition"], r["split"], r["attribute"]): r["accuracy"] for r in rows}
+    for split in ("train", "heldout"):  # a blank reconstruction keeps no colour; the renders keep all
+        assert accuracy[("clean", split, "color")] == 1.0 and accuracy[("autoencoder", split, "color")] == 0.0
+    PatchAutoencoder(4).save_pretrained(tmp_path / "patch")  # lossless: reconstructions score as the renders
+    main(["-n", "2", "--seed", "5", "--frames", "24", "--clean-only", "--autoencoder", str(tmp_path / "patch")])
+    lines = capsys.readouterr().out.splitlines()
+    table = {tuple(line.split()[:3]): line.split()[3] for line in lines if line.startswith(("clean", "autoencoder"))}
+    assert table[("autoencoder", "heldout", "match")] == table[("clean", "heldout", "match")] == "1.000"
+    assert {key[2] for key in table if key[0] == "autoencoder"} >= {"color", "shape", "background", "camera"}
