@@ -52,6 +52,7 @@ MOTION = ("tests/streamdit/autoencoders/test_video_autoencoder.py",)
 BATCH = ("tests/streamdit/inference/test_stream_batch.py",)
 LIVE = ("tests/demo/test_live.py",)
 METRICS = ("tests/demo/test_metrics.py",)
+LATENT_CACHE = ("tests/streamdit/training/test_latent_cache.py",)
 WAITING = ("tests/demo/test_page_parts.py", "-k", "waiting_line")
 HE_SERVER = ("tests/human_eval/test_he_server.py",)
 
@@ -281,6 +282,14 @@ MUTANTS = [
     M("loading: the old-style autoencoder type not recognised", "streamdit/loading.py",
       "if \"type\" in config:", "if \"type\" in config and False:", LOADING),
     # -- trainer ------------------------------------------------------------------------------------
+    M("latent cache: every shard from the same data seed", "streamdit/training/latent_cache.py",
+      "samples = iter(data(shard_seed(seed, shard)))", "samples = iter(data(seed))", LATENT_CACHE),
+    M("latent cache: the stream repeats one order every epoch", "streamdit/training/latent_cache.py",
+      "        rng = np.random.default_rng(seed)\n        while True:\n",
+      "        while True:\n            rng = np.random.default_rng(seed)\n", LATENT_CACHE),
+    M("latent cache: another autoencoder's latents accepted", "streamdit/training/cli.py",
+      "if autoencoder is not None and cache.autoencoder_digest != weights_digest(autoencoder):",
+      "if autoencoder is None and cache.autoencoder_digest != weights_digest(autoencoder):", LATENT_CACHE),
     M("trainer: EMA decay 1 - d", "streamdit/training/trainer.py",
       "decay=config.ema_decay, foreach=True", "decay=1 - config.ema_decay, foreach=True", TRAINER),
     M("trainer: warm-up of cooldown_steps", "streamdit/training/trainer.py",
