@@ -115,6 +115,7 @@ class Handlers:
             self.metrics.starts_refused.labels(reason="line full").inc()
             raise refuse(InputError(f"The server is busy: {exc.waiting} visitors are waiting for a stream. "
                                     f"Try again in {math.ceil(exc.retry_s)} s.")) from exc
+        self._session(request).claim(ticket)
         return self._notice(ticket), ticket, gr.Timer(active=True), player
 
     def queue_notice(self, ticket: int | None) -> tuple[object, object]:
@@ -152,13 +153,17 @@ class Handlers:
             raise refuse(exc) from exc
         except KeyError as exc:
             raise refuse(InputError(f"Unknown model {model!r}; choose one of {self.models.labels}.")) from exc
+        begun = session.begin(ticket)
+        if begun is None:  # this visitor pressed Start again and that later run began first: it replaced this one
+            yield gr.skip(), gr.skip()
+            return
+        folder, stop = begun
         log.info("stream starts (%.1f s after Start)", started - clicked)
         if waited is not None:
             self.metrics.wait.observe(started - clicked)
         self.metrics.streams_started.labels(player="canvas" if player else "hls").inc()
         seconds = self._seconds(seconds)
         max_chunks = max(1, math.ceil(seconds * pipe.config.fps / pipe.frames_per_chunk))
-        folder, stop = session.begin()
         run = self.line.start(seconds)
         try:
             frames_in = self._input_frames(source, video, pipe, session, stop)
@@ -295,12 +300,13 @@ class Handlers:
         return f"Live prompt: “{escape_markdown(text)}”"  # unknown words are named as it is typed (check_typing)
 
     def check_typing(self, prompt: str) -> str:
-        """A note on the prompt being typed: too long, or words the model never saw; "" when it is fine."""
+        """A note on the prompt being typed: too long, or words the models' world never had; "" when it is fine."""
         text = (prompt or "").strip()
         if len(text) > MAX_PROMPT_CHARS:
             return (f"⚠️ {len(text):,} characters: the limit is {MAX_PROMPT_CHARS:,}. "
                     "Shorten it: Start and Enter refuse a longer prompt.")
-        unknown = unknown_words_note(unknown_words(text))
+        world = self.models.world
+        unknown = unknown_words_note(unknown_words(text, world), world)
         return f"⚠️ {escape_markdown(unknown)}" if unknown else ""
 
     def model_chosen(self, model: str) -> None:

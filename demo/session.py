@@ -31,11 +31,21 @@ class Session:
         self.closed = False
         self._runs = 0
         self._active = 0
+        self._newest_ticket = 0  # the waiting-line ticket of the visitor's latest Start
         self._lock = threading.Lock()
 
-    def begin(self) -> tuple[Path, threading.Event]:
-        """Stop any previous run; a fresh segment folder and stop flag for the next one."""
+    def claim(self, ticket: int) -> None:
+        """Start pressed again: ``ticket`` is the visitor's newest, and a run of an older ticket that has not
+        begun yet never will (``begin`` refuses it), whichever order the two ``generate`` calls arrive in."""
         with self._lock:
+            self._newest_ticket = max(self._newest_ticket, ticket)
+
+    def begin(self, ticket: int | None = None) -> tuple[Path, threading.Event] | None:
+        """Stop any previous run; a fresh segment folder and stop flag for the next one. None (and nothing
+        stopped) for the run of a ``ticket`` older than the session's newest: a later Start replaced it."""
+        with self._lock:
+            if ticket is not None and ticket < self._newest_ticket:
+                return None
             self._end_locked()
             self._runs += 1
             self._active += 1

@@ -77,3 +77,16 @@ def test_cli_rejects_a_missing_model_dir_and_unavailable_cuda(tmp_path: Path, ca
         with pytest.raises(SystemExit):
             main(["--device", "cuda"])
         assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_a_replaced_start_never_begins_whichever_generate_arrives_first(tmp_path: Path) -> None:
+    session = SessionStore(tmp_path).get("tab")
+    session.claim(1)
+    session.claim(2)  # Start pressed twice: ticket 2 replaces ticket 1
+    _, second_stop = session.begin(2)  # the second run began first ...
+    assert session.begin(1) is None  # ... so the first never does, and leaves the second playing
+    assert not second_stop.is_set()
+    assert session.begin(None) is not None and second_stop.is_set()  # an API call (no ticket) always begins
+    session.claim(3)
+    _, third_stop = session.begin(3)
+    assert not third_stop.is_set()
