@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
@@ -12,15 +13,27 @@ from demo.metrics import ServerMetrics
 from demo.models import ModelBank
 from demo.previews import default_cache_dir, preview_clips
 from demo.session import SessionStore
-from demo.vocabulary import domain_markdown
+from demo.vocabulary import KNOWS, domain_markdown
 
-EXAMPLES = [
-    "a red circle moving left on a dark background",
-    "a blue square moving up",
-    "a yellow triangle drifting right on a gray background",
-    "a green diamond sliding down on a white background",
-    "a magenta ball moving right and a cyan box moving up",
-]
+# The examples gallery's prompts by the served models' world (v2's all in its training split: tests/demo/test_worlds.py)
+EXAMPLES = {
+    "v1": [
+        "a red circle moving left on a dark background",
+        "a blue square moving up",
+        "a yellow triangle drifting right on a gray background",
+        "a green diamond sliding down on a white background",
+        "a magenta ball moving right and a cyan box moving up",
+    ],
+    "v2": [
+        "a small red star spinning quickly and a big blue box moving slowly left on a white background",
+        "a large yellow ball bouncing on a grassy meadow, with a static camera",
+        "a small green triangle circling slowly on a checkered background, the camera still",
+        "a small cyan cross moving quickly up and to the right over sand dunes, as the camera pans left",
+        "a big purple diamond pulsing on a striped background, while the camera pans down",
+        "a big orange star spinning slowly and a small magenta square moving down and a blue ball bouncing "
+        "against the sky, as the camera pans right",
+    ],
+}
 CSS = """
 #title h1 { margin-bottom: 0; }
 #untrained { border: 1px solid #d97706; background: #fffbeb; color: #92400e; border-radius: 8px; padding: 4px 12px; }
@@ -38,7 +51,7 @@ html[data-player="hls"] #live-canvas-block { display: none !important; }
             white-space: nowrap; }
 #steering[hidden] { display: none; }
 #player-mode { padding-top: 0; }
-/* the 128 px video fills its box, scaled up by the browser's smooth (bilinear) video scaler */
+/* the video (128 or 256 px) fills its box, scaled up by the browser's smooth (bilinear) video scaler */
 #live-video video { width: 100% !important; height: 100% !important; object-fit: contain; background: #111; }
 #live-video { aspect-ratio: 1 / 1; height: auto !important; max-height: 500px; }
 /* examples: a gallery of preview clips, each with its whole prompt under it (wrapped, never cut off) */
@@ -63,16 +76,24 @@ html[data-player="hls"] #live-canvas-block { display: none !important; }
 """
 THEME = gr.themes.Soft(primary_hue="indigo")
 PLAYER_JS = (Path(__file__).parent / "player.js").read_text()
-CANVAS_HTML = ('<canvas id="live-canvas" width="128" height="128" aria-label="Live video"></canvas>'
-               '<div id="steering" role="status" hidden>Steering to the new prompt…</div>')
 PLAYERS = [("Live (frames as they are made)", "canvas"), ("Compatible (HLS video, seconds behind)", "hls")]
 # Start: the canvas player opens its frame stream at the click and hands its token to the server
 START_JS = "(seconds, player) => [seconds, window.streamditLive ? window.streamditLive.start() : '']"
-INTRO = ("# StreamDiT: real-time streaming text-to-video\n"
-         "Press **Start**, then type a new prompt and press **Enter** (or click an example) to steer the playing "
-         "video: with the distilled student the picture turns to the new prompt within about half a second (the "
-         "object may jump to a new place as it does). The model knows only coloured shapes moving left, right, "
-         "up or down on plain backgrounds (*What this model knows*, below).")
+
+
+def canvas_html(height: int, width: int) -> str:
+    """The live player's canvas at the served frame size (demo/player.js sets it again from each stream's start)."""
+    return (f'<canvas id="live-canvas" width="{width}" height="{height}" aria-label="Live video"></canvas>'
+            '<div id="steering" role="status" hidden>Steering to the new prompt…</div>')
+
+
+def intro(world: str) -> str:
+    """The page's title and first paragraph (Markdown), naming what a model of ``world`` knows."""
+    return ("# StreamDiT: real-time streaming text-to-video\n"
+            "Press **Start**, then type a new prompt and press **Enter** (or click an example) to steer the playing "
+            "video: with the distilled student the picture turns to the new prompt within about half a second (the "
+            f"object may jump to a new place as it does). The model knows only {KNOWS[world]} "
+            "(*What this model knows*, below).")
 
 
 def guidance_info(models: ModelBank) -> str:
@@ -92,36 +113,40 @@ def launch_options(hub: LiveHub, metrics: ServerMetrics | None = None) -> dict[s
     return dict(theme=THEME, css=CSS, head=f"<script>{PLAYER_JS}</script>", app_kwargs={"routes": routes})
 
 
-def choose_example(event: gr.SelectData) -> str:
-    """A preview clicked in the examples gallery: its prompt."""
-    return EXAMPLES[event.index]
+def example_chooser(examples: list[str]) -> Callable[[gr.SelectData], str]:
+    """The examples gallery's select handler: the prompt of the preview clicked."""
+    def choose_example(event: gr.SelectData) -> str:
+        return examples[event.index]
+    return choose_example
 
 
 def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore | None = None,
                hub: LiveHub | None = None, preview_dir: Path | None = None,
                metrics: ServerMetrics | None = None) -> gr.Blocks:
     """The demo page; ``launch(**launch_options(hub, metrics))`` it (same ``hub`` and ``metrics``) after
-    ``queue()`` has been set up here. The examples' preview clips are made by the first model into
-    ``preview_dir`` (default: the user's cache) unless already there."""
+    ``queue()`` has been set up here. The examples, domain text and vocabulary check are those of the models'
+    world (``ModelBank.world``); the examples' preview clips are made by the first model into ``preview_dir``
+    (default: the user's cache) unless already there."""
     handlers = Handlers(models, store or SessionStore(), limits, hub, metrics)
-    pipe = models.get()
-    clips = preview_clips(pipe, models.model_key(), EXAMPLES, preview_dir or default_cache_dir())
+    pipe, world = models.get(), models.world
+    examples = EXAMPLES[world]
+    clips = preview_clips(pipe, models.model_key(), examples, preview_dir or default_cache_dir())
     card = models.model_card()
     with gr.Blocks(title="StreamDiT: real-time text-to-video") as demo:
-        gr.Markdown(INTRO, elem_id="title")
+        gr.Markdown(intro(world), elem_id="title")
         if models.untrained:
             gr.Markdown("⚠️ **Untrained model: train or bundle one.** No trained model was found in "
                         "`streamdit/bundled/`, so this page runs a randomly initialised tiny model and shows "
                         "noise-like video. Pass `--model DIR` to serve a trained pipeline.", elem_id="untrained")
         with gr.Accordion("What this model knows", open=False, elem_id="about"):
-            gr.Markdown(domain_markdown())
+            gr.Markdown(domain_markdown(world))
         ticket, player = gr.State(None), gr.State(None)
         player_token = gr.Textbox(visible=False)  # filled by START_JS
         timer = gr.Timer(1.0, active=False)
         with gr.Row(equal_height=False, elem_id="main"):
             with gr.Column(scale=3, elem_id="video-col"):
                 with gr.Column(elem_id="video-block"):
-                    gr.HTML(CANVAS_HTML, elem_id="live-canvas-block", padding=False)
+                    gr.HTML(canvas_html(*pipe.resolution), elem_id="live-canvas-block", padding=False)
                     video = gr.Video(label="Live video", streaming=True, autoplay=True, interactive=False,
                                      height=420, elem_id="live-video")
                     stats = gr.Markdown("Idle: press Start.", elem_id="stats")
@@ -134,13 +159,13 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                              info="Used from the next Start.")
             with gr.Column(scale=2, elem_id="side-col"):
                 with gr.Column(elem_id="prompt-block"):
-                    prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0], lines=1, max_lines=3,
+                    prompt = gr.Textbox(label="Prompt", value=examples[0], lines=1, max_lines=3,
                                         submit_btn="Apply", elem_id="prompt",
                                         info="Enter or Apply changes the playing video.")
                     check = gr.Markdown("", elem_id="prompt-check")
                     note = gr.Markdown("", elem_id="prompt-note")
                 with gr.Column(elem_id="extras"):
-                    examples = gr.Gallery([(str(clip), text) for clip, text in zip(clips, EXAMPLES)], columns=3,
+                    gallery = gr.Gallery([(str(clip), text) for clip, text in zip(clips, examples)], columns=3,
                                           label="Examples: click one to use it (while streaming, it changes the video)",
                                           allow_preview=False, object_fit="contain", height="auto",
                                           elem_id="examples", interactive=False)
@@ -182,7 +207,7 @@ def build_demo(models: ModelBank, limits: Limits = Limits(), store: SessionStore
                       concurrency_limit=None, show_progress="hidden", trigger_mode="always_last")
         prompt.submit(handlers.set_prompt, inputs=[prompt], outputs=[note], api_name="set_prompt",
                       concurrency_limit=None, show_progress="hidden")
-        examples.select(choose_example, outputs=[prompt], api_visibility="private", concurrency_limit=None,
+        gallery.select(example_chooser(examples), outputs=[prompt], api_visibility="private", concurrency_limit=None,
                         show_progress="hidden").then(
             handlers.set_prompt, inputs=[prompt], outputs=[note], api_name="example_prompt",
             api_visibility="private", concurrency_limit=None, show_progress="hidden")

@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         device = resolve_device(args.device)
         models = ModelBank(discover(args.model), device)
+        world = models.world  # loads every model; models of different worlds are refused here
         limits = Limits(max_seconds=args.max_seconds, segment_seconds=args.segment_seconds, lead_seconds=args.lead_seconds,
                         lead_frames=args.lead_frames, max_streams=args.max_streams,
                         max_waiting=None if args.max_waiting == -1 else args.max_waiting)
@@ -73,6 +74,6 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_demo(models, limits, hub=hub, preview_dir=args.preview_dir, metrics=metrics)
     metrics.serving(models.labels[0], device, speeds)
     print(f"StreamDiT demo: {models.labels[0]} on {device}, {pipe.resolution[1]}x{pipe.resolution[0]} "
-          f"at {pipe.config.fps} fps", flush=True)
+          f"at {pipe.config.fps} fps, world {world}", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, show_error=True,
                 **launch_options(hub, metrics))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -81,6 +82,17 @@ class ModelBank:
                                               if option.path is None
                                               else StreamDiTPipeline.from_pretrained(option.path, device=self.device))
             return self._loaded[option.label]
+
+    @cached_property
+    def world(self) -> str:
+        """The synthetic world the offered models were trained on (``PipelineConfig.world``; loads each): the page
+        shows its examples, domain text and vocabulary. ``ValueError`` when they differ: a page serves one world."""
+        worlds = {label: self.get(label).config.world for label in self.labels}
+        if len(set(worlds.values())) > 1:
+            found = ", ".join(f"{label}: world {world}" for label, world in worlds.items())
+            raise ValueError(f"the models offered were trained on different worlds ({found}); a page serves the "
+                             "models of one world: serve each on a page of its own (--model DIR)")
+        return worlds[self.labels[0]]
 
     def batcher(self, label: str | None = None) -> StreamBatcher:
         """The stream batch of a model: all visitors' streams of it share its forwards (streamdit.inference.stream_batch)."""
