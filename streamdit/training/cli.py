@@ -22,6 +22,9 @@ from streamdit.training.latent_cache import LatentCache, encode_clips, is_latent
 from streamdit.training.trainer import Sample, TrainConfig, Trainer, make_accelerator, weights_digest
 
 OBJECTIVE_OPTIONS = ("chunk_sizes", "chunk_weights", "shift", "cond_dropout")  # flow matching only
+VIDEO_DATA_HELP = ("'synthetic' (world v1: the built-in shapes domain), 'synthetic-v2' (world v2: textured scenes) "
+                   "or a video folder with metadata.csv (file_name, text)")
+CACHE_DATA_HELP = ", or a latent cache made by `streamdit encode-latents` with the same autoencoder"
 DISTILL_DEFAULTS = dict(steps=2000, lr=5e-5, warmup_steps=100, ema_decay=0.999)
 
 
@@ -73,8 +76,7 @@ def train_parser() -> argparse.ArgumentParser:
     io.add_argument("--out", type=Path, required=True, help="output directory")
     io.add_argument("--config", default="tiny", help="model preset (tiny, tiny-latent, paper-4b) or a StreamDiTConfig JSON file; "
                     "in_channels and text_dim follow the autoencoder and text encoder")
-    io.add_argument("--data", default="synthetic", help="'synthetic' (world v1: the built-in shapes domain), "
-                    "'synthetic-v2' (world v2: textured scenes) or a video folder with metadata.csv (file_name, text)")
+    io.add_argument("--data", default="synthetic", help=VIDEO_DATA_HELP + CACHE_DATA_HELP)
     io.add_argument("--autoencoder", default="patch:8", help="'patch:P' (pixel patches of P x P) or an autoencoder directory")
     io.add_argument("--text-encoder", type=Path, default=None, help="Hugging Face encoder directory (default: bundled all-MiniLM-L6-v2)")
     io.add_argument("--text-layers", type=_int_list, default=[-1],
@@ -107,8 +109,7 @@ def distill_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--teacher", type=Path, required=True, help="teacher pipeline directory")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
-    parser.add_argument("--data", default="synthetic", help="'synthetic' (world v1), 'synthetic-v2' or a video folder "
-                        "with metadata.csv")
+    parser.add_argument("--data", default="synthetic", help=VIDEO_DATA_HELP + CACHE_DATA_HELP)
     parser.add_argument("--steady-fraction", type=float, default=0.75,
                         help="share of steps on the steady-state segment (the rest: start-up segments)")
     parser.add_argument("--rollout-fraction", type=float, default=0.0,
@@ -206,8 +207,7 @@ def encode_parser() -> argparse.ArgumentParser:
                     "and encoding every clip of every step. Resumable: run it again after an interruption.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="output directory (the cache)")
-    parser.add_argument("--data", default="synthetic", help="'synthetic' (world v1), 'synthetic-v2' or a video folder "
-                        "with metadata.csv")
+    parser.add_argument("--data", default="synthetic", help=VIDEO_DATA_HELP)
     parser.add_argument("--autoencoder", required=True, help="the autoencoder directory training will use")
     parser.add_argument("--config", default="tiny-latent", help="model preset or StreamDiTConfig JSON: clips get its "
                         "buffer's frames and pixel size")
