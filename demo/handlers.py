@@ -141,7 +141,10 @@ class Handlers:
         canvas ``player`` token the frames go to that player instead (demo/live.py) and only stats are yielded."""
         started = time.monotonic()
         waited = self.line.leave(ticket)
-        if waited is not None and waited.cancelled:  # Stop pressed while it waited: it never runs
+        # Stop pressed while it waited: it never runs. A ticket no longer in the line was taken by another
+        # generate: the page's ticket state is read when an event runs, so after two quick Starts both
+        # generates may carry the second ticket, and only the first of them plays.
+        if (waited is not None and waited.cancelled) or (ticket is not None and waited is None):
             yield gr.skip(), gr.skip()
             return
         clicked = waited.clicked if waited is not None else started

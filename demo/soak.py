@@ -239,7 +239,7 @@ def visitor_loop(url: str, seed: int, tally: Tally, deadline: float, seconds: fl
             else:
                 visitor.stop()
         except Exception as exc:  # every failure a visitor meets is counted and named in the report
-            tally.add(errors=f"{type(exc).__name__}: {str(exc)[:300]}")
+            tally.add(errors=f"{type(exc).__name__} (a visitor to leave by {ending}): {str(exc)[:300]}")
             if visitor is not None:
                 visitor.leave()
         time.sleep(rng.uniform(1, 10))  # the next visitor arrives

@@ -94,3 +94,31 @@ def test_a_full_line_turns_the_next_visitor_away_with_when_to_come_back(limited_
     second.watch(0.5, deadline=time.monotonic() + 60)
     assert third.start()
     wait_until(lambda: playing(limited_server) == (1, 1), limit_s=10)
+
+
+def test_two_starts_while_waiting_play_one_stream_to_the_second_player(student_server: str) -> None:
+    # While a visitor waits, both generates of two Starts run later with the session's state then: the second
+    # Start's ticket and player. The soak met the second of them stopping the first's stream, which played to
+    # the same player, before its first frame.
+    made = [Visitor(student_server, random.Random(i), Tally(), SECONDS, start_limit_s=60) for i in range(4)]
+    others, visitor = made[:3], made[3]
+    try:
+        for other in others:  # every slot taken: the visitor's two Starts wait
+            assert other.start()
+        for other in others:
+            other.watch(0.2, deadline=time.monotonic() + 60)
+        started = scrape(student_server)["streamdit_streams_started_total"]
+        assert visitor.start()
+        first = visitor.job
+        assert visitor.start()
+        wait_until(lambda: playing(student_server)[1] == 1, limit_s=10)
+        for other in others:
+            other.stop()
+        first.result(timeout=60)
+        visitor.watch(0.5, deadline=time.monotonic() + 60)  # the second player plays
+        assert scrape(student_server)["streamdit_streams_started_total"] == started + 1
+        visitor.stop()
+    finally:
+        for one in made:
+            one.leave()
+    wait_until(lambda: playing(student_server) == (0, 0), limit_s=30)
