@@ -4,14 +4,17 @@
 # (a finished stage is skipped). So far it holds the latent space; the DiT stages (teacher, single-scheme
 # ablation, student) join it once their size is chosen by measurement, and it then replaces
 # scripts/train_bundled.sh (world v1) behind `make train-bundled`.
-#   1. video autoencoder: 4x time, 16x space (4x4 pixel patches, two stride-2 stages of widths 64 and 128),
-#      32 channels: a 256x256 latent frame is 16x16x32, as many latent pixels as world v1's 128x128 with 8x.
-#      (With 16 channels, after 6000 steps, the shapes of small stars and crosses came back as blobs: the
-#      detector read 16 of 24 objects' shapes from reconstructions, every colour and background.)
+#   1. video autoencoder: 4x time, 16x space (4x4 pixel patches, two stride-2 stages of widths 64 and 128,
+#      a residual block in each), 32 channels: a 256x256 latent frame is 16x16x32, as many latent pixels as
+#      world v1's 128x128 with 8x. (With 16 channels, after 6000 steps, the shapes of small stars and crosses
+#      came back as blobs: the detector read 16 of 24 objects' shapes from reconstructions, every colour and
+#      background; with 32 channels and no block in the stages, small crosses still read as squares and
+#      small objects as large in 4 of 24 scenes each.)
 #      Trained on 128x128 crops around an object of 256x256 renders (convolutions see the textures at their
 #      size, a quarter of the pixels per step), bf16 autocast, AE_STEPS steps.
 #   2. its motion head (as world v1's: velocity field from each latent and the one before, keyframe warped
-#      to each frame, carried keyframe), AE_MOTION_STEPS steps on the frozen encoder's latents.
+#      to each frame, carried keyframe; the first group, with no latent before it, scored too), AE_MOTION_STEPS
+#      steps on the frozen encoder's latents.
 #   3. a latent cache: CLIPS training clips encoded once (`streamdit encode-latents`; rendering and encoding a
 #      clip at 256x256 cost more than the DiT's step on it), which every DiT stage reads epoch after epoch.
 #   4. teacher (chunk sizes 1, 2, 4, 8 mixed), then the single-scheme ablation (c = 2 only), each
@@ -37,7 +40,7 @@ resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
 if [ -z "${AE:-}" ]; then
   AE=$OUT/autoencoder-motion
   [ -f "$OUT/autoencoder/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder" --world v2 \
-    --latent-channels 32 --patch-size 4 --widths 64 128 --frames 8 --crop 128 --batch-size 8 --lr 1e-3 \
+    --latent-channels 32 --patch-size 4 --widths 64 128 --stage-blocks 1 --frames 8 --crop 128 --batch-size 8 --lr 1e-3 \
     --steps "$AE_STEPS" --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder") \
     >> "$OUT/autoencoder.log" 2>&1
   [ -f "$OUT/autoencoder-motion/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder-motion" \

@@ -42,6 +42,7 @@ class VideoAutoencoderConfig:
     temporal_compression: int = 4
     patch_size: int = 2  # pixels folded into channels at both ends (cheap full-resolution layers)
     widths: tuple[int, ...] = (32, 96)  # one stride-2 stage per entry, highest resolution first
+    stage_blocks: int = 0  # residual blocks in each stage of encoder and decoder (besides the one at the latent)
     latent_scale: float = 1.0  # latents are (z - latent_shift) * latent_scale: unit variance for the DiT
     latent_shift: float = 0.0
     context_latents: int = 0  # earlier latents the motion head reads (0: no motion head)
@@ -50,6 +51,8 @@ class VideoAutoencoderConfig:
 
     def __post_init__(self) -> None:
         self.widths = tuple(self.widths)
+        if self.stage_blocks < 0:
+            raise ValueError(f"stage_blocks must be >= 0, got {self.stage_blocks}")
         if self.context_latents < 0:
             raise ValueError(f"context_latents must be >= 0, got {self.context_latents}")
         if self.carry_keyframe and not self.context_latents:
@@ -123,6 +126,7 @@ class VideoAutoencoder(nn.Module):
         enc: list[nn.Module] = [nn.PixelUnshuffle(cfg.patch_size), nn.Conv2d(group_channels, w[0], 3, padding=1)]
         for i, width in enumerate(w):
             nxt = w[i + 1] if i + 1 < len(w) else w[-1]
+            enc += [ResBlock(width) for _ in range(cfg.stage_blocks)]
             enc += [nn.SiLU(), nn.Conv2d(width, nxt, 4, stride=2, padding=1)]
         enc += [ResBlock(w[-1]), nn.SiLU(), nn.Conv2d(w[-1], cfg.latent_channels, 3, padding=1)]
         self.encoder = nn.Sequential(*enc)
@@ -130,6 +134,7 @@ class VideoAutoencoder(nn.Module):
         for i in reversed(range(len(w))):
             prev = w[i + 1] if i + 1 < len(w) else w[-1]
             dec += [nn.SiLU(), nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(prev, w[i], 3, padding=1)]
+            dec += [ResBlock(w[i]) for _ in range(cfg.stage_blocks)]
         dec += [nn.SiLU(), nn.Conv2d(w[0], group_channels, 3, padding=1), nn.PixelShuffle(cfg.patch_size)]
         self.decoder = nn.Sequential(*dec)
         self.motion = (MotionHead(cfg.latent_channels * (1 + cfg.context_latents), cfg.motion_width)

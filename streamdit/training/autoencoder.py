@@ -130,9 +130,10 @@ def train_autoencoder(ae: VideoAutoencoder, train: Iterable[tuple[np.ndarray, st
     """Train ``ae`` in place; returns final loss and held-out PSNR. ``motion_only`` trains only the motion
     head (encoder, decoder and latent normalisation stay as they are); ``latent_noise`` jitters the latents
     by up to that standard deviation; ``crop`` trains on crops around the object (:func:`object_crops`), a
-    fraction of the cost per step. The first group of each clip has no earlier latent and is not scored
-    when the motion head trains. ``mixed_precision="bf16"`` runs forward and loss under bf16 autocast (the
-    weights and optimiser stay fp32). With ``checkpoint``, the model, optimiser, schedule and step are saved
+    fraction of the cost per step. The first group of each clip, which has no earlier latent (the head reads
+    it repeated), is scored too: the head learns to read its velocity from that one latent, into which the
+    encoder folded the group's frames (a stream's first frames would otherwise stand still).
+    ``mixed_precision="bf16"`` runs forward and loss under bf16 autocast (the weights and optimiser stay fp32). With ``checkpoint``, the model, optimiser, schedule and step are saved
     there every ``checkpoint_every`` steps, and a run finding one there goes on from it (give it a ``train``
     stream seeded by :func:`checkpoint_step`, so that it does not replay the clips already seen)."""
     trained = ae.motion if motion_only else ae
@@ -165,8 +166,6 @@ def train_autoencoder(ae: VideoAutoencoder, train: Iterable[tuple[np.ndarray, st
                 sigma = latent_noise * torch.rand(z.shape[0], 1, 1, 1, 1) / ae.config.latent_scale
                 z = z + sigma * torch.randn_like(z)
             recon = ae.decode_raw(z).float()
-        if motion_only:
-            recon, video = recon[:, :, ae.temporal_compression:], video[:, :, ae.temporal_compression:]
         loss = reconstruction_loss(recon, video, foreground_weight)
         if motion_weight:
             loss = loss + motion_weight * motion_loss(recon, video, foreground_weight)
@@ -237,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--widths", type=int, nargs="+", default=[32, 96],
                         help="one stride-2 stage per width, highest resolution first (default 32 96): the "
                              "spatial compression is the patch size times 2 per stage")
+    parser.add_argument("--stage-blocks", type=int, default=0,
+                        help="residual blocks in each stage of encoder and decoder, for more capacity at each "
+                             "resolution (default 0: one, at the latent's)")
     parser.add_argument("--mixed-precision", choices=("no", "bf16"), default="no",
                         help="bf16 autocast for forward and loss (fast on CPUs with AMX; default no)")
     parser.add_argument("--checkpoint-every", type=int, default=500,
@@ -251,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--carry-keyframe needs a motion head: give --motion-from")
     if args.crop is not None and (args.crop <= 0 or args.crop % 8):
         parser.error(f"--crop must be a positive multiple of 8, got {args.crop}")
+    if args.stage_blocks < 0:
+        parser.error(f"--stage-blocks must be >= 0, got {args.stage_blocks}")
     if args.frames % 4 or args.frames <= 0:
         parser.error(f"--frames must be a positive multiple of 4, got {args.frames}")
 
@@ -266,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     if args.motion_from is None:
         ae = VideoAutoencoder(VideoAutoencoderConfig(latent_channels=args.latent_channels, patch_size=args.patch_size,
-                                                     widths=tuple(args.widths)))
+                                                     widths=tuple(args.widths), stage_blocks=args.stage_blocks))
         if resolution % ae.spatial_compression:
             parser.error(f"the resolution {resolution} is not a multiple of the spatial compression "
                          f"{ae.spatial_compression} (patch size x 2 per width)")

@@ -302,3 +302,39 @@ def test_train_autoencoder_cli_refuses_to_overwrite_a_checkpoint_without_resume(
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path / "new"), "--world", "v2", "--patch-size", "3", "--widths", "8", "--steps", "1"])
     assert "not a multiple of the spatial compression" in capsys.readouterr().err
+
+
+def test_stage_blocks_add_residual_blocks_at_each_resolution_and_zero_keeps_the_old_layout() -> None:
+    """Each ResBlock(w) holds two 3x3 convolutions w -> w with biases: 2 * (9 w^2 + w) parameters. One block per
+    stage, in encoder and decoder, at widths 8 and 16: 2 * 2 * (9 * 64 + 8) + 2 * 2 * (9 * 256 + 16) more.
+    With none, the weights' names are those of the layout before stage blocks existed (shipped models load)."""
+    plain = small()
+    deeper = VideoAutoencoder(VideoAutoencoderConfig(widths=(8, 16), stage_blocks=1))
+    count = lambda model: sum(p.numel() for p in model.parameters())  # noqa: E731
+    assert count(deeper) - count(plain) == 4 * (9 * 64 + 8) + 4 * (9 * 256 + 16)
+    names = set(plain.state_dict())
+    assert {"encoder.1.weight", "encoder.3.weight", "encoder.5.weight", "encoder.6.conv1.weight",
+            "decoder.0.weight", "decoder.1.conv1.weight", "decoder.4.weight", "decoder.7.weight",
+            "decoder.9.weight"} <= names
+    video = torch.rand(1, 3, 8, 32, 32) * 2 - 1
+    with torch.no_grad():
+        z = deeper.encode(video)
+        assert z.shape == (1, 8, 2, 4, 4) and deeper.decode(z).shape == video.shape
+    with pytest.raises(ValueError, match="stage_blocks"):
+        VideoAutoencoderConfig(stage_blocks=-1)
+
+
+def test_motion_head_training_scores_the_first_group_which_has_no_earlier_latent() -> None:
+    """Clips of one 4-frame group: every frame lies in the group with no earlier latent, and the head still
+    trains on them (finite weights that moved), learning a first group's velocity from its one latent."""
+    from streamdit import data
+
+    ae = with_motion_head(small(), 1)
+    before = {k: v.clone() for k, v in ae.motion.state_dict().items()}
+    heldout = next(batches(data.stream(seed=1, num_frames=4, resolution=32), 2))
+    metrics = train_autoencoder(ae, data.stream(seed=0, num_frames=4, resolution=32), heldout, steps=2, batch_size=2,
+                                motion_weight=1.0, motion_only=True)
+    after = ae.motion.state_dict()
+    assert all(torch.isfinite(v).all() for v in after.values())
+    assert any(not torch.equal(after[k], before[k]) for k in after)
+    assert torch.isfinite(torch.tensor(metrics["final_loss_ema"]))
