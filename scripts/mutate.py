@@ -357,6 +357,12 @@ MUTANTS = [
     M("motion: the carried keyframe not moved on", "streamdit/autoencoders/video_autoencoder.py",
       "torch.cat([before[1], velocity[:, :-1]], dim=1).flatten(0, 1), g, start=g)",
       "torch.cat([before[1], velocity[:, :-1]], dim=1).flatten(0, 1), g, start=0)", MOTION),
+    M("motion: the first group not scored in the head's training", "streamdit/training/autoencoder.py",
+      "        loss = reconstruction_loss(recon, video, foreground_weight)\n",
+      "        if motion_only:\n            recon, video = recon[:, :, 4:], video[:, :, 4:]\n"
+      "        loss = reconstruction_loss(recon, video, foreground_weight)\n", MOTION),
+    M("autoencoder: stage blocks only in the encoder", "streamdit/autoencoders/video_autoencoder.py",
+      "            dec += [ResBlock(w[i]) for _ in range(cfg.stage_blocks)]\n", "", MOTION),
     # -- stream batch -------------------------------------------------------------------------------
     M("stream batch: the unconditional rows get the prompt", "streamdit/inference/stream_batch.py",
       "rows.append(per_sample(r.null, n))", "rows.append(per_sample(r.text, n))", BATCH),
