@@ -55,6 +55,8 @@ METRICS = ("tests/demo/test_metrics.py",)
 LATENT_CACHE = ("tests/streamdit/training/test_latent_cache.py",)
 WAITING = ("tests/demo/test_page_parts.py", "-k", "waiting_line")
 HE_SERVER = ("tests/human_eval/test_he_server.py",)
+TEXT_LIMIT = ("tests/streamdit/models/test_text.py", "tests/streamdit/training/test_training.py", "-k",
+              "cut or world_v2")
 
 
 @dataclass(frozen=True)
@@ -363,6 +365,13 @@ MUTANTS = [
       "        loss = reconstruction_loss(recon, video, foreground_weight)\n", MOTION),
     M("autoencoder: stage blocks only in the encoder", "streamdit/autoencoders/video_autoencoder.py",
       "            dec += [ResBlock(w[i]) for _ in range(cfg.stage_blocks)]\n", "", MOTION),
+    M("text: a saved pipeline's token limit not used", "streamdit/inference/pipeline.py",
+      "layers=config.text_layers,\n                                                  max_tokens=config.text_max_tokens)",
+      "layers=config.text_layers)", TEXT_LIMIT),
+    M("text: world v2 trained with 32 tokens", "streamdit/training/cli.py",
+      '(64 if world == "v2" else 32)', "32", TEXT_LIMIT),
+    M("text: the ignored tail starts a token late", "streamdit/models/text.py",
+      "ids[self.max_tokens - 1:]", "ids[self.max_tokens:]", TEXT_LIMIT),
     # -- stream batch -------------------------------------------------------------------------------
     M("stream batch: the unconditional rows get the prompt", "streamdit/inference/stream_batch.py",
       "rows.append(per_sample(r.null, n))", "rows.append(per_sample(r.text, n))", BATCH),

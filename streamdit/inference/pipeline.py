@@ -57,6 +57,9 @@ class PipelineConfig:
     cleaner ones take the conditional velocity alone (0: everywhere; see
     :func:`~streamdit.inference.sampler.apply_guidance`).
 
+    ``text_max_tokens``: prompts are cut to this many tokens (the encoder warns when it cuts one); world v2's
+    captions of three objects run to ~50.
+
     ``world``: the synthetic world the model was trained on (``"v1"`` or ``"v2"``, docs/architecture.md §7):
     whose prompts, vocabulary and detector go with it.
     """
@@ -69,6 +72,7 @@ class PipelineConfig:
     text_encoder: str | None = None  # a local Hugging Face encoder directory; None: bundled MiniLM
     mode: str = "buffer"
     text_layers: tuple[int, ...] = (-1,)  # its hidden states fed to the model (see TransformerTextEncoder)
+    text_max_tokens: int = 32
     steer_strength: float = 0.0
     guidance_min_t: float = 0.0
     world: str = "v1"
@@ -79,6 +83,8 @@ class PipelineConfig:
             raise ValueError(f"sampler mode must be one of {sorted(SAMPLERS)}, got {self.mode!r}")
         if self.world not in WORLDS:
             raise ValueError(f"world must be one of {WORLDS}, got {self.world!r}")
+        if self.text_max_tokens < 1:
+            raise ValueError(f"text_max_tokens must be >= 1, got {self.text_max_tokens}")
         for name in ("steer_strength", "guidance_min_t"):
             check_noise_level(name, getattr(self, name))
 
@@ -403,7 +409,8 @@ class StreamDiTPipeline:
                                                                 device=device)
         config = PipelineConfig(**settings)
         if text_encoder is None:
-            text_encoder = TransformerTextEncoder(config.text_encoder, device=device, layers=config.text_layers)
+            text_encoder = TransformerTextEncoder(config.text_encoder, device=device, layers=config.text_layers,
+                                                  max_tokens=config.text_max_tokens)
         return cls(model, text_encoder, autoencoder, config, device=device, dtype=dtype)
 
     @classmethod

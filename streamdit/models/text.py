@@ -9,6 +9,7 @@ the encoding of the empty prompt, as in Stable Diffusion.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -98,6 +99,11 @@ class TransformerTextEncoder:
     @torch.no_grad()
     def encode(self, prompts: Sequence[str]) -> TextEmbedding:
         prompts = [validate_prompt(p) for p in prompts]
+        for prompt, ids in zip(prompts, self.tokenizer(prompts)["input_ids"]):
+            if len(ids) > self.max_tokens:
+                cut = self.tokenizer.decode(ids[self.max_tokens - 1:], skip_special_tokens=True)
+                warnings.warn(f"prompt cut to the text encoder's {self.max_tokens} tokens ({len(ids)} given): "
+                              f"{cut!r} is ignored", stacklevel=2)
         batch = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=self.max_tokens,
                                return_tensors="pt").to(self.device)
         out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],

@@ -82,6 +82,9 @@ def train_parser() -> argparse.ArgumentParser:
     io.add_argument("--text-layers", type=_int_list, default=[-1],
                     help="the encoder's hidden states fed to the model, concatenated per token: -1 the last layer "
                          "(default), 0 the input embeddings, e.g. --text-layers=-1,0")
+    io.add_argument("--text-max-tokens", type=int, default=None,
+                    help="prompts are cut to this many tokens (default: 64 for world v2's data, whose captions of "
+                         "three objects run to ~50, else 32)")
     io.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUT (if any)")
     io.add_argument("--init-from", type=Path, default=None,
                     help="fine-tune: start from these weights (a pipeline directory or its transformer/) instead of a "
@@ -239,12 +242,17 @@ def encode_main(argv: Sequence[str] | None = None) -> int:
 
 
 def train_main(argv: Sequence[str] | None = None) -> int:
-    args = train_parser().parse_args(argv)
+    parser = train_parser()
+    args = parser.parse_args(argv)
+    if args.text_max_tokens is not None and args.text_max_tokens < 1:
+        parser.error(f"--text-max-tokens must be >= 1, got {args.text_max_tokens}")
     config = config_from_args(args)
     accelerator = make_accelerator(config, cpu=args.cpu)
     autoencoder = _autoencoder(args.autoencoder, accelerator.device)
+    world = data_world(args.data)
+    max_tokens = args.text_max_tokens if args.text_max_tokens is not None else (64 if world == "v2" else 32)
     text_encoder = CachedTextEncoder(TransformerTextEncoder(args.text_encoder, device=accelerator.device,
-                                                            layers=args.text_layers))
+                                                            layers=args.text_layers, max_tokens=max_tokens))
     model_config = _model_config(args.config, autoencoder, text_encoder)
     frames = model_config.buffer_frames * autoencoder.temporal_compression
     size = (model_config.latent_height * autoencoder.spatial_compression,
@@ -258,7 +266,7 @@ def train_main(argv: Sequence[str] | None = None) -> int:
                             shift=args.shift if args.sample_shift is None else args.sample_shift,
                             guidance=args.sample_guidance, fps=args.fps,
                             text_encoder=str(args.text_encoder) if args.text_encoder else None,
-                            text_layers=tuple(args.text_layers), world=data_world(args.data))
+                            text_layers=tuple(args.text_layers), text_max_tokens=max_tokens, world=world)
     pipeline_config.scheme(model_config.buffer_frames)  # fail before training if c does not divide the buffer
     trainer = Trainer(model, autoencoder, text_encoder, data, config, args.out, accelerator=accelerator)
     ema = trainer.train(resume=args.resume)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -57,3 +59,23 @@ def test_layers_concatenate_hidden_states_and_layer_0_keeps_opposite_directions_
 def test_layers_outside_the_encoder_are_rejected(layers) -> None:
     with pytest.raises(ValueError, match="hidden-state indices in \\[-7, 6\\]"):
         TransformerTextEncoder(layers=layers)
+
+
+def test_a_prompt_longer_than_the_token_limit_is_cut_with_a_warning_naming_what_is_lost() -> None:
+    """World v2's longest captions (three objects, a background, a pan) run to ~50 tokens: at the default
+    32 their end is cut, and the warning names it; at 64 nothing is cut and every token is attended."""
+    caption = ("a little turquoise box travels swiftly toward the bottom right and a little yellow triangle heads "
+               "leisurely up-right and a tiny indigo star slides toward the bottom left under a cloudy sky above "
+               "the horizon, as the camera pans to the left.")
+    short = TransformerTextEncoder(max_tokens=32)
+    with pytest.warns(UserWarning, match=r"cut to the text encoder's 32 tokens \(50 given\): '") as caught:
+        emb = short.encode([caption])
+    assert emb.mask.sum() == 32 and len(caught) == 1
+    tokenizer = short.tokenizer  # what it keeps and what the warning says it drops make the whole caption
+    kept = tokenizer.decode(tokenizer(caption, truncation=True, max_length=32)["input_ids"], skip_special_tokens=True)
+    lost = str(caught[0].message).split(": ", 1)[1][1:-len("' is ignored")]
+    assert f"{kept} {lost}" == tokenizer.decode(tokenizer(caption)["input_ids"], skip_special_tokens=True)
+    roomy = TransformerTextEncoder(max_tokens=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert roomy.encode([caption]).mask.sum() == 50

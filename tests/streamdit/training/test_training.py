@@ -12,6 +12,7 @@ from accelerate.state import AcceleratorState
 
 from streamdit.autoencoders.base import PatchAutoencoder, video_to_tensor
 from streamdit.models.dit import StreamDiT, StreamDiTConfig
+from streamdit.inference.pipeline import StreamDiTPipeline
 from streamdit.models.text import TextEmbedding
 from streamdit.training.cli import initial_weights, train_main
 from streamdit.training.objectives import drop_text, flow_matching_loss
@@ -333,4 +334,7 @@ def test_a_model_trained_on_world_v2_says_so_in_its_pipeline_plumbing_random_wei
     assert train_main(["--out", str(tmp_path / "run"), "--config", str(tmp_path / "config.json"), "--data",
                        "synthetic-v2", "--autoencoder", "patch:4", "--steps", "1", "--batch-size", "1",
                        "--num-workers", "0", "--sample-chunk-size", "1", "--cpu"]) == 0
-    assert json.loads((tmp_path / "run" / "pipeline" / "pipeline.json").read_text())["world"] == "v2"
+    settings = json.loads((tmp_path / "run" / "pipeline" / "pipeline.json").read_text())
+    assert (settings["world"], settings["text_max_tokens"]) == ("v2", 64)  # its captions run to ~50 tokens
+    pipe = StreamDiTPipeline.from_pretrained(tmp_path / "run" / "pipeline")
+    assert pipe.text_encoder.encode(["a " * 60]).mask.shape == (1, 64)
