@@ -303,14 +303,18 @@ class Handlers:
         return f"Live prompt: “{escape_markdown(text)}”"  # unknown words are named as it is typed (check_typing)
 
     def check_typing(self, prompt: str) -> str:
-        """A note on the prompt being typed: too long, or words the models' world never had; "" when it is fine."""
+        """A note on the prompt being typed: too long, longer than the text encoder reads, or words the models'
+        world never had; "" when it is fine."""
         text = (prompt or "").strip()
         if len(text) > MAX_PROMPT_CHARS:
             return (f"⚠️ {len(text):,} characters: the limit is {MAX_PROMPT_CHARS:,}. "
                     "Shorten it: Start and Enter refuse a longer prompt.")
         world = self.models.world
-        unknown = unknown_words_note(unknown_words(text, world), world)
-        return f"⚠️ {escape_markdown(unknown)}" if unknown else ""
+        notes = [unknown_words_note(unknown_words(text, world), world)]
+        tail = self.models.ignored_tail(text)
+        if tail:
+            notes.append(f"The model reads only the start of a prompt this long: “{tail}” is ignored.")
+        return " ".join(f"⚠️ {escape_markdown(note)}" for note in notes if note)
 
     def model_chosen(self, model: str) -> None:
         """Warn when the chosen model cannot keep up with playback on this device."""

@@ -94,6 +94,10 @@ class ModelBank:
                              "models of one world: serve each on a page of its own (--model DIR)")
         return worlds[self.labels[0]]
 
+    def ignored_tail(self, prompt: str) -> str:
+        """The end of ``prompt`` that some offered model's text encoder cuts off (the longest such; "" if none)."""
+        return max((self.get(label).text_encoder.ignored_tail(prompt) for label in self.labels), key=len)
+
     def batcher(self, label: str | None = None) -> StreamBatcher:
         """The stream batch of a model: all visitors' streams of it share its forwards (streamdit.inference.stream_batch)."""
         pipe = self.get(label)

@@ -42,6 +42,9 @@ class TextEncoder(Protocol):
 
     def encode(self, prompts: Sequence[str]) -> TextEmbedding: ...
 
+    def ignored_tail(self, prompt: str) -> str:
+        """The end of ``prompt`` past the encoder's token limit, which encoding ignores ("" when it fits)."""
+
 
 def validate_prompt(prompt: str) -> str:
     """Reject what no encoder should see: non-strings and prompts longer than ``MAX_PROMPT_CHARS``."""
@@ -96,14 +99,20 @@ class TransformerTextEncoder:
                     else self.model.config.d_model)
         self.dim = width * len(self.layers)
 
+    def ignored_tail(self, prompt: str) -> str:
+        """The end of ``prompt`` past ``max_tokens`` (with [CLS] and [SEP]), which :meth:`encode` cuts off."""
+        ids = self.tokenizer(prompt)["input_ids"]
+        return "" if len(ids) <= self.max_tokens else \
+            self.tokenizer.decode(ids[self.max_tokens - 1:], skip_special_tokens=True)
+
     @torch.no_grad()
     def encode(self, prompts: Sequence[str]) -> TextEmbedding:
         prompts = [validate_prompt(p) for p in prompts]
-        for prompt, ids in zip(prompts, self.tokenizer(prompts)["input_ids"]):
-            if len(ids) > self.max_tokens:
-                cut = self.tokenizer.decode(ids[self.max_tokens - 1:], skip_special_tokens=True)
-                warnings.warn(f"prompt cut to the text encoder's {self.max_tokens} tokens ({len(ids)} given): "
-                              f"{cut!r} is ignored", stacklevel=2)
+        for prompt in prompts:
+            tail = self.ignored_tail(prompt)
+            if tail:
+                warnings.warn(f"prompt cut to the text encoder's {self.max_tokens} tokens: {tail!r} is ignored",
+                              stacklevel=2)
         batch = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=self.max_tokens,
                                return_tensors="pt").to(self.device)
         out = self.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
@@ -129,3 +138,6 @@ class CachedTextEncoder:
                     self._cache.pop(next(iter(self._cache)))
                 self._cache[p] = TextEmbedding(fresh.tokens[i:i + 1], fresh.mask[i:i + 1])
         return TextEmbedding.cat([self._cache[p] for p in prompts])
+
+    def ignored_tail(self, prompt: str) -> str:
+        return self.encoder.ignored_tail(prompt)

@@ -95,7 +95,8 @@ def world2_pipeline(directory: Path, text_encoder) -> Path:
     """A world-v2 pipeline with random weights (world2 denoiser, 16x autoencoder, MiniLM) saved to ``directory``."""
     autoencoder = VideoAutoencoder(VideoAutoencoderConfig(latent_channels=32, patch_size=4, widths=(64, 128))).eval()
     model = StreamDiT(StreamDiTConfig(**{**StreamDiTConfig.preset("world2").to_dict(), "text_dim": text_encoder.dim}))
-    StreamDiTPipeline(model, text_encoder, autoencoder, PipelineConfig(world="v2")).save_pretrained(directory)
+    StreamDiTPipeline(model, text_encoder, autoencoder,
+                      PipelineConfig(world="v2", text_max_tokens=64)).save_pretrained(directory)
     return directory
 
 
@@ -116,6 +117,11 @@ def test_a_page_serving_a_world_v2_model_is_v2s_plumbing_random_weights(text_enc
     assert fns["check_typing"]("a tiny orange pentagram twirling over grass") == ""  # v2 words, unknown to v1
     note = unknown_words_note(["beach"], "v2")
     assert fns["check_typing"]("a red star hopping on a beach") == f"⚠️ {escape_markdown(note)}"
+    # 12 x 5 words and 4 more, each one token: of 64 content tokens the model's 64 (with [CLS] and [SEP]) keep 62
+    overlong = "a red circle moving left " * 12 + "on a grey background"
+    assert fns["check_typing"](overlong) == "⚠️ The model reads only the start of a prompt this long: “grey " \
+        "background” is ignored."
+    assert fns["check_typing"](overlong.removesuffix(" grey background")) == ""
     assert typing.get_type_hints(fns["choose_example"])["event"] is gr.SelectData  # Gradio passes the click
     assert fns["choose_example"](SimpleNamespace(index=5)) == EXAMPLES["v2"][5]
 
