@@ -363,6 +363,8 @@ MUTANTS = [
       "        loss = reconstruction_loss(recon, video, foreground_weight)\n",
       "        if motion_only:\n            recon, video = recon[:, :, 4:], video[:, :, 4:]\n"
       "        loss = reconstruction_loss(recon, video, foreground_weight)\n", MOTION),
+    M("autoencoder: --train-all trains the head alone", "streamdit/training/autoencoder.py",
+      "args.motion_from is not None and not args.train_all,", "args.motion_from is not None,", MOTION),
     M("autoencoder: stage blocks only in the encoder", "streamdit/autoencoders/video_autoencoder.py",
       "            dec += [ResBlock(w[i]) for _ in range(cfg.stage_blocks)]\n", "", MOTION),
     M("text: a saved pipeline's token limit not used", "streamdit/inference/pipeline.py",

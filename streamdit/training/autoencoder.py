@@ -11,6 +11,8 @@ flow-matching model assumes of its data.
 
 ``--motion-from DIR`` adds a motion head to a trained autoencoder and trains only the head: the
 encoder, decoder and latent normalisation stay, so models trained on that latent space keep working.
+With ``--train-all`` everything trains with the head (a new latent space, whose decoder learns to draw
+the sharp keyframe the head moves instead of the blurred mean of each group).
 Its latents can be jittered with Gaussian noise (``latent_noise``, in normalised units) so the head
 tolerates the small errors of generated latents. ``python -m streamdit train-autoencoder``.
 """
@@ -216,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--motion-from", type=Path, metavar="DIR",
                         help="train only a motion head for the autoencoder in DIR (its encoder, decoder and latent "
                              "space stay as they are, so models trained on it keep working)")
+    parser.add_argument("--train-all", action="store_true",
+                        help="with --motion-from: train the encoder and decoder together with the new head, so the "
+                             "decoder learns the sharp keyframe the head moves (alone, it draws each 4-frame group's "
+                             "blurred mean); this changes the latent space: only for one no model was trained on yet")
     parser.add_argument("--context-latents", type=int, default=1,
                         help="earlier latents the motion head reads (default 1; with --motion-from)")
     parser.add_argument("--carry-keyframe", action="store_true",
@@ -249,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.context_latents < 1:
         parser.error("--context-latents must be >= 1")
+    if args.train_all and args.motion_from is None:
+        parser.error("--train-all needs --motion-from (without it every part trains anyway)")
     if args.carry_keyframe and args.motion_from is None:
         parser.error("--carry-keyframe needs a motion head: give --motion-from")
     if args.crop is not None and (args.crop <= 0 or args.crop % 8):
@@ -285,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     start = checkpoint_step(checkpoint)  # a resumed run draws clips it has not seen
     train = world_stream(args.world, seed=args.seed + 1_000_003 * start, num_frames=args.frames, resolution=resolution)
     metrics = train_autoencoder(ae, train, heldout, args.steps, args.batch_size, args.lr, args.foreground_weight,
-                                args.motion_weight, args.motion_from is not None, args.latent_noise, args.crop,
+                                args.motion_weight, args.motion_from is not None and not args.train_all,
+                                args.latent_noise, args.crop,
                                 args.mixed_precision, checkpoint, args.checkpoint_every)
     if args.carry_keyframe:
         ae.config.carry_keyframe = True

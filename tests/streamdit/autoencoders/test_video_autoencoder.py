@@ -338,3 +338,23 @@ def test_motion_head_training_scores_the_first_group_which_has_no_earlier_latent
     assert all(torch.isfinite(v).all() for v in after.values())
     assert any(not torch.equal(after[k], before[k]) for k in after)
     assert torch.isfinite(torch.tensor(metrics["final_loss_ema"]))
+
+
+def test_train_all_trains_encoder_decoder_and_head_together_and_refits_the_latent_space(tmp_path) -> None:
+    """`train-autoencoder --motion-from DIR --train-all`: every part moves (the head, the encoder and the decoder)
+    and the latents are normalised anew; without --train-all only the head moves (as in the test above)."""
+    from streamdit.training.autoencoder import main
+
+    source = small()
+    source.config.latent_scale, source.config.latent_shift = 1.7, 0.2
+    source.save_pretrained(tmp_path / "plain")
+    common = ["--motion-from", str(tmp_path / "plain"), "--steps", "2", "--batch-size", "2", "--frames", "8",
+              "--resolution", "32", "--motion-weight", "1"]
+    assert main(["--out", str(tmp_path / "all"), "--train-all", *common]) == 0
+    trained = VideoAutoencoder.from_pretrained(tmp_path / "all")
+    before, after = with_motion_head(source, 1).state_dict(), trained.state_dict()
+    changed = {k.split(".")[0] for k in after if not torch.equal(after[k], before[k])}
+    assert changed == {"encoder", "decoder", "motion"}
+    assert (trained.config.latent_scale, trained.config.latent_shift) != (1.7, 0.2)
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "bad"), "--train-all", "--steps", "1"])
