@@ -12,14 +12,15 @@
 #      small objects as large in 4 of 24 scenes each.)
 #      Trained on 128x128 crops around an object of 256x256 renders (convolutions see the textures at their
 #      size, a quarter of the pixels per step), bf16 autocast, AE_STEPS steps.
-#   2. its motion head (as world v1's: velocity field from each latent and the one before, keyframe warped
-#      to each frame, carried keyframe; the first group, with no latent before it, scored too), AE_MOTION_STEPS
-#      steps on the frozen encoder's latents.
+#   2. a motion head (as world v1's: velocity field from each latent and the one before, keyframe warped
+#      to each frame, carried keyframe; the first group, with no latent before it, scored too), trained for
+#      AE_MOTION_STEPS steps together with the encoder and decoder (--train-all): with the head alone the
+#      decoder drew each group's blurred mean, so fast small objects came back long and read as large.
 #   3. a latent cache: CLIPS training clips encoded once (`streamdit encode-latents`; rendering and encoding a
 #      clip at 256x256 cost more than the DiT's step on it), which every DiT stage reads epoch after epoch.
 #   4. teacher (chunk sizes 1, 2, 4, 8 mixed), then the single-scheme ablation (c = 2 only), each
-#      ABLATION_STEPS steps at the same budget on the same cached clips; the motion head changes decoding
-#      only, so its autoencoder (AE) encodes as the base one: the `world2` preset (8 latent frames of 16x16, 2x2 patches, width
+#      ABLATION_STEPS steps at the same budget on the same cached clips, encoded by the autoencoder of
+#      stage 2 (AE): the `world2` preset (8 latent frames of 16x16, 2x2 patches, width
 #      256, 7 blocks), text layers -1 and 0 from the start and the training time shift 4 (world v1 learnt
 #      both only in fine-tunes, each of which lifted its adherence), bf16 autocast.
 # Step counts can be overridden from the environment; AE=DIR starts from a trained latent space (the shipped
@@ -29,7 +30,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-runs/world2}
 AE_STEPS=${AE_STEPS:-6000}
-AE_MOTION_STEPS=${AE_MOTION_STEPS:-1500}
+AE_MOTION_STEPS=${AE_MOTION_STEPS:-3000}
 ABLATION_STEPS=${ABLATION_STEPS:-5000}
 CLIPS=${CLIPS:-12000}
 export HF_HUB_OFFLINE=1
@@ -44,8 +45,8 @@ if [ -z "${AE:-}" ]; then
     --steps "$AE_STEPS" --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder") \
     >> "$OUT/autoencoder.log" 2>&1
   [ -f "$OUT/autoencoder-motion/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder-motion" \
-    --world v2 --motion-from "$OUT/autoencoder" --context-latents 1 --carry-keyframe --motion-weight 1 \
-    --latent-noise 0.05 --frames 12 --crop 128 --steps "$AE_MOTION_STEPS" --batch-size 8 --lr 1e-3 \
+    --world v2 --motion-from "$OUT/autoencoder" --train-all --context-latents 1 --carry-keyframe --motion-weight 1 \
+    --latent-noise 0.05 --frames 12 --crop 128 --steps "$AE_MOTION_STEPS" --batch-size 8 --lr 5e-4 \
     --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder-motion") \
     >> "$OUT/autoencoder-motion.log" 2>&1
 fi
