@@ -361,10 +361,13 @@ MUTANTS = [
       "torch.cat([before[1], velocity[:, :-1]], dim=1).flatten(0, 1), g, start=0)", MOTION),
     M("motion: the first group not scored in the head's training", "streamdit/training/autoencoder.py",
       "        loss = reconstruction_loss(recon, video, foreground_weight)\n",
-      "        if motion_only:\n            recon, video = recon[:, :, 4:], video[:, :, 4:]\n"
+      "        if parts == \"head\":\n            recon, video = recon[:, :, 4:], video[:, :, 4:]\n"
       "        loss = reconstruction_loss(recon, video, foreground_weight)\n", MOTION),
-    M("autoencoder: --train-all trains the head alone", "streamdit/training/autoencoder.py",
-      "args.motion_from is not None and not args.train_all,", "args.motion_from is not None,", MOTION),
+    M("autoencoder: --train all trains the head alone", "streamdit/training/autoencoder.py",
+      '"all" if args.motion_from is None else args.train or "head",', '"all" if args.motion_from is None else "head",',
+      MOTION),
+    M("autoencoder: the decoder's fine-tune moves the encoder", "streamdit/training/autoencoder.py",
+      '"decoder": [ae.decoder, ae.motion]', '"decoder": [ae.encoder, ae.decoder, ae.motion]', MOTION),
     M("autoencoder: stage blocks only in the encoder", "streamdit/autoencoders/video_autoencoder.py",
       "            dec += [ResBlock(w[i]) for _ in range(cfg.stage_blocks)]\n", "", MOTION),
     M("text: a saved pipeline's token limit not used", "streamdit/inference/pipeline.py",

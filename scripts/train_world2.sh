@@ -14,7 +14,7 @@
 #      size, a quarter of the pixels per step), bf16 autocast, AE_STEPS steps.
 #   2. a motion head (as world v1's: velocity field from each latent and the one before, keyframe warped
 #      to each frame, carried keyframe; the first group, with no latent before it, scored too), trained for
-#      AE_MOTION_STEPS steps together with the encoder and decoder (--train-all): with the head alone the
+#      AE_MOTION_STEPS steps together with the encoder and decoder (--train all): with the head alone the
 #      decoder drew each group's blurred mean, so fast small objects came back long and read as large.
 #   3. a latent cache: CLIPS training clips encoded once (`streamdit encode-latents`; rendering and encoding a
 #      clip at 256x256 cost more than the DiT's step on it), which every DiT stage reads epoch after epoch.
@@ -45,7 +45,7 @@ if [ -z "${AE:-}" ]; then
     --steps "$AE_STEPS" --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder") \
     >> "$OUT/autoencoder.log" 2>&1
   [ -f "$OUT/autoencoder-motion/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder-motion" \
-    --world v2 --motion-from "$OUT/autoencoder" --train-all --context-latents 1 --carry-keyframe --motion-weight 1 \
+    --world v2 --motion-from "$OUT/autoencoder" --train all --context-latents 1 --carry-keyframe --motion-weight 1 \
     --latent-noise 0.05 --frames 12 --crop 128 --steps "$AE_MOTION_STEPS" --batch-size 8 --lr 5e-4 \
     --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder-motion") \
     >> "$OUT/autoencoder-motion.log" 2>&1

@@ -11,8 +11,9 @@ flow-matching model assumes of its data.
 
 ``--motion-from DIR`` adds a motion head to a trained autoencoder and trains only the head: the
 encoder, decoder and latent normalisation stay, so models trained on that latent space keep working.
-With ``--train-all`` everything trains with the head (a new latent space, whose decoder learns to draw
-the sharp keyframe the head moves instead of the blurred mean of each group).
+With ``--train decoder`` the decoder trains with it (the latent space stays); with ``--train all`` everything
+does (a new latent space, whose decoder learns to draw the sharp keyframe the head moves instead of the
+blurred mean of each group).
 Its latents can be jittered with Gaussian noise (``latent_noise``, in normalised units) so the head
 tolerates the small errors of generated latents. ``python -m streamdit train-autoencoder``.
 """
@@ -124,28 +125,36 @@ def with_motion_head(source: VideoAutoencoder, context_latents: int) -> VideoAut
     return ae
 
 
+PARTS = ("all", "decoder", "head")  # what train_autoencoder trains
+
+
 def train_autoencoder(ae: VideoAutoencoder, train: Iterable[tuple[np.ndarray, str]], heldout: torch.Tensor,
                       steps: int, batch_size: int = 8, lr: float = 1e-3, foreground_weight: float = 10.0,
-                      motion_weight: float = 0.0, motion_only: bool = False, latent_noise: float = 0.0,
+                      motion_weight: float = 0.0, parts: str = "all", latent_noise: float = 0.0,
                       crop: int | None = None, mixed_precision: str = "no", checkpoint: Path | None = None,
                       checkpoint_every: int = 500) -> dict:
-    """Train ``ae`` in place; returns final loss and held-out PSNR. ``motion_only`` trains only the motion
-    head (encoder, decoder and latent normalisation stay as they are); ``latent_noise`` jitters the latents
+    """Train ``ae`` in place; returns final loss and held-out PSNR. ``parts`` (:data:`PARTS`): what trains,
+    "all", "decoder" (the decoder and any motion head: the encoder and latent normalisation stay, so the latent
+    space models were trained on stays too) or "head" (the motion head alone); ``latent_noise`` jitters the latents
     by up to that standard deviation; ``crop`` trains on crops around the object (:func:`object_crops`), a
     fraction of the cost per step. The first group of each clip, which has no earlier latent (the head reads
     it repeated), is scored too: the head learns to read its velocity from that one latent, into which the
     encoder folded the group's frames (a stream's first frames would otherwise stand still).
-    ``mixed_precision="bf16"`` runs forward and loss under bf16 autocast (the weights and optimiser stay fp32). With ``checkpoint``, the model, optimiser, schedule and step are saved
-    there every ``checkpoint_every`` steps, and a run finding one there goes on from it (give it a ``train``
-    stream seeded by :func:`checkpoint_step`, so that it does not replay the clips already seen)."""
-    trained = ae.motion if motion_only else ae
-    if trained is None:
-        raise ValueError("motion_only needs an autoencoder with a motion head (context_latents > 0)")
+    ``mixed_precision="bf16"`` runs forward and loss under bf16 autocast (the weights and optimiser stay
+    fp32). With ``checkpoint``, the model, optimiser, schedule and step are saved there every
+    ``checkpoint_every`` steps, and a run finding one there goes on from it (give it a ``train`` stream seeded
+    by :func:`checkpoint_step`, so that it does not replay the clips already seen)."""
+    if parts not in PARTS:
+        raise ValueError(f"parts must be one of {PARTS}, got {parts!r}")
+    if parts == "head" and ae.motion is None:
+        raise ValueError("training the head alone needs an autoencoder with a motion head (context_latents > 0)")
     if mixed_precision not in ("no", "bf16"):
         raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {mixed_precision!r}")
+    trained = {"all": [ae], "decoder": [ae.decoder, ae.motion], "head": [ae.motion]}[parts]
     ae.requires_grad_(False)
-    trained.requires_grad_(True)
-    params = list(trained.parameters())
+    params = [p for module in trained if module is not None for p in module.parameters()]
+    for p in params:
+        p.requires_grad_(True)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     first, loss_ema = 0, None
@@ -181,10 +190,10 @@ def train_autoencoder(ae: VideoAutoencoder, train: Iterable[tuple[np.ndarray, st
         if checkpoint is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
             save_checkpoint(checkpoint, ae, opt, sched, step + 1, loss_ema)
     ae.requires_grad_(True)
-    if not motion_only:
+    if parts == "all":
         fit_latent_normalisation(ae, heldout)
     return {"steps": steps, "batch_size": batch_size, "lr": lr, "foreground_weight": foreground_weight,
-            "motion_weight": motion_weight, "motion_only": motion_only, "latent_noise": latent_noise, "crop": crop,
+            "motion_weight": motion_weight, "parts": parts, "latent_noise": latent_noise, "crop": crop,
             "final_loss_ema": loss_ema,
             "heldout_psnr_db": evaluate(ae, heldout), "seconds": time.perf_counter() - start}
 
@@ -218,10 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--motion-from", type=Path, metavar="DIR",
                         help="train only a motion head for the autoencoder in DIR (its encoder, decoder and latent "
                              "space stay as they are, so models trained on it keep working)")
-    parser.add_argument("--train-all", action="store_true",
-                        help="with --motion-from: train the encoder and decoder together with the new head, so the "
-                             "decoder learns the sharp keyframe the head moves (alone, it draws each 4-frame group's "
-                             "blurred mean); this changes the latent space: only for one no model was trained on yet")
+    parser.add_argument("--train", choices=PARTS, default=None,
+                        help="with --motion-from, what trains besides the new head: 'head' (default: nothing else; "
+                             "the latent space stays), 'decoder' (the decoder too; the latent space stays) or 'all' "
+                             "(encoder and decoder, so the decoder learns the sharp keyframe the head moves and the "
+                             "encoder puts the motion where the head reads it; a new latent space, for one no model "
+                             "was trained on yet)")
     parser.add_argument("--context-latents", type=int, default=1,
                         help="earlier latents the motion head reads (default 1; with --motion-from)")
     parser.add_argument("--carry-keyframe", action="store_true",
@@ -255,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.context_latents < 1:
         parser.error("--context-latents must be >= 1")
-    if args.train_all and args.motion_from is None:
-        parser.error("--train-all needs --motion-from (without it every part trains anyway)")
+    if args.train is not None and args.motion_from is None:
+        parser.error("--train needs --motion-from (without it every part trains)")
     if args.carry_keyframe and args.motion_from is None:
         parser.error("--carry-keyframe needs a motion head: give --motion-from")
     if args.crop is not None and (args.crop <= 0 or args.crop % 8):
@@ -293,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     start = checkpoint_step(checkpoint)  # a resumed run draws clips it has not seen
     train = world_stream(args.world, seed=args.seed + 1_000_003 * start, num_frames=args.frames, resolution=resolution)
     metrics = train_autoencoder(ae, train, heldout, args.steps, args.batch_size, args.lr, args.foreground_weight,
-                                args.motion_weight, args.motion_from is not None and not args.train_all,
+                                args.motion_weight, "all" if args.motion_from is None else args.train or "head",
                                 args.latent_noise, args.crop,
                                 args.mixed_precision, checkpoint, args.checkpoint_every)
     if args.carry_keyframe:

@@ -218,7 +218,7 @@ def test_motion_loss_charges_a_decoder_that_holds_one_picture_per_group() -> Non
     assert motion_loss(held, video, 0.0) > 0.1
 
 
-def test_motion_only_training_keeps_the_autoencoder_and_trains_the_head() -> None:
+def test_head_training_keeps_the_autoencoder_and_trains_the_head() -> None:
     from streamdit import data
 
     source = small()
@@ -227,8 +227,8 @@ def test_motion_only_training_keeps_the_autoencoder_and_trains_the_head() -> Non
     before = {k: v.clone() for k, v in ae.state_dict().items()}
     heldout = next(batches(data.stream(seed=1, num_frames=8, resolution=32), 2))
     metrics = train_autoencoder(ae, data.stream(seed=0, num_frames=8, resolution=32), heldout, steps=3, batch_size=2,
-                                motion_weight=1.0, motion_only=True, latent_noise=0.1, crop=16)
-    assert metrics["motion_only"] and (ae.config.latent_scale, ae.config.latent_shift) == (1.7, 0.2)
+                                motion_weight=1.0, parts="head", latent_noise=0.1, crop=16)
+    assert metrics["parts"] == "head" and (ae.config.latent_scale, ae.config.latent_shift) == (1.7, 0.2)
     after = ae.state_dict()
     changed = {k for k in after if not torch.equal(after[k], before[k])}
     assert changed and all(k.startswith("motion.") for k in changed), changed
@@ -333,16 +333,17 @@ def test_motion_head_training_scores_the_first_group_which_has_no_earlier_latent
     before = {k: v.clone() for k, v in ae.motion.state_dict().items()}
     heldout = next(batches(data.stream(seed=1, num_frames=4, resolution=32), 2))
     metrics = train_autoencoder(ae, data.stream(seed=0, num_frames=4, resolution=32), heldout, steps=2, batch_size=2,
-                                motion_weight=1.0, motion_only=True)
+                                motion_weight=1.0, parts="head")
     after = ae.motion.state_dict()
     assert all(torch.isfinite(v).all() for v in after.values())
     assert any(not torch.equal(after[k], before[k]) for k in after)
     assert torch.isfinite(torch.tensor(metrics["final_loss_ema"]))
 
 
-def test_train_all_trains_encoder_decoder_and_head_together_and_refits_the_latent_space(tmp_path) -> None:
-    """`train-autoencoder --motion-from DIR --train-all`: every part moves (the head, the encoder and the decoder)
-    and the latents are normalised anew; without --train-all only the head moves (as in the test above)."""
+def test_train_parts_choose_what_trains_with_a_new_head_and_only_all_refits_the_latent_space(tmp_path) -> None:
+    """`train-autoencoder --motion-from DIR --train PART`: 'all' moves the head, the encoder and the decoder and
+    normalises the latents anew; 'decoder' moves the head and decoder and keeps the encoder and normalisation;
+    the default moves the head alone."""
     from streamdit.training.autoencoder import main
 
     source = small()
@@ -350,11 +351,19 @@ def test_train_all_trains_encoder_decoder_and_head_together_and_refits_the_laten
     source.save_pretrained(tmp_path / "plain")
     common = ["--motion-from", str(tmp_path / "plain"), "--steps", "2", "--batch-size", "2", "--frames", "8",
               "--resolution", "32", "--motion-weight", "1"]
-    assert main(["--out", str(tmp_path / "all"), "--train-all", *common]) == 0
-    trained = VideoAutoencoder.from_pretrained(tmp_path / "all")
-    before, after = with_motion_head(source, 1).state_dict(), trained.state_dict()
-    changed = {k.split(".")[0] for k in after if not torch.equal(after[k], before[k])}
-    assert changed == {"encoder", "decoder", "motion"}
-    assert (trained.config.latent_scale, trained.config.latent_shift) != (1.7, 0.2)
+    before = source.state_dict()
+    for part, expected in (("all", {"encoder", "decoder"}), ("decoder", {"decoder"}), (None, set())):
+        out = tmp_path / str(part)
+        assert main(["--out", str(out), *common, *(["--train", part] if part else [])]) == 0
+        trained = VideoAutoencoder.from_pretrained(out)
+        after = trained.state_dict()
+        changed = {k.split(".")[0] for k in before if not torch.equal(after[k], before[k])}
+        assert changed == expected, part
+        head = with_motion_head(source, 1).motion.net[-1].weight  # a new head's last layer starts at zero
+        assert torch.count_nonzero(head) == 0 and torch.count_nonzero(trained.motion.net[-1].weight) > 0
+        normalisation = (trained.config.latent_scale, trained.config.latent_shift)
+        assert (normalisation != (1.7, 0.2)) == (part == "all"), part
     with pytest.raises(SystemExit):
-        main(["--out", str(tmp_path / "bad"), "--train-all", "--steps", "1"])
+        main(["--out", str(tmp_path / "bad"), "--train", "all", "--steps", "1"])
+    with pytest.raises(ValueError, match="parts must be one of"):
+        train_autoencoder(source, [], torch.zeros(1, 3, 4, 32, 32), steps=1, parts="encoder")
