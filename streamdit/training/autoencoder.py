@@ -134,12 +134,13 @@ def train_autoencoder(ae: VideoAutoencoder, train: Iterable[tuple[np.ndarray, st
                       crop: int | None = None, mixed_precision: str = "no", checkpoint: Path | None = None,
                       checkpoint_every: int = 500) -> dict:
     """Train ``ae`` in place; returns final loss and held-out PSNR. ``parts`` (:data:`PARTS`): what trains,
-    "all", "decoder" (the decoder and any motion head: the encoder and latent normalisation stay, so the latent
-    space models were trained on stays too) or "head" (the motion head alone); ``latent_noise`` jitters the latents
-    by up to that standard deviation; ``crop`` trains on crops around the object (:func:`object_crops`), a
-    fraction of the cost per step. The first group of each clip, which has no earlier latent (the head reads
-    it repeated), is scored too: the head learns to read its velocity from that one latent, into which the
-    encoder folded the group's frames (a stream's first frames would otherwise stand still).
+    "all", "decoder" (the decoder and any motion head: the encoder and latent normalisation stay, and with
+    them the latent space models were trained on) or "head" (the motion head alone); ``latent_noise``
+    jitters the latents by up to that standard deviation; ``crop`` trains on crops around the object
+    (:func:`object_crops`), a fraction of the cost per step. The first group of each clip, which has no
+    earlier latent (the head reads it repeated), is scored too: the head learns to read its velocity from
+    that one latent, into which the encoder folded the group's frames (a stream's first frames would
+    otherwise stand still; with the encoder frozen the head barely learns it, with ``parts="all"`` it does).
     ``mixed_precision="bf16"`` runs forward and loss under bf16 autocast (the weights and optimiser stay
     fp32). With ``checkpoint``, the model, optimiser, schedule and step are saved there every
     ``checkpoint_every`` steps, and a run finding one there goes on from it (give it a ``train`` stream seeded
@@ -225,8 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--motion-weight", type=float, default=0.0,
                         help="weight of the loss on frame-to-frame changes (default 0: frames only)")
     parser.add_argument("--motion-from", type=Path, metavar="DIR",
-                        help="train only a motion head for the autoencoder in DIR (its encoder, decoder and latent "
-                             "space stay as they are, so models trained on it keep working)")
+                        help="add a motion head to the autoencoder in DIR and train it (alone by default: the "
+                             "encoder, decoder and latent space stay as they are, so models trained on it keep "
+                             "working; see --train)")
     parser.add_argument("--train", choices=PARTS, default=None,
                         help="with --motion-from, what trains besides the new head: 'head' (default: nothing else; "
                              "the latent space stays), 'decoder' (the decoder too; the latent space stays) or 'all' "
@@ -255,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                              "spatial compression is the patch size times 2 per stage")
     parser.add_argument("--stage-blocks", type=int, default=0,
                         help="residual blocks in each stage of encoder and decoder, for more capacity at each "
-                             "resolution (default 0: one, at the latent's)")
+                             "resolution (default 0: only the one at the latent's resolution)")
     parser.add_argument("--mixed-precision", choices=("no", "bf16"), default="no",
                         help="bf16 autocast for forward and loss (fast on CPUs with AMX; default no)")
     parser.add_argument("--checkpoint-every", type=int, default=500,
