@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from streamdit import StreamDiT, StreamDiTConfig
-from streamdit.models.dit import WindowSelfAttention, window_partition, window_reverse
+from streamdit.models.dit import WindowSelfAttention, attention, window_partition, window_reverse
 
 SMALL = dict(in_channels=4, buffer_frames=4, latent_height=8, latent_width=8, patch_size=(1, 2, 2),
              hidden_size=48, depth=2, num_heads=2, window_size=(2, 2, 2), text_dim=16)
@@ -91,6 +91,36 @@ def test_small_windows_differ_from_full_attention() -> None:
     attn = WindowSelfAttention(cfg, shifted=True)
     x = torch.randn(1, 4 * 4 * 4, cfg.hidden_size)
     assert not torch.allclose(attn(x, model.rope), _full_attention(attn, x, model.rope), atol=1e-4)
+
+
+# bf16 rounds to 8 significant bits: outputs of unit scale differ by ~1e-2 from an fp32 reference
+BF16_ATTENTION_TOLERANCE = 3e-2
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_cpu_bf16_attention_matches_torch_sdpa_in_fp32(masked: bool) -> None:
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 512 if name == "q" else 64, 64, generator=g) for name in "qkv")
+    mask = torch.rand(2, 1, 1, 64, generator=g) > 0.4 if masked else None
+    reference = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    low = attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), mask)  # bf16 weights and activations
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), reference, atol=BF16_ATTENTION_TOLERANCE, rtol=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # fp32 weights under bf16 autocast, as in training
+        autocast = attention(q, k, v, mask)
+    torch.testing.assert_close(autocast.float(), reference, atol=BF16_ATTENTION_TOLERANCE, rtol=0)
+    q.requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        attention(q, k, v, mask).float().sum().backward()
+    reference_grad, = torch.autograd.grad(F.scaled_dot_product_attention(q, k, v, attn_mask=mask).sum(), q)
+    torch.testing.assert_close(q.grad, reference_grad, atol=BF16_ATTENTION_TOLERANCE * 4, rtol=0)
+
+
+def test_fp32_attention_is_torch_sdpa() -> None:
+    q, k, v = (torch.randn(1, 2, 16, 8) for _ in range(3))
+    mask = torch.tensor([True] * 10 + [False] * 6)[None, None, None]
+    torch.testing.assert_close(attention(q, k, v, mask), F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
+                               atol=0, rtol=0)
 
 
 def test_save_load_round_trips_bit_exactly(tmp_path, random_dit) -> None:
