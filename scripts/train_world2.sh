@@ -32,6 +32,10 @@ OUT=${OUT:-runs/world2}
 AE_STEPS=${AE_STEPS:-6000}
 AE_MOTION_STEPS=${AE_MOTION_STEPS:-3000}
 ABLATION_STEPS=${ABLATION_STEPS:-5000}
+TEACHER_STEPS=${TEACHER_STEPS:-15000}
+COOLDOWN_STEPS=${COOLDOWN_STEPS:-3000}
+STUDENT_STEPS=${STUDENT_STEPS:-3000}
+STUDENT_COOLDOWN_STEPS=${STUDENT_COOLDOWN_STEPS:-1000}
 CLIPS=${CLIPS:-12000}
 export HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
@@ -60,7 +64,22 @@ train() {  # name chunk-sizes steps [more options]; resumes from the run's check
     --fps 16 --resume "${@:4}"
 }
 ABLATION_SAMPLER=(--sample-chunk-size 2 --sample-micro-steps 8)  # the single scheme's own
-# one after the other, each with every core: the teacher (which the student needs) first
-train teacher 1,2,4,8 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" >> "$OUT/teacher.log" 2>&1
+# one after the other, each with every core: the teacher (which the student needs) first; its pipeline at the
+# ablation's budget is kept as teacher-ABLATION_STEPS, the ablation's reference
+if [ ! -d "$OUT/teacher-$ABLATION_STEPS" ]; then
+  train teacher 1,2,4,8 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" >> "$OUT/teacher.log" 2>&1
+  cp -r "$OUT/teacher/pipeline" "$OUT/teacher-$ABLATION_STEPS"
+fi
+# 5. the teacher goes on to TEACHER_STEPS, its learning rate decaying linearly to 0 over the last COOLDOWN_STEPS;
+#    it streams with c = 1 (K = 8) and s = 2: 16 steps per frame, as world v1's teacher.
+train teacher 1,2,4,8 "$TEACHER_STEPS" --cooldown-steps "$COOLDOWN_STEPS" --sample-chunk-size 1 \
+  --sample-micro-steps 2 >> "$OUT/teacher.log" 2>&1
+# 6. the student: one evaluation per chunk of 4 frames, no guidance, half its steps on buffers it streamed
+#    forward itself (world v1's last recipe), the learning rate decaying to 0 over the last STUDENT_COOLDOWN_STEPS
+$PY -m streamdit distill --teacher "$OUT/teacher/pipeline" --out "$OUT/student" --data "$OUT/latents" \
+  --steps "$STUDENT_STEPS" --cooldown-steps "$STUDENT_COOLDOWN_STEPS" --batch-size 4 --lr 1e-4 --warmup-steps 20 \
+  --ema-decay 0.99 --rollout-fraction 0.5 --mixed-precision bf16 --checkpoint-every 100 --num-workers 0 --resume \
+  >> "$OUT/student.log" 2>&1
+# 7. the single-scheme ablation, at the teacher-ABLATION_STEPS budget
 train single-scheme 2 "$ABLATION_STEPS" "${ABLATION_SAMPLER[@]}" >> "$OUT/single-scheme.log" 2>&1
-echo "world v2: latent space $AE, teacher and ablation at step $ABLATION_STEPS in $OUT"
+echo "world v2: latent space $AE, teacher at step $TEACHER_STEPS, student, ablation at step $ABLATION_STEPS in $OUT"
