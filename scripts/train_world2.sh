@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # World v2 (256x256 scenes, docs/architecture.md §7): the models' recipe, stage by stage. Every stage is
 # resumable: run the script again after an interruption and each stage goes on from its last checkpoint
-# (a finished stage is skipped). So far it holds the latent space; the DiT stages (teacher, single-scheme
-# ablation, student) join it once their size is chosen by measurement, and it then replaces
-# scripts/train_bundled.sh (world v1) behind `make train-bundled`.
+# (a finished stage is skipped). It holds the latent space, the teacher, the student and the single-scheme
+# ablation; once its models meet their targets it replaces scripts/train_bundled.sh (world v1) behind
+# `make train-bundled`.
 #   1. video autoencoder: 4x time, 16x space (4x4 pixel patches, two stride-2 stages of widths 64 and 128,
 #      a residual block in each), 32 channels: a 256x256 latent frame is 16x16x32, as many latent pixels as
 #      world v1's 128x128 with 8x. (With 16 channels, after 6000 steps, the shapes of small stars and crosses
@@ -23,6 +23,7 @@
 #      stage 2 (AE): the `world2` preset (8 latent frames of 16x16, 2x2 patches, width
 #      256, 7 blocks), text layers -1 and 0 from the start and the training time shift 4 (world v1 learnt
 #      both only in fine-tunes, each of which lifted its adherence), bf16 autocast.
+#   5-7. the teacher's longer run, the student distilled from it, the ablation (below).
 # Step counts can be overridden from the environment; AE=DIR starts from a trained latent space (the shipped
 # one: AE=streamdit/bundled/world2/autoencoder) and skips stages 1 and 2. Usage: bash scripts/train_world2.sh
 set -euo pipefail
