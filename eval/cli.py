@@ -201,9 +201,10 @@ def _add_tools(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("paper", help="the paper's evaluation in one run: systems side by side, intervals, a human-eval study",
                        description="Generate held-out videos and prompt-change streams with the StreamDiT teacher, the "
                                    "single-scheme ablation, the distilled student, a FIFO-style baseline (teacher, c = 1, "
-                                   "s = 1) and a chunk-autoregressive baseline (teacher); score FD against the domain's "
-                                   "ground truth, CLIP score (local weights only), detector adherence, flicker, seam score "
-                                   "and adherence across the prompt change, with bootstrap intervals. Writes "
+                                   "s = 1) and a chunk-autoregressive baseline (teacher); score FD against the ground "
+                                   "truth of their synthetic world (pipeline.json `world`: v1 or v2), CLIP score (local "
+                                   "weights only), detector adherence, flicker, seam score and adherence across the "
+                                   "prompt change, with bootstrap intervals. Writes "
                                    "OUT/paper_table.md, CSVs, PNG plots and OUT/study/ for `python -m human_eval serve`.")
     p.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     p.add_argument("--quick", action="store_true",

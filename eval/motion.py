@@ -9,8 +9,9 @@
   repeating stream).
 Both read only consecutive-frame differences (`eval.consistency.FrameDifferences`): a path is streamed.
 - `window_scores(video, prompts, chunk_size, window)`: the long-stream drift measure: prompt adherence
-  (the analytic detector), seam score, inside share, frozen share and flicker per window of `window`
-  frames, so a stream that blurs, flickers or freezes after some seconds shows where.
+  (the analytic detector of the prompts' synthetic world, v1 or v2), seam score, inside share, frozen share
+  and flicker per window of `window` frames, so a stream that blurs, flickers or freezes after some seconds
+  shows where.
 """
 
 from __future__ import annotations
@@ -58,15 +59,15 @@ def frozen_share(video: VideoLike | FrameDifferences) -> float:
 
 
 def window_scores(video: np.ndarray, prompts: Sequence[str], chunk_size: int, window: int,
-                  skip: Sequence[int] | None = None, fps: float = 16.0) -> pd.DataFrame:
+                  skip: Sequence[int] | None = None, fps: float = 16.0, world: str = "v1") -> pd.DataFrame:
     """The drift measure: one row per window of `window` frames (a shorter tail is dropped).
 
     `prompts[i]` is the prompt of window i (the stream's prompt during it); `skip[i]` frames at the start
     of window i are left out of its adherence (the frames a prompt change needs to reach the screen).
-    Columns: window, start_s, end_s, prompt, and `WINDOW_COLUMNS` (adherence is 1.0 when the detector reads
-    the prompt's colour, shape and direction, else 0.0).
+    Columns: window, start_s, end_s, prompt, and `WINDOW_COLUMNS` (adherence is 1.0 when the analytic detector
+    of `world` reads every attribute the prompt gives, v1: colour, shape and direction, else 0.0).
     """
-    from streamdit import data  # the synthetic domain's detector
+    from streamdit.data import worlds  # the synthetic worlds' detectors
 
     video = as_video(video)
     count = len(video) // window
@@ -81,7 +82,7 @@ def window_scores(video: np.ndarray, prompts: Sequence[str], chunk_size: int, wi
         scored = frames[skip[i]:]
         rows.append({
             "window": i, "start_s": i * window / fps, "end_s": (i + 1) * window / fps, "prompt": prompts[i],
-            "adherence": float(data.detect_adherence(scored, prompts[i])["match"]),
+            "adherence": float(worlds.detect_adherence(world, scored, prompts[i])["match"]),
             "seam_score": seam_score(frames, chunk_size),
             "inside_share": inside_chunk_share(frames, chunk_size),
             "frozen_share": frozen_share(frames),

@@ -1,6 +1,7 @@
 """`python -m eval paper`: the paper's evaluation at our scale, in one run.
 
-Systems, all sampled on the same held-out prompts of the synthetic domain with the same seeds:
+Systems, all sampled on the same held-out prompts of their synthetic world (pipeline.json `world`, v1 or v2,
+the same for every system; `streamdit.data.worlds`) with the same seeds:
 - `teacher`: StreamDiT trained with mixed chunk sizes, sampled with its own scheme and guidance;
 - `single-scheme`: the ablation trained on one chunk size only;
 - `student`: the distilled student (s = 1, no guidance);
@@ -10,11 +11,11 @@ Systems, all sampled on the same held-out prompts of the synthetic domain with t
   noise over all K * s steps behind clean earlier frames (`streamdit.inference.sampler.denoise_autoregressive`);
 - `teacher-same-budget` (only with `--same-budget-teacher`): the teacher at the ablation's step count, so that
   mixed vs single-scheme training is also compared at equal budget when the shipped teacher trained longer;
-- `ground-truth`: the domain's own renders of the same prompts (the detector's ceiling; FD's reference).
+- `ground-truth`: the world's own renders of the same prompts (the detector's ceiling; FD's reference).
 
 Metrics per system: FD against the ground-truth renders (I3D FVD when I3D weights are found, else FD on
 the teacher's video-autoencoder latents, `eval.ae_features`), CLIP score (only with local CLIP weights),
-prompt adherence (the analytic detector: colour, shape and direction all right), temporal flicker, seam
+prompt adherence (the world's analytic detector: every prompted attribute right), temporal flicker, seam
 score and the share of frame change inside chunks (at the system's chunk length; the ground truth is
 scored at every chunk length a system uses, one row each), long streams whose prompt changes half-way
 (`VideoStream.set_prompt`), scored by the detector against the old prompt before the change and the
@@ -33,9 +34,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from streamdit import BUNDLED_DIR, StreamDiTPipeline, data, write_video
+from streamdit import BUNDLED_DIR, PipelineConfig, StreamDiTPipeline, write_video
+from streamdit.data import worlds
+from streamdit.loading import read_pipeline_config
 
-from ..adherence import adherence_table
+from ..adherence import ATTRIBUTES, adherence_table
 from ..ae_features import AutoencoderFeatures
 from ..clip import CLIP, clip_scores
 from ..dynamic_degree import RAFTFlow, dynamic_degree_per_video
@@ -53,8 +56,7 @@ from .settings import DRIFT_CHANGE_S, DRIFT_WINDOW_S, Settings
 from .study import write_study
 
 GROUND_TRUTH = "ground-truth"
-METRIC_NOTES = (  # the figures that are not frame-only metrics; those are described by the registry (`metric_notes`)
-    "adherence: fraction of videos whose colour, shape and direction the analytic detector reads as prompted",
+METRIC_NOTES = (  # the figures that are neither frame-only metrics (the registry's, `metric_notes`) nor adherence
     ("switch_before / switch_after: detector match with the old prompt over the first frames and with the new "
      "prompt over the last frames, after the buffer turned over (paper_switch.csv)"),
     "gen_fps: frames per second of generating the held-out videos on this device (no interval)",
@@ -95,6 +97,24 @@ def paper_systems(teacher: Path, single_scheme: Path, student: Path,
 
 _HOW_TO_GET = (f"Train the bundled models with `make train-bundled` (they go to {BUNDLED_DIR}/teacher, single-scheme, "
                "student), or pass --teacher / --single-scheme / --student DIR")
+
+
+def pipeline_world(system: System) -> str:
+    """The synthetic world the system's pipeline was trained on (pipeline.json `world`), read without loading it."""
+    try:
+        return PipelineConfig(**read_pipeline_config(system.directory)).world
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{system.name}: {err}. {_HOW_TO_GET}") from None
+
+
+def system_world(systems: list[System]) -> str:
+    """The synthetic world of the systems' pipelines, which they must share."""
+    named = {system.name: pipeline_world(system) for system in systems}
+    if len(set(named.values())) > 1:
+        raise ValueError("the systems come from different synthetic worlds ("
+                         + ", ".join(f"{name}: {world}" for name, world in named.items())
+                         + "): compare the models of one world")
+    return named[systems[0].name]
 
 
 def check_model_dirs(systems: list[System]) -> None:
@@ -160,7 +180,7 @@ def drift_scores(system: str, pipe: StreamDiTPipeline, prompts: list[str], secon
                  progress: bool) -> pd.DataFrame:
     """The drift measure of one system: a stream of `seconds` with `prompts[0]` throughout, and one whose
     prompt moves on through `prompts` every `DRIFT_CHANGE_S` seconds; `window_scores` per 15 s window
-    (adherence skips `settle_frames` after each change)."""
+    (adherence by the detector of the pipeline's world, skipping `settle_frames` after each change)."""
     fps, chunk = pipe.config.fps, pipe.frames_per_chunk
     window, every, total = DRIFT_WINDOW_S * fps, DRIFT_CHANGE_S * fps, seconds * fps
     count = total // window
@@ -172,7 +192,7 @@ def drift_scores(system: str, pipe: StreamDiTPipeline, prompts: list[str], secon
                             f"{system} drift{' with prompt changes' if changes else ''}")
         active = [schedule[sum(f <= w * window for f in starts) - 1][1] for w in range(count)]
         skip = [settle_frames(pipe) if w and w * window in starts else 0 for w in range(count)]
-        table = window_scores(video, active, chunk, window, skip, fps)
+        table = window_scores(video, active, chunk, window, skip, fps, pipe.config.world)
         table.insert(0, "system", system)
         table.insert(1, "prompt_changes", changes)
         tables.append(table)
@@ -181,27 +201,27 @@ def drift_scores(system: str, pipe: StreamDiTPipeline, prompts: list[str], secon
 
 def switch_scores(system: str, pipe: StreamDiTPipeline, pairs: list[tuple[str, str]], frames: int, seed: int,
                   progress: bool) -> list[dict]:
-    """One row per prompt-change stream: detector match with the old prompt over the first `frames`
-    frames and with the new prompt over the last `frames` (after `settle_frames`)."""
+    """One row per prompt-change stream: match of the pipeline's world's detector with the old prompt over
+    the first `frames` frames and with the new prompt over the last `frames` (after `settle_frames`)."""
     rows = []
     for i, (before, after) in enumerate(tqdm(pairs, desc=f"{system} prompt change", unit="stream", disable=not progress)):
         video = stream_with_switch(pipe, before, after, frames, seed + i)
-        old = data.detect_adherence(video[:frames], before)
-        new = data.detect_adherence(video[-frames:], after)
+        old = worlds.detect_adherence(pipe.config.world, video[:frames], before)
+        new = worlds.detect_adherence(pipe.config.world, video[-frames:], after)
         rows.append({"system": system, "stream": i, "prompt_before": before, "prompt_after": after,
                      "switch_before": bool(old["match"]), "switch_after": bool(new["match"]),
                      "frames": len(video), "settle_frames": settle_frames(pipe)})
     return rows
 
 
-def switch_prompts(n: int, resolution: int, seed: int) -> list[tuple[str, str]]:
-    """`n` (before, after) canonical captions of held-out objects whose object changes (not only the
-    background), from the domain's long videos (`streamdit.data.sample_long`)."""
+def switch_prompts(world: str, n: int, resolution: int, seed: int) -> list[tuple[str, str]]:
+    """`n` (before, after) canonical captions of held-out scenes of `world` in which an object's attributes
+    change (not only the background or camera), from the world's long videos (`worlds.prompt_change`)."""
     rng, pairs = np.random.default_rng(seed), []
     while len(pairs) < n:
-        (_, a), (_, b) = data.sample_long(rng, 2, 1, split="heldout", num_objects=1, resolution=resolution)
-        if a.objects[0].attributes != b.objects[0].attributes:
-            pairs.append((data.caption(a), data.caption(b)))
+        a, b = worlds.prompt_change(world, rng, "heldout", resolution)
+        if [o.attributes for o in a.objects] != [o.attributes for o in b.objects]:
+            pairs.append((worlds.caption(world, a), worlds.caption(world, b)))
     return pairs
 
 
@@ -241,18 +261,31 @@ def frame_metrics() -> list[MetricSpec]:
     return [spec for spec in METRICS if spec.frame_only and spec.in_paper]
 
 
-def metric_notes() -> list[str]:
-    """What each column means: the registry's summaries of the frame-only metrics, then `METRIC_NOTES`."""
+def attribute_words(world: str) -> str:
+    """The attributes that `world`'s detector reads for "match", in words: "colour, shape and direction" (v1)."""
+    names = ["colour" if name == "color" else name for name in ATTRIBUTES[world] if name not in ("match", "count")]
+    return f"{', '.join(names[:-1])} and {names[-1]}"  # count is reported, not part of match
+
+
+def adherence_note(world: str) -> str:
+    """What the adherence column means for `world`."""
+    return (f"adherence: fraction of videos whose {attribute_words(world)} the analytic detector of world {world} "
+            "reads as prompted (an attribute the prompt does not give is not scored)")
+
+
+def metric_notes(world: str) -> list[str]:
+    """What each column means: adherence in `world`, the registry's summaries of the frame-only metrics, then
+    `METRIC_NOTES`."""
     frame_only = [f"{spec.name} ({spec.direction}): {spec.summary}" + (f"; {spec.note}" if spec.note else "")
                   for spec in frame_metrics()]
-    return [METRIC_NOTES[0], *frame_only, *METRIC_NOTES[1:]]
+    return [adherence_note(world), *frame_only, *METRIC_NOTES]
 
 
 def video_metrics(system: str, videos: list[np.ndarray], prompts: list[str], chunk_frames: int | None,
-                  paths: list[str], raft: RAFTFlow | None = None, fps: float = 16) -> pd.DataFrame:
-    """Per-video detector booleans, the frame-only metrics (NaN where a chunk has no inner frame pair or no
-    border), and dynamic degree where RAFT weights are given."""
-    table = adherence_table(videos, prompts)
+                  paths: list[str], raft: RAFTFlow | None = None, fps: float = 16, world: str = "v1") -> pd.DataFrame:
+    """Per-video booleans of `world`'s detector, the frame-only metrics (NaN where a chunk has no inner frame
+    pair or no border), and dynamic degree where RAFT weights are given."""
+    table = adherence_table(videos, prompts, world)
     table.insert(0, "system", system)
     table.insert(1, "video", paths)
     table.insert(2, "prompt", prompts)
@@ -301,20 +334,22 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
     """Generate, score and write everything under `out` (module docstring); returns paper_table.md."""
     systems = paper_systems(teacher, single_scheme, student, same_budget_teacher)
     check_model_dirs(systems)
+    world = system_world(systems)
     study = out / "study"
     first = load_system(systems[0], device)
     resolution = first.resolution[0]
-    items = data.evaluation_set("heldout", settings.prompts, seed=seed, resolution=resolution)
+    items = worlds.evaluation_set(world, "heldout", settings.prompts, seed, resolution)
     prompts = [text for _, text in items]
-    truth = [data.render(spec, settings.frames) for spec, _ in items]
+    truth = [worlds.render(world, spec, settings.frames) for spec, _ in items]
     fd_model, fd_metric, fd_note = load_fd_features(fd_kind, first, i3d_weights, weights_dir, device)
     n_fd = fd_frames(fd_metric, settings.frames, first.autoencoder.temporal_compression)
     real = fvd_features(truth, fd_model, n_fd, desc="FD ground truth", progress=progress)
     use_clip = clip_weights is not None or _found("clip", weights_dir)  # a path given must exist
     clip_model = CLIP.load(clip_weights, DEFAULT_CLIP_ARCH, weights_dir, device) if use_clip else None
     raft = RAFTFlow.load(None, weights_dir, device) if _found("raft", weights_dir) else None
-    pairs = switch_prompts(settings.streams, resolution, seed)
-    drift_prompts = [before for before, _ in switch_prompts(max(1, settings.drift_seconds // DRIFT_CHANGE_S), resolution, seed + 1)]
+    pairs = switch_prompts(world, settings.streams, resolution, seed)
+    drift_prompts = [before for before, _ in switch_prompts(world, max(1, settings.drift_seconds // DRIFT_CHANGE_S),
+                                                            resolution, seed + 1)]
     tables, switches, drift, fd, fps, clip_rows, study_videos, notes = [], [], [], {}, {}, [], {}, []
     chunk_lengths: set[int] = set()
     for system in systems:
@@ -324,7 +359,8 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
         for path, video in zip(paths, videos):
             write_video(study / path, video, pipe.config.fps)
         study_videos[system.name] = paths
-        tables.append(video_metrics(system.name, videos, prompts, pipe.frames_per_chunk, paths, raft, pipe.config.fps))
+        tables.append(video_metrics(system.name, videos, prompts, pipe.frames_per_chunk, paths, raft, pipe.config.fps,
+                                    world))
         chunk_lengths.add(pipe.frames_per_chunk)
         fd[system.name] = frechet_distance(real, fvd_features(videos, fd_model, n_fd, desc=f"FD {system.name}", progress=progress))
         if clip_model is not None:
@@ -336,7 +372,7 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
         s = pipe.schedule.scheme
         notes.append(f"{system.name}: {system.description}; K = {s.num_chunks}, c = {s.chunk_size}, s = {s.micro_steps}, "
                      f"guidance {pipe.config.guidance}, {pipe.frames_per_chunk} frames per chunk, mode {pipe.config.mode}")
-    tables.append(video_metrics(GROUND_TRUTH, truth, prompts, None, [""] * len(truth), raft, first.config.fps))
+    tables.append(video_metrics(GROUND_TRUTH, truth, prompts, None, [""] * len(truth), raft, first.config.fps, world))
     tables += [truth_motion(truth, c) for c in sorted(chunk_lengths) if 2 <= c < settings.frames]
     write_study(study, prompts, study_videos)
     per_video = pd.concat(tables, ignore_index=True)
@@ -345,11 +381,12 @@ def run_paper(out: Path, settings: Settings, teacher: Path, single_scheme: Path,
     missing = {} if clip_model is not None else {"clip_score": "n/a: no CLIP weights"}
     if raft is None:
         missing["dynamic_degree"] = "n/a: no RAFT weights (python -m eval weights download raft)"
-    header = (f"Synthetic shapes domain, {settings.prompts} held-out prompts x {settings.frames} frames at "
+    header = (f"Data: {worlds.describe(world)}, adherence read on {attribute_words(world)}. "
+              f"{settings.prompts} held-out prompts x {settings.frames} frames at "
               f"{resolution}x{resolution} per system (seed {seed}), {settings.streams} long streams with a prompt change "
               f"per system, a {settings.drift_seconds} s drift stream with and without prompt changes for "
               f"{', '.join(DRIFT_SYSTEMS)}; device {device}.")
-    notes = [fd_note, *metric_notes(), *notes,
+    notes = [fd_note, *metric_notes(world), *notes,
              f"human-eval study: {study / 'pairs.csv'} (`python -m human_eval serve --study {study} --db votes.sqlite`)"]
     return write_outputs(out, summary, per_video, pd.DataFrame(switches), missing, header, notes,
                          pd.concat(drift, ignore_index=True) if drift else None)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+import shutil
+from types import SimpleNamespace
+
 import av
 import numpy as np
 import pandas as pd
@@ -13,10 +17,11 @@ from PIL import Image
 
 from eval.ae_features import AutoencoderFeatures
 from eval.cli import main
-from eval.paper.run import paper_systems
+from eval.paper.run import drift_scores, paper_systems, switch_scores
 from eval.paper.report import claims_section, compare
 from eval.results import COLUMNS
 from streamdit import PipelineConfig, StreamDiTPipeline
+from streamdit.data import v2
 from streamdit.autoencoders.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
 
 SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1, 1), hidden_size=32, depth=1,
@@ -24,24 +29,36 @@ SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, patch_size=(1, 1,
 SYSTEMS = ["teacher", "single-scheme", "student", "fifo", "chunk-ar"]
 
 
-@pytest.fixture(scope="module")
-def model_dirs(tmp_path_factory, text_encoder) -> dict[str, str]:
-    """Teacher, ablation and student directories: tiny random DiTs on a random 4x-time video autoencoder."""
+def save_systems(tmp_path_factory, text_encoder, world: str, patch_size: int, **config) -> dict[str, str]:
+    """Teacher, ablation and student directories of `world`: tiny random DiTs (4x4 latents) on a random 4x-time
+    video autoencoder that folds `patch_size` pixels (frames of 16 * patch_size pixels a side)."""
     dirs = {}
-    for i, (name, sampler) in enumerate((("teacher", PipelineConfig(chunk_size=2, micro_steps=2, guidance=2.0)),
-                                         ("single-scheme", PipelineConfig(chunk_size=2, micro_steps=2, guidance=2.0)),
-                                         ("student", PipelineConfig(chunk_size=2, micro_steps=1)))):
-        autoencoder = VideoAutoencoder(VideoAutoencoderConfig(widths=(8, 16))).eval()
-        pipe = StreamDiTPipeline.from_config("tiny", autoencoder=autoencoder, text_encoder=text_encoder, config=sampler,
-                                             seed=i, **SMALL)
+    for i, (name, sampler) in enumerate((("teacher", dict(chunk_size=2, micro_steps=2, guidance=2.0)),
+                                         ("single-scheme", dict(chunk_size=2, micro_steps=2, guidance=2.0)),
+                                         ("student", dict(chunk_size=2, micro_steps=1)))):
+        autoencoder = VideoAutoencoder(VideoAutoencoderConfig(widths=(8, 16), patch_size=patch_size)).eval()
+        pipe = StreamDiTPipeline.from_config("tiny", autoencoder=autoencoder, text_encoder=text_encoder,
+                                             config=PipelineConfig(**sampler, world=world, **config), seed=i, **SMALL)
         g = torch.Generator().manual_seed(i)  # randomise the zero-initialised gates: outputs depend on inputs
         with torch.no_grad():
             for param in pipe.model.parameters():
                 param.add_(torch.randn(param.shape, generator=g) * 0.05)
-        directory = tmp_path_factory.mktemp(name)
+        directory = tmp_path_factory.mktemp(f"{world}-{name}")
         pipe.save_pretrained(directory)
         dirs[name] = str(directory)
     return dirs
+
+
+@pytest.fixture(scope="module")
+def model_dirs(tmp_path_factory, text_encoder) -> dict[str, str]:
+    """World-v1 systems at 32x32."""
+    return save_systems(tmp_path_factory, text_encoder, "v1", 2)
+
+
+@pytest.fixture(scope="module")
+def v2_model_dirs(tmp_path_factory, text_encoder) -> dict[str, str]:
+    """World-v2 systems at 128x128 (where v2's detector reads its renders), reading 64 tokens like v2's models."""
+    return save_systems(tmp_path_factory, text_encoder, "v2", 8, text_max_tokens=64)
 
 
 def test_paper_quick_path_writes_table_csvs_plots_and_study_plumbing_random_weights(model_dirs, tmp_path) -> None:
@@ -67,6 +84,7 @@ def test_paper_quick_path_writes_table_csvs_plots_and_study_plumbing_random_weig
         assert f" {column} |" in header
     assert table.count("n/a: no CLIP weights") == 8 and table.count("n/a: no RAFT weights") == 8 and "when no I3D weights are found" in table
     assert "mixed training beats a single scheme" in table and "paper_metrics.png" in table
+    assert "world v1 (synthetic shapes)" in table and table.count("colour, shape and direction") == 2  # header, note
 
     summary = pd.read_csv(out / "paper_summary.csv")
     assert list(summary.columns) == COLUMNS
@@ -185,3 +203,90 @@ def test_drift_shorter_than_a_window_is_a_clear_error(model_dirs, tmp_path, caps
             "--student", model_dirs["student"]]
     assert main(argv) == 2
     assert "--drift-seconds must be 0" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def v2_args(dirs: dict[str, str], out: Path, weights: Path) -> list[str]:
+    return ["paper", "--quick", "--prompts", "2", "--frames", "24", "--streams", "1", "--drift-seconds", "15",
+            "--out", str(out), "--teacher", dirs["teacher"], "--single-scheme", dirs["single-scheme"],
+            "--student", dirs["student"], "--device", "cpu", "--weights-dir", str(weights), "--no-progress"]
+
+
+def test_paper_on_world_v2_systems_uses_v2_prompts_renders_and_detector_plumbing_random_weights(v2_model_dirs,
+                                                                                                tmp_path) -> None:
+    out = tmp_path / "results"
+    assert main(v2_args(v2_model_dirs, out, tmp_path / "no-weights")) == 0  # 24 frames: v2's detector needs 24
+
+    table = (out / "paper_table.md").read_text()
+    assert "world v2 (256x256 scenes)" in table and "at 128x128" in table
+    assert table.count("colour, shape, motion, size, speed, background and camera") == 2  # the header and the note
+    assert "synthetic shapes" not in table and "colour, shape and direction" not in table
+    per_video = pd.read_csv(out / "paper_per_video.csv")
+    truth = per_video[per_video["system"] == "ground-truth"]
+    items = v2.evaluation_set("heldout", 2, seed=0, resolution=128)  # the held-out items of world v2
+    assert truth["prompt"].tolist() == [text for _, text in items]
+    assert {"motion", "size", "speed", "background", "camera"} <= set(per_video.columns)  # v2's verdicts
+    assert truth["match"].tolist() == [1.0, 1.0]  # v2's detector reads v2's renders of v2's prompts
+    summary = pd.read_csv(out / "paper_summary.csv").set_index(["system", "metric"])
+    assert summary.loc[("ground-truth", "adherence"), "value"] == 1.0
+    switches = pd.read_csv(out / "paper_switch.csv")
+    assert len(switches) == 5
+    for before, after in zip(switches["prompt_before"], switches["prompt_after"]):
+        assert v2.parse_scene(before).objects != v2.parse_scene(after).objects  # an object changed
+    drift = pd.read_csv(out / "paper_drift.csv")
+    assert len(drift) == 2 * 2 and all(v2.parse_scene(prompt).objects for prompt in drift["prompt"])
+    assert v2.parse_scene(drift["prompt"].iloc[0]).background is not None  # a v2 caption names its background
+
+
+class RenderedStream:
+    """A stream of world v2's own renders: `videos[prompt]` of its current prompt, `chunk` frames at a time."""
+
+    def __init__(self, videos: dict[str, np.ndarray], prompt: str, chunk: int) -> None:
+        self.videos, self.prompt, self.chunk = videos, prompt, chunk
+
+    def __enter__(self) -> "RenderedStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def __iter__(self):
+        for start in range(0, len(next(iter(self.videos.values()))), self.chunk):
+            yield self.videos[self.prompt][start:start + self.chunk]
+
+    def set_prompt(self, prompt: str) -> None:
+        self.prompt = prompt
+
+
+def rendered_pipe(videos: dict[str, np.ndarray], fps: int) -> SimpleNamespace:
+    """A stand-in world-v2 pipeline that streams the renders (the detector's ceiling): 8 frames a chunk, 40 to settle."""
+    return SimpleNamespace(config=SimpleNamespace(fps=fps, world="v2"), frames_per_chunk=8,
+                           model=SimpleNamespace(config=SimpleNamespace(buffer_frames=4)),
+                           autoencoder=SimpleNamespace(temporal_compression=4),
+                           stream=lambda prompt, seed: RenderedStream(videos, prompt, 8))
+
+
+def test_switch_and_drift_read_a_stream_of_v2_renders_with_the_v2_detector() -> None:
+    fps, seconds = 8, 60  # windows of 15 s = 120 frames, a prompt change every 30 s
+    items = v2.evaluation_set("heldout", 3, seed=1, resolution=128)
+    videos = {text: v2.render(spec, fps * seconds) for spec, text in items}
+    prompts = list(videos)
+    pipe = rendered_pipe(videos, fps)
+
+    rows = switch_scores("renders", pipe, [(prompts[0], prompts[1]), (prompts[1], prompts[2])], 24, 0, False)
+    assert [(row["switch_before"], row["switch_after"]) for row in rows] == [(True, True)] * 2
+    assert [row["settle_frames"] for row in rows] == [4 * 4 + 3 * 8] * 2
+    drift = drift_scores("renders", pipe, prompts[:2], seconds, 0, False)
+    assert drift["prompt"].tolist() == [prompts[0]] * 4 + [prompts[0]] * 2 + [prompts[1]] * 2
+    assert drift["adherence"].tolist() == [1.0] * 8
+
+
+def test_systems_of_different_worlds_are_a_clear_error(v2_model_dirs, tmp_path, capsys) -> None:
+    dirs = dict(v2_model_dirs, student=str(tmp_path / "v1-student"))
+    shutil.copytree(v2_model_dirs["student"], dirs["student"])
+    config = Path(dirs["student"]) / "pipeline.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "world": "v1"}))
+    out = tmp_path / "results"
+    assert main(v2_args(dirs, out, tmp_path / "no-weights")) == 2
+    err = capsys.readouterr().err
+    assert "different synthetic worlds" in err and "teacher: v2" in err and "student: v1" in err
+    assert "fifo: v2" in err and not out.exists()  # refused before anything was generated
