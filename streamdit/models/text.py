@@ -9,6 +9,7 @@ the encoding of the empty prompt, as in Stable Diffusion.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,22 +123,31 @@ class TransformerTextEncoder:
 
 
 class CachedTextEncoder:
-    """Memoises encodings per prompt: text encoding happens once per prompt, off the hot path."""
+    """Memoises encodings per prompt: text encoding happens once per prompt, off the hot path. Holds the
+    ``max_items`` prompts used last (least recently used go first); safe to share between threads."""
 
     def __init__(self, encoder: TextEncoder, max_items: int = 1024) -> None:
         self.encoder, self.max_items = encoder, max_items
         self.dim = encoder.dim
-        self._cache: dict[str, TextEmbedding] = {}
+        self._cache: dict[str, TextEmbedding] = {}  # in order of last use
+        self._lock = threading.Lock()
 
     def encode(self, prompts: Sequence[str]) -> TextEmbedding:
-        missing = [p for p in dict.fromkeys(prompts) if p not in self._cache]
+        with self._lock:
+            return self._encode(prompts)
+
+    def _encode(self, prompts: Sequence[str]) -> TextEmbedding:
+        wanted = {p: self._cache.pop(p, None) for p in dict.fromkeys(prompts)}
+        missing = [p for p, embedding in wanted.items() if embedding is None]
         if missing:
             fresh = self.encoder.encode(missing)
             for i, p in enumerate(missing):
-                if len(self._cache) >= self.max_items:
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[p] = TextEmbedding(fresh.tokens[i:i + 1], fresh.mask[i:i + 1])
-        return TextEmbedding.cat([self._cache[p] for p in prompts])
+                wanted[p] = TextEmbedding(fresh.tokens[i:i + 1], fresh.mask[i:i + 1])
+        for p, embedding in wanted.items():  # re-inserted: now the most recently used
+            self._cache[p] = embedding
+        while len(self._cache) > self.max_items:
+            self._cache.pop(next(iter(self._cache)))
+        return TextEmbedding.cat([wanted[p] for p in prompts])
 
     def ignored_tail(self, prompt: str) -> str:
         return self.encoder.ignored_tail(prompt)

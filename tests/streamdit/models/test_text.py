@@ -7,7 +7,7 @@ import warnings
 import pytest
 import torch
 
-from streamdit.models.text import MAX_PROMPT_CHARS, TransformerTextEncoder
+from streamdit.models.text import MAX_PROMPT_CHARS, CachedTextEncoder, TransformerTextEncoder
 
 
 def test_real_encoder_gives_masked_tokens(text_encoder) -> None:
@@ -29,6 +29,30 @@ def test_cache_returns_identical_tensors(text_encoder) -> None:
     a = text_encoder.encode(["a green star"]).tokens
     b = text_encoder.encode(["a green star"]).tokens
     assert torch.equal(a, b)
+
+
+class CountingEncoder:
+    """The real encoder, recording which prompts it was asked to encode."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder, self.dim, self.calls = encoder, encoder.dim, []
+
+    def encode(self, prompts):
+        self.calls.append(list(prompts))
+        return self.encoder.encode(prompts)
+
+
+def test_a_full_cache_keeps_the_prompts_used_last_and_never_loses_one_it_returns(text_encoder) -> None:
+    # A training run with 1024 cached captions died on a batch holding a cached caption that the new ones evicted.
+    counting = CountingEncoder(text_encoder.encoder)
+    cache = CachedTextEncoder(counting, max_items=2)
+    cache.encode(["a red circle", "a blue square"])
+    both = cache.encode(["a red circle", "a green star", "a red circle"])  # the square goes: used least recently
+    assert torch.equal(both.tokens, text_encoder.encoder.encode(["a red circle", "a green star", "a red circle"]).tokens)
+    cache.encode(["a blue square"])  # encoded again; the circle, used before the star, goes
+    cache.encode(["a green star"])
+    cache.encode(["a red circle"])
+    assert counting.calls == [["a red circle", "a blue square"], ["a green star"], ["a blue square"], ["a red circle"]]
 
 
 def test_overlong_prompt_is_rejected(text_encoder) -> None:
