@@ -34,9 +34,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from streamdit import BUNDLED_DIR, PipelineConfig, StreamDiTPipeline, write_video
+from streamdit import BUNDLED_DIR, StreamDiTPipeline, write_video
 from streamdit.data import worlds
-from streamdit.loading import read_pipeline_config
 
 from ..adherence import ATTRIBUTES, adherence_table
 from ..ae_features import AutoencoderFeatures
@@ -102,7 +101,7 @@ _HOW_TO_GET = (f"Train the bundled models with `make train-bundled` (they go to 
 def pipeline_world(system: System) -> str:
     """The synthetic world the system's pipeline was trained on (pipeline.json `world`), read without loading it."""
     try:
-        return PipelineConfig(**read_pipeline_config(system.directory)).world
+        return StreamDiTPipeline.config_of(system.directory).world
     except FileNotFoundError as err:
         raise FileNotFoundError(f"{system.name}: {err}. {_HOW_TO_GET}") from None
 

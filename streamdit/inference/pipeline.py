@@ -441,7 +441,11 @@ class StreamDiTPipeline:
         save_pipeline(directory, asdict(self.config), self.model, self.autoencoder)
 
     @staticmethod
+    def config_of(directory: str | Path) -> PipelineConfig:
+        """The sampling settings of a saved pipeline (its ``pipeline.json``), read without loading weights."""
+        return PipelineConfig(**read_pipeline_config(directory))
+
+    @staticmethod
     def scheme_of(directory: str | Path) -> Scheme:
         """The streaming scheme ``(K, c, s)`` a saved pipeline samples with, read without loading weights."""
-        config = PipelineConfig(**read_pipeline_config(directory))
-        return config.scheme(read_transformer_config(directory).buffer_frames)
+        return StreamDiTPipeline.config_of(directory).scheme(read_transformer_config(directory).buffer_frames)
