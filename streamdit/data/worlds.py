@@ -9,9 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from . import dataset as v1
-from .v2 import dataset as v2
-
 WORLDS = ("v1", "v2")
 _RESOLUTION = {"v1": 128, "v2": 256}
 _DESCRIPTION = {"v1": "synthetic shapes", "v2": "256x256 scenes"}
@@ -24,6 +21,13 @@ def _check(world: str) -> str:
     return world
 
 
+def _api(world: str) -> ModuleType:
+    """The package of ``world``'s public functions: ``streamdit.data`` (v1) or ``streamdit.data.v2``."""
+    from streamdit import data  # complete by the time a function here runs
+
+    return data if _check(world) == "v1" else data.v2
+
+
 def default_resolution(world: str) -> int:
     """The frame side a world's models are made for."""
     return _RESOLUTION[_check(world)]
@@ -32,25 +36,17 @@ def default_resolution(world: str) -> int:
 def stream(world: str, seed: int = 0, num_frames: int = 16, split: str = "train", resolution: int | None = None,
            worker_id: int = 0, canonical: bool = False) -> Iterator[tuple[np.ndarray, str]]:
     """Endless (video uint8 (T, H, W, 3), caption) pairs of ``world`` (see each world's ``stream``)."""
-    module = v1 if _check(world) == "v1" else v2
-    return module.stream(seed, num_frames, split, resolution or default_resolution(world), worker_id, canonical)
+    return _api(world).stream(seed, num_frames, split, resolution or default_resolution(world), worker_id, canonical)
 
 
 def eval_prompts(world: str, split: str = "heldout", n: int = 48, seed: int = 0) -> list[str]:
     """The deterministic evaluation prompts of ``world`` (each world's ``eval_prompts``)."""
-    return (v1 if _check(world) == "v1" else v2).eval_prompts(split, n, seed)
+    return _api(world).eval_prompts(split, n, seed)
 
 
 def describe(world: str) -> str:
     """The world in a few words: "world v1 (synthetic shapes)", "world v2 (256x256 scenes)"."""
     return f"world {_check(world)} ({_DESCRIPTION[world]})"
-
-
-def _api(world: str) -> ModuleType:
-    """The package of ``world``'s public functions: ``streamdit.data`` (v1) or ``streamdit.data.v2``."""
-    from streamdit import data  # complete by the time a function here runs
-
-    return data if _check(world) == "v1" else data.v2
 
 
 def evaluation_set(world: str, split: str = "heldout", n: int = 48, seed: int = 0,
