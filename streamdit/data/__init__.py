@@ -9,7 +9,7 @@ from .captions import (BACKGROUND_WORDS, COLOR_WORDS, DIRECTION_PHRASES, SHAPE_W
                        parse_background, parse_caption)
 from .dataset import (SyntheticVideoDataset, eval_prompts, evaluation_set, long_video, render_segments,
                       sample_long, stream)
-from .detector import Detection, detect, detect_adherence, detect_background
+from .detector import Detection, detect, detect_adherence, detect_background, object_pixels
 from .domain import (BACKGROUNDS, COLORS, DIRECTIONS, HELDOUT_TRIPLES, SHAPES, TRAIN_TRIPLES, Attributes,
                      ObjectSpec, VideoSpec, sample_spec, triple_split)
 from .export import write_sample
@@ -20,6 +20,6 @@ __all__ = [
     "BACKGROUND_WORDS", "COLOR_WORDS", "DIRECTION_PHRASES", "SHAPE_WORDS", "VERBS",
     "Attributes", "BACKGROUNDS", "COLORS", "DIRECTIONS", "Detection", "HELDOUT_TRIPLES", "ObjectSpec",
     "SHAPES", "SyntheticVideoDataset", "TRAIN_TRIPLES", "VideoSpec", "caption", "caption_vocabulary", "detect", "detect_adherence", "detect_background",
-    "eval_prompts", "evaluation_set", "long_video", "parse_background", "parse_caption",
+    "eval_prompts", "object_pixels", "evaluation_set", "long_video", "parse_background", "parse_caption",
     "render", "render_segments", "sample_long", "sample_spec", "stream", "triple_split", "v2", "worlds", "write_sample",
 ]

@@ -60,6 +60,13 @@ def saturation(rgb: np.ndarray) -> np.ndarray:
     return np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
 
 
+def object_pixels(video: np.ndarray) -> np.ndarray:
+    """The pixels of a clean render (..., H, W, 3) that belong to an object: saturation of at least ``SAT_MIN``.
+    Both worlds draw their objects in saturated palette colours over backgrounds below it (v2's textures
+    stay under 32), so this holds for either."""
+    return saturation(np.asarray(video, np.int16)) >= SAT_MIN
+
+
 def hue(rgb: np.ndarray) -> np.ndarray:
     """Hue in degrees [0, 360) of float RGB (..., 3)."""
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]

@@ -21,7 +21,7 @@ from streamdit.training.distillation import DistillationTrainer
 from streamdit.training.latent_cache import LatentCache, encode_clips, is_latent_cache
 from streamdit.training.trainer import Sample, TrainConfig, Trainer, make_accelerator, weights_digest
 
-OBJECTIVE_OPTIONS = ("chunk_sizes", "chunk_weights", "shift", "cond_dropout")  # flow matching only
+OBJECTIVE_OPTIONS = ("chunk_sizes", "chunk_weights", "shift", "cond_dropout", "foreground_weight")  # flow matching only
 VIDEO_DATA_HELP = ("'synthetic' (world v1: the built-in shapes domain), 'synthetic-v2' (world v2: textured scenes) "
                    "or a video folder with metadata.csv (file_name, text)")
 CACHE_DATA_HELP = ", or a latent cache made by `streamdit encode-latents` with the same autoencoder"
@@ -231,10 +231,14 @@ def encode_main(argv: Sequence[str] | None = None) -> int:
         StreamDiTConfig.from_dict(read_json(args.config, "a StreamDiTConfig JSON file"))
     frames = base.buffer_frames * autoencoder.temporal_compression
     size = (base.latent_height * autoencoder.spatial_compression, base.latent_width * autoencoder.spatial_compression)
+    from streamdit.data import object_pixels
+
+    # the synthetic worlds' clips also get their objects' latent pixels (for `train --foreground-weight`)
+    foreground = object_pixels if args.data in ("synthetic", "synthetic-v2") else None
     try:
         out = encode_clips(training_data(args.data, frames, size), autoencoder, args.out, args.clips,
                            weights_digest(autoencoder), args.data, args.seed, args.batch_size, args.shard_clips,
-                           bf16=args.mixed_precision == "bf16")
+                           bf16=args.mixed_precision == "bf16", foreground=foreground)
     except (FileExistsError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from exc
     print(f"wrote {args.clips} clips' latents of {frames} frames of {size[1]}x{size[0]} to {out}")

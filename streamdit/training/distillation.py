@@ -77,7 +77,10 @@ class DistillationTrainer(Trainer):
         """The live student's velocity (no guidance: it has the teacher's built in)."""
         return self.unwrapped(x, t, text.tokens, text.mask)
 
-    def compute_loss(self, latents: torch.Tensor, text: TextEmbedding) -> torch.Tensor:
+    def compute_loss(self, latents: torch.Tensor, text: TextEmbedding,
+                     foreground: torch.Tensor | None = None) -> torch.Tensor:
+        """The segment loss on one batch (``foreground`` flags, which a latent cache may carry, are not used:
+        the student matches its teacher everywhere)."""
         start_up = len(self.states) > 1 and float(torch.rand(())) >= self.steady_fraction
         state = self.states[1 + int(torch.randint(len(self.states) - 1, ()))] if start_up else self.states[0]
         x = noised_buffer(latents, self.teacher_schedule, state[0])

@@ -8,8 +8,10 @@ and the teacher, the single-scheme ablation and the student then see the same da
 latents of an arbitrary autoencoder next to their captions with a resumable writer, hence this module.
 
 Layout of DIR: ``shard-00000.safetensors`` ... (tensor ``latents`` ``(n, C, T, h, w)`` in bf16, the
-captions as JSON in the file's metadata) and ``latents.json`` (the index, written last: a directory
-without it is an unfinished cache, and encoding resumes at its first missing shard).
+captions as JSON in the file's metadata, and for the synthetic worlds a tensor ``foreground`` ``(n, 1, T, h,
+w)`` of uint8 flags: the latent pixels whose pixels hold any part of an object, for an object-weighted loss)
+and ``latents.json`` (the index, written last: a directory without it is an unfinished cache, and encoding
+resumes at its first missing shard).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from streamdit.autoencoders.base import Autoencoder, video_to_tensor
 
 INDEX = "latents.json"
 Sample = tuple[np.ndarray | torch.Tensor, str]
+ForegroundFn = Callable[[np.ndarray], np.ndarray]  # uint8 videos (..., T, H, W, 3) -> bool object pixels (..., T, H, W)
 
 
 def is_latent_cache(path: str | Path) -> bool:
@@ -40,11 +43,20 @@ def shard_seed(seed: int, shard: int) -> int:
     return int(np.random.SeedSequence([seed, shard]).generate_state(1)[0])
 
 
+def latent_blocks(mask: torch.Tensor, temporal: int, spatial: int) -> torch.Tensor:
+    """Pixel flags ``(N, T, H, W)`` to latent-pixel flags ``(N, 1, T / temporal, H / spatial, W / spatial)``: a
+    latent pixel is set when any pixel of its block (its frame group and its patch) is."""
+    n, t, h, w = mask.shape
+    blocks = mask.reshape(n, t // temporal, temporal, h // spatial, spatial, w // spatial, spatial)
+    return blocks.any(dim=6).any(dim=4).any(dim=2)[:, None]
+
+
 def encode_clips(data: Callable[[int], Iterable[Sample]], autoencoder: Autoencoder, out_dir: str | Path, clips: int,
                  autoencoder_digest: int, source: str, seed: int = 0, batch_size: int = 8, shard_clips: int = 512,
-                 bf16: bool = False) -> Path:
+                 bf16: bool = False, foreground: ForegroundFn | None = None) -> Path:
     """Encode ``clips`` clips of ``data(seed)`` into ``out_dir`` shard by shard (resuming after the last whole
-    shard found there); ``autoencoder_digest`` and ``source`` are recorded so training can check them."""
+    shard found there); ``autoencoder_digest`` and ``source`` are recorded so training can check them.
+    ``foreground`` (the object pixels of a video) adds each clip's latent-pixel foreground flags."""
     out = Path(out_dir)
     if is_latent_cache(out):
         raise FileExistsError(f"{out} already holds a finished latent cache ({INDEX}); choose another directory")
@@ -58,32 +70,41 @@ def encode_clips(data: Callable[[int], Iterable[Sample]], autoencoder: Autoencod
     with tqdm(total=clips, initial=sum(sizes[:done]), desc="encoding clips", dynamic_ncols=True) as bar:
         for shard in range(done, len(sizes)):
             samples = iter(data(shard_seed(seed, shard)))
-            latents, captions = [], []
+            latents, captions, flags = [], [], []
             while len(captions) < sizes[shard]:
                 batch = [next(samples) for _ in range(min(batch_size, sizes[shard] - len(captions)))]
                 videos = torch.as_tensor(np.stack([np.asarray(video) for video, _ in batch]))
                 with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
                     latents.append(autoencoder.encode(video_to_tensor(videos.to(device))).to(torch.bfloat16).cpu())
                 captions += [caption for _, caption in batch]
+                if foreground is not None:
+                    flags.append(latent_blocks(torch.as_tensor(foreground(videos.numpy())),
+                                               autoencoder.temporal_compression, autoencoder.spatial_compression))
                 bar.update(len(batch))
             tmp = out / (names[shard] + ".tmp")  # a shard appears whole or not at all
-            save_file({"latents": torch.cat(latents).contiguous()}, str(tmp), metadata={"captions": json.dumps(captions)})
+            tensors = {"latents": torch.cat(latents).contiguous()}
+            if flags:
+                tensors["foreground"] = torch.cat(flags).to(torch.uint8).contiguous()
+            save_file(tensors, str(tmp), metadata={"captions": json.dumps(captions)})
             tmp.replace(out / names[shard])
     shape = list(latents[0].shape[1:]) if done < len(sizes) else _read_shard(out / names[0])[0].shape[1:]
     index = {"clips": clips, "shards": names, "latent_shape": list(shape), "dtype": "bfloat16",
-             "autoencoder_digest": autoencoder_digest, "source": source, "seed": seed}
+             "autoencoder_digest": autoencoder_digest, "source": source, "seed": seed,
+             "foreground": foreground is not None}
     (out / INDEX).write_text(json.dumps(index, indent=1) + "\n")
     return out
 
 
-def _read_shard(path: Path) -> tuple[torch.Tensor, list[str]]:
+def _read_shard(path: Path) -> tuple[torch.Tensor, list[str], torch.Tensor | None]:
     with safe_open(str(path), framework="pt") as f:
-        return f.get_tensor("latents"), json.loads(f.metadata()["captions"])
+        flags = f.get_tensor("foreground").bool() if "foreground" in f.keys() else None
+        return f.get_tensor("latents"), json.loads(f.metadata()["captions"]), flags
 
 
 class LatentCache:
-    """A finished cache in memory: ``stream(seed)`` yields ``(latents, caption)`` for ever, epoch after
-    epoch, each in its own random order (the ``seed -> samples`` form the trainers take)."""
+    """A finished cache in memory: ``stream(seed)`` yields ``(latents, caption)`` for ever (``(latents,
+    caption, foreground)`` when the cache has foreground flags), epoch after epoch, each in its own random
+    order (the ``seed -> samples`` form the trainers take)."""
 
     def __init__(self, directory: str | Path) -> None:
         directory = Path(directory)
@@ -92,8 +113,13 @@ class LatentCache:
                                     "run `streamdit encode-latents` to make one, or again to finish it")
         self.index = json.loads((directory / INDEX).read_text())
         parts = [_read_shard(directory / name) for name in self.index["shards"]]
-        self.latents = torch.cat([latents for latents, _ in parts])
-        self.captions = [caption for _, captions in parts for caption in captions]
+        self.latents = torch.cat([latents for latents, _, _ in parts])
+        self.captions = [caption for _, captions, _ in parts for caption in captions]
+        self.foreground = None
+        if self.index.get("foreground"):
+            if any(flags is None for _, _, flags in parts):
+                raise ValueError(f"{directory}: the index says the clips have foreground flags, but a shard has none")
+            self.foreground = torch.cat([flags for _, _, flags in parts])
         if len(self.captions) != self.index["clips"] or len(self.latents) != self.index["clips"]:
             raise ValueError(f"{directory}: the shards hold {len(self.latents)} clips, the index says "
                              f"{self.index['clips']}")
@@ -110,8 +136,11 @@ class LatentCache:
     def __len__(self) -> int:
         return len(self.captions)
 
-    def stream(self, seed: int) -> Iterator[tuple[torch.Tensor, str]]:
+    def stream(self, seed: int) -> Iterator[tuple[torch.Tensor, str] | tuple[torch.Tensor, str, torch.Tensor]]:
         rng = np.random.default_rng(seed)
         while True:
             for i in rng.permutation(len(self)):
-                yield self.latents[i], self.captions[i]
+                if self.foreground is None:
+                    yield self.latents[i], self.captions[i]
+                else:
+                    yield self.latents[i], self.captions[i], self.foreground[i]

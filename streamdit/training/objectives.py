@@ -20,18 +20,31 @@ from streamdit.models.text import TextEmbedding
 
 
 def flow_matching_loss(model: torch.nn.Module, latents: torch.Tensor, text: TextEmbedding, t: torch.Tensor,
-                       noise: torch.Tensor | None = None) -> torch.Tensor:
+                       noise: torch.Tensor | None = None, weight: torch.Tensor | None = None) -> torch.Tensor:
     """MSE between predicted and true velocity ``eps - x_0`` over all buffer frames.
 
     ``latents``: clean ``x_0`` ``(N, C, B, h, w)``; ``t``: per-frame times ``(N, B)``; ``noise``: ``eps``
-    (drawn from the global RNG when omitted).
+    (drawn from the global RNG when omitted); ``weight``: optional per-latent-pixel weights broadcastable to
+    ``latents`` (e.g. ``(N, 1, B, h, w)``), the loss then being the weighted mean of the squared errors.
     """
     if noise is None:
         noise = torch.randn_like(latents)
     tt = t.to(latents.dtype)[:, None, :, None, None]
     x_t = (1 - tt) * latents + tt * noise
     pred = model(x_t, t, text.tokens, text.mask)
-    return F.mse_loss(pred.float(), (noise - latents).float())
+    if weight is None:
+        return F.mse_loss(pred.float(), (noise - latents).float())
+    weight = weight.float().expand_as(latents)
+    return (weight * (pred.float() - (noise - latents).float()).pow(2)).sum() / weight.sum()
+
+
+def foreground_weight(foreground: torch.Tensor, factor: float) -> torch.Tensor:
+    """Loss weights from a foreground mask: ``factor`` on the latent pixels that hold an object, 1 elsewhere.
+
+    Objects cover a few per cent of a textured scene's latent pixels, so the plain loss is almost all
+    background; this tilts it towards them, as world v1's autoencoder weighted its object pixels.
+    """
+    return 1.0 + (factor - 1.0) * foreground.float()
 
 
 def drop_text(text: TextEmbedding, null: TextEmbedding, p: float, generator: torch.Generator | None = None) -> TextEmbedding:

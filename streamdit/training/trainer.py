@@ -43,7 +43,7 @@ from streamdit.inference.pipeline import check_compatible
 from streamdit.inference.schedule import MixedSchemeSampler
 from streamdit.models.dit import StreamDiT
 from streamdit.models.text import TextEmbedding, TextEncoder
-from streamdit.training.objectives import drop_text, flow_matching_loss
+from streamdit.training.objectives import drop_text, flow_matching_loss, foreground_weight
 from streamdit.training.sharding import SHARDED_STATE, empty_copy, full_tensor, load_sharded, save_sharded, shard_model
 
 Sample = tuple[np.ndarray | torch.Tensor, str]  # uint8 video (T, H, W, 3), or its latents (C, T, h, w), and its caption
@@ -81,6 +81,9 @@ class TrainConfig:
     chunk_weights: tuple[float, ...] | None = option(None, "objective", "their sampling weights (default: equal)")
     shift: float = option(1.0, "objective", "time shift of the training noise levels (as the sampler's)")
     cond_dropout: float = option(0.1, "objective", "probability of the empty prompt (for guidance)")
+    foreground_weight: float = option(1.0, "objective", "loss weight of the latent pixels that hold an object "
+                                      "(needs a latent cache with foreground flags, as `encode-latents` makes for "
+                                      "the synthetic worlds); 1: plain flow matching")
     checkpoint_every: int = option(1000, "checkpoints and logging", "steps between checkpoints")
     keep_checkpoints: int = option(3, "checkpoints and logging", "checkpoints kept (the oldest are pruned)")
     seed: int = option(0, "optimisation", "random seed (data, noise, initial weights)")
@@ -90,6 +93,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("no", "bf16"):
             raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {self.mixed_precision!r}")
+        if self.foreground_weight <= 0:
+            raise ValueError(f"foreground_weight must be > 0, got {self.foreground_weight}")
         if not 0.0 <= self.cond_dropout <= 1.0:
             raise ValueError(f"cond_dropout must be in [0, 1], got {self.cond_dropout}")
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
@@ -217,15 +222,20 @@ class Trainer:
 
     # -- one step ------------------------------------------------------------------------------------
 
-    def compute_loss(self, latents: torch.Tensor, text: TextEmbedding) -> torch.Tensor:
-        """The objective on clean latents and their captions: mixed-scheme flow matching with text dropout."""
+    def compute_loss(self, latents: torch.Tensor, text: TextEmbedding,
+                     foreground: torch.Tensor | None = None) -> torch.Tensor:
+        """The objective on clean latents and their captions: mixed-scheme flow matching with text dropout,
+        object-weighted (``config.foreground_weight``) where ``foreground`` flags are given."""
         text = drop_text(text, self.null_text, self.config.cond_dropout)
         _, t = self.time_sampler.sample(latents.shape[0])
-        return flow_matching_loss(self.model, latents, text, t.to(latents.device))
+        factor = self.config.foreground_weight
+        weight = foreground_weight(foreground.to(latents.device), factor) if factor != 1 else None
+        return flow_matching_loss(self.model, latents, text, t.to(latents.device), weight=weight)
 
-    def train_step(self, videos: torch.Tensor, captions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    def train_step(self, videos: torch.Tensor, captions: Sequence[str],
+                   foreground: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimiser step on uint8 videos ``(N, T, H, W, 3)``, or on their latents ``(N, C, T, h, w)`` from a
-        latent cache; returns ``(loss, grad_norm)``."""
+        latent cache (with its foreground flags ``(N, 1, T, h, w)`` if it has them); returns ``(loss, grad_norm)``."""
         acc, cfg = self.accelerator, self.config
         # the frozen encoder in bf16 too under --mixed-precision bf16 (as diffusers' training scripts cast their
         # VAE): at 256x256 it costs as much as the DiT's step in fp32 on a CPU
@@ -236,7 +246,7 @@ class Trainer:
                 latents = videos.to(acc.device)
             latents = latents.float().contiguous()  # randn_like keeps strides: the noise must not depend on them
             text = self.text_encoder.encode(list(captions)).to(acc.device)
-        loss = self.compute_loss(latents, text)
+        loss = self.compute_loss(latents, text, foreground)
         acc.backward(loss)
         grad_norm = full_tensor(acc.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm))
         self.optimizer.step()
@@ -258,8 +268,7 @@ class Trainer:
                    disable=not acc.is_main_process)
         loss_sum, start, start_step = 0.0, time.perf_counter(), self.step
         while self.step < cfg.steps:
-            videos, captions = next(batches)
-            loss, grad_norm = self.train_step(videos, captions)
+            loss, grad_norm = self.train_step(*next(batches))
             loss_sum += float(loss)
             bar.update(1)
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
@@ -276,7 +285,7 @@ class Trainer:
         self._write_summary(loss_sum / max(self.step - start_step, 1))
         return self.save_final()
 
-    def _batches(self) -> Iterator[tuple[torch.Tensor, list[str]]]:
+    def _batches(self) -> Iterator[tuple[torch.Tensor, list[str], torch.Tensor | None]]:
         cfg = self.config
         if callable(self.data):
             acc = self.accelerator
@@ -287,14 +296,18 @@ class Trainer:
             samples = iter(self.data)
             batches = (default_collate(chunk) for chunk in iter(lambda: list(itertools.islice(samples, cfg.batch_size)), [])
                        if len(chunk) == cfg.batch_size)
-        for videos, captions in batches:
+        for videos, captions, *foreground in batches:
+            foreground = foreground[0] if foreground else None
+            if foreground is None and cfg.foreground_weight != 1:
+                raise ValueError(f"foreground_weight {cfg.foreground_weight} needs foreground flags in the data: "
+                                 "a latent cache made by `streamdit encode-latents` from a synthetic world")
             videos = torch.as_tensor(videos)
             is_video = videos.dtype == torch.uint8 and tuple(videos.shape[1:]) == self.clip_shape
             is_latent = videos.is_floating_point() and tuple(videos.shape[1:]) == self.latent_shape
             if not (is_video or is_latent):
                 raise ValueError(f"expected uint8 videos of shape {self.clip_shape} (frames, height, width, 3) or "
                                  f"float latents of shape {self.latent_shape}, got {videos.dtype} {tuple(videos.shape[1:])}")
-            yield videos, list(captions)
+            yield videos, list(captions), foreground
         raise RuntimeError(f"the training data ran out after step {self.step}; give an endless stream")
 
     # -- files ---------------------------------------------------------------------------------------

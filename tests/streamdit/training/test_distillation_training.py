@@ -53,7 +53,7 @@ def segment_loss_before_and_after_training(trainer: DistillationTrainer, teacher
                                            buffer) -> tuple[float, float]:
     """The steady-state segment loss on one fixed batch, whose buffer ``buffer(latents, text, state)`` makes,
     before and after ``trainer.train()``."""
-    videos, captions = next(trainer._batches())
+    videos, captions, _ = next(trainer._batches())
     latents = teacher.autoencoder.encode(video_to_tensor(videos))
     text = teacher.text_encoder.encode(captions)
     state = segment_states(teacher.schedule)[0]

@@ -14,10 +14,12 @@ from accelerate.state import AcceleratorState
 
 from streamdit.autoencoders.base import PatchAutoencoder, video_to_tensor
 from streamdit.autoencoders.video_autoencoder import VideoAutoencoder, VideoAutoencoderConfig
-from streamdit.data import worlds
-from streamdit.models.dit import StreamDiT
+from streamdit.data import object_pixels, v2, worlds
+from streamdit.data.v2.render import background
+from streamdit.models.dit import StreamDiT, StreamDiTConfig
 from streamdit.training.cli import encode_main, train_main
-from streamdit.training.latent_cache import LatentCache, encode_clips, shard_seed
+from streamdit.training.latent_cache import LatentCache, encode_clips, latent_blocks, shard_seed
+from streamdit.training.objectives import drop_text
 from streamdit.training.trainer import TrainConfig, Trainer, weights_digest
 from tests.streamdit.training.test_training import CAPTION, moving_square, tiny_config
 
@@ -119,10 +121,85 @@ def test_encode_latents_then_train_on_them_and_refuse_another_autoencoder_plumbi
     assert encode_main(["--out", str(tmp_path / "cache"), "--data", "synthetic-v2", "--autoencoder",
                         str(tmp_path / "ae0"), "--config", str(tmp_path / "config.json"), "--clips", "3",
                         "--shard-clips", "2", "--cpu"]) == 0
-    assert LatentCache(tmp_path / "cache").latents.shape == (3, 4, 4, 4, 4)
+    cache = LatentCache(tmp_path / "cache")
+    assert cache.latents.shape == (3, 4, 4, 4, 4) and cache.foreground.shape == (3, 1, 4, 4, 4)
     common = ["--config", str(tmp_path / "config.json"), "--data", str(tmp_path / "cache"), "--steps", "1",
+              "--foreground-weight", "4",
               "--batch-size", "2", "--num-workers", "0", "--sample-chunk-size", "1", "--cpu"]
     assert train_main(["--out", str(tmp_path / "run"), "--autoencoder", str(tmp_path / "ae0"), *common]) == 0
     assert json.loads((tmp_path / "run" / "pipeline" / "pipeline.json").read_text())["world"] == "v2"
     with pytest.raises(SystemExit, match="encoded by another autoencoder"):
         train_main(["--out", str(tmp_path / "other"), "--autoencoder", str(tmp_path / "ae1"), *common])
+
+
+def test_object_pixels_are_where_a_render_differs_from_its_background() -> None:
+    spec = v2.sample_scene(np.random.default_rng(3), "train", num_objects=2, resolution=64)
+    video = v2.render(spec, 4).astype(np.int16)
+    plain = np.clip(np.rint(background(spec, 4)), 0, 255).astype(np.int16)
+    changed = np.abs(video - plain).max(-1)
+    found = object_pixels(video.astype(np.uint8))
+    assert found.shape == (4, 64, 64) and found.any()
+    assert not found[changed == 0].any()  # the background alone is never an object
+    assert found[changed > 120].all()  # an object's inside (fully covered) always is
+
+
+def test_latent_blocks_flag_a_latent_pixel_when_any_pixel_of_its_block_is_set() -> None:
+    mask = torch.zeros(2, 8, 16, 16, dtype=torch.bool)
+    mask[0, 5, 3, 12] = True  # frame group 1, rows 0-3, columns 12-15 -> latent (1, 0, 3)
+    mask[1, 0, 15, 0] = True  # group 0, row block 3, column block 0
+    flags = latent_blocks(mask, temporal=4, spatial=4)
+    assert flags.shape == (2, 1, 2, 4, 4)
+    expected = torch.zeros(2, 1, 2, 4, 4, dtype=torch.bool)
+    expected[0, 0, 1, 0, 3] = expected[1, 0, 0, 3, 0] = True
+    assert torch.equal(flags, expected)
+
+
+def test_a_cache_with_foreground_flags_yields_them_and_the_trainer_weights_its_loss_plumbing_random_init(
+        text_encoder, tmp_path) -> None:
+    ae = small_autoencoder(0)  # 4x in time and space
+    data = partial(worlds.stream, "v2", num_frames=16, resolution=16)
+    encode_clips(data, ae, tmp_path / "cache", 3, 1, "synthetic-v2", batch_size=2, shard_clips=2,
+                 foreground=object_pixels)
+    cache = LatentCache(tmp_path / "cache")
+    videos = [video for video, _ in itertools.islice(data(shard_seed(0, 0)), 2)]
+    videos += [video for video, _ in itertools.islice(data(shard_seed(0, 1)), 1)]
+    expected = latent_blocks(torch.as_tensor(object_pixels(np.stack(videos))), 4, 4)
+    assert torch.equal(cache.foreground, expected) and expected.any() and not expected.all()
+    latents, caption, flags = next(cache.stream(0))
+    assert flags.shape == (1, 4, 4, 4) and flags.dtype == torch.bool
+
+    model = StreamDiT(StreamDiTConfig(in_channels=4, buffer_frames=4, latent_height=4, latent_width=4, hidden_size=64,
+                                      depth=2, num_heads=2, window_size=(4, 8, 8), text_dim=text_encoder.dim))
+    for p in model.parameters():  # every weight non-zero: the prediction, so the loss, depends on the weights
+        p.data.normal_(0, 0.1)
+    losses = {}
+    for factor in (1.0, 10.0):
+        trainer = Trainer(model, ae, text_encoder, cache.stream, TrainConfig(steps=1, batch_size=3, num_workers=0,
+                          foreground_weight=factor), tmp_path / f"run{factor}")
+        batch = next(trainer._batches())
+        assert batch[2] is not None and batch[2].shape == (3, 1, 4, 4, 4)
+        text = text_encoder.encode(batch[1])
+        torch.manual_seed(0)
+        with torch.no_grad():
+            losses[factor] = trainer.compute_loss(batch[0].float(), text, batch[2]).item()
+        torch.manual_seed(0)  # the same noise and times, weighted by hand
+        with torch.no_grad():
+            text = drop_text(text, trainer.null_text, trainer.config.cond_dropout)
+            _, t = trainer.time_sampler.sample(3)
+            noise = torch.randn_like(batch[0].float())
+            x0 = batch[0].float()
+            x_t = (1 - t[:, None, :, None, None]) * x0 + t[:, None, :, None, None] * noise
+            error = (model(x_t, t, text.tokens, text.mask) - (noise - x0)).pow(2)
+            w = 1 + (factor - 1) * batch[2].float().expand_as(error)
+            assert losses[factor] == pytest.approx(((w * error).sum() / w.sum()).item(), rel=1e-5)
+        AcceleratorState._reset_state(reset_partial_state=True)
+    assert losses[1.0] != pytest.approx(losses[10.0], rel=1e-3)
+
+
+def test_a_foreground_weight_without_foreground_flags_is_an_error_naming_the_option(text_encoder, tmp_path) -> None:
+    ae = PatchAutoencoder(2)
+    trainer = Trainer(StreamDiT(tiny_config(text_encoder.dim, ae)), ae, text_encoder,
+                      itertools.repeat((moving_square(), CAPTION)),
+                      TrainConfig(steps=1, batch_size=1, foreground_weight=5.0), tmp_path / "run")
+    with pytest.raises(ValueError, match="foreground_weight 5.0 needs foreground flags"):
+        trainer.train()

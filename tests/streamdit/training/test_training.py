@@ -15,7 +15,7 @@ from streamdit.models.dit import StreamDiT, StreamDiTConfig
 from streamdit.inference.pipeline import StreamDiTPipeline
 from streamdit.models.text import TextEmbedding
 from streamdit.training.cli import initial_weights, train_main
-from streamdit.training.objectives import drop_text, flow_matching_loss
+from streamdit.training.objectives import drop_text, flow_matching_loss, foreground_weight
 from streamdit.training.trainer import TrainConfig, Trainer, latest_checkpoint, weights_digest
 
 CAPTION = "a red square moving right"
@@ -72,6 +72,24 @@ def test_flow_matching_loss_is_the_velocity_mse_of_a_hand_built_case(text_encode
     with torch.no_grad():
         expected = ((model(x_t, t, text.tokens, text.mask) - (eps - x0)) ** 2).mean()
         assert flow_matching_loss(model, x0, text, t, eps).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_the_weighted_loss_is_the_hand_computed_weighted_mean_of_squared_errors(text_encoder) -> None:
+    ae = PatchAutoencoder(2)
+    torch.manual_seed(0)
+    model = StreamDiT(tiny_config(text_encoder.dim, ae))  # untrained: predicts exactly zero
+    text = text_encoder.encode([CAPTION])
+    x0, eps, t = torch.zeros(1, 12, 4, 4, 4), torch.ones(1, 12, 4, 4, 4), torch.full((1, 4), 0.5)
+    eps[0, :, 0, 0, 0] = 3.0  # one latent pixel (all its channels) with squared error 9, the other 63 with 1
+    flags = torch.zeros(1, 1, 4, 4, 4, dtype=torch.bool)
+    flags[0, 0, 0, 0, 0] = True
+    # weight 10 on the flagged pixel: (10 * 9 + 63 * 1) / (10 + 63)
+    weight = foreground_weight(flags, 10.0)
+    assert weight.sum().item() == 73.0 and weight[0, 0, 0, 0, 0].item() == 10.0
+    assert flow_matching_loss(model, x0, text, t, eps, weight=weight).item() == pytest.approx(153 / 73, rel=1e-6)
+    assert flow_matching_loss(model, x0, text, t, eps).item() == pytest.approx((9 + 63) / 64, rel=1e-6)
+    assert flow_matching_loss(model, x0, text, t, eps, weight=foreground_weight(flags, 1.0)).item() == \
+        pytest.approx((9 + 63) / 64, rel=1e-6)
 
 
 def test_cond_dropout_swaps_in_the_null_embedding_at_the_configured_rate(text_encoder) -> None:
