@@ -46,6 +46,29 @@ def psnr(reference: torch.Tensor, estimate: torch.Tensor) -> float:
     return float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)
 
 
+class WorldClips(torch.utils.data.IterableDataset):
+    """A synthetic world's endless training clips for a DataLoader: each worker process renders its own
+    stream (``worker_id``), so rendering runs beside the training step instead of before it (at 256x256,
+    rendering a batch costs about as much as the step). One worker gives the main process's stream exactly."""
+
+    def __init__(self, world: str, seed: int, num_frames: int, resolution: int) -> None:
+        self.world, self.seed, self.num_frames, self.resolution = world, seed, num_frames, resolution
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, str]]:
+        info = torch.utils.data.get_worker_info()
+        return world_stream(self.world, seed=self.seed, num_frames=self.num_frames, resolution=self.resolution,
+                            worker_id=info.id if info is not None else 0)
+
+
+def world_clips(world: str, seed: int, num_frames: int, resolution: int, workers: int,
+                batch_size: int) -> Iterable[tuple[np.ndarray, str]]:
+    """The training clips of ``world``, rendered in ``workers`` background processes (0: when asked for)."""
+    clips = WorldClips(world, seed, num_frames, resolution)
+    if workers == 0:
+        return iter(clips)
+    return torch.utils.data.DataLoader(clips, batch_size=None, num_workers=workers, prefetch_factor=2 * batch_size)
+
+
 def batches(clips: Iterable[tuple[np.ndarray, str]], batch_size: int) -> Iterator[torch.Tensor]:
     """Float video batches ``(N, 3, T, H, W)`` in [-1, 1] from (uint8 video, caption) pairs."""
     it = iter(clips)
@@ -264,8 +287,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="steps between training-state checkpoints (OUT/checkpoint.pt; default 500)")
     parser.add_argument("--resume", action="store_true",
                         help="go on from OUT/checkpoint.pt (the settings must be the same as the run that wrote it)")
+    parser.add_argument("--data-workers", type=int, default=1,
+                        help="processes rendering training clips beside the training step (default 1; 0: the "
+                             "training process renders each batch before its step; 1 gives the same clips as 0)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.data_workers < 0:
+        parser.error(f"--data-workers must be >= 0, got {args.data_workers}")
     if args.context_latents < 1:
         parser.error("--context-latents must be >= 1")
     if args.train is not None and args.motion_from is None:
@@ -304,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     heldout = next(batches(world_stream(args.world, seed=args.seed + 1000, num_frames=args.frames, split="heldout",
                                         resolution=resolution), 32))
     start = checkpoint_step(checkpoint)  # a resumed run draws clips it has not seen
-    train = world_stream(args.world, seed=args.seed + 1_000_003 * start, num_frames=args.frames, resolution=resolution)
+    train = world_clips(args.world, args.seed + 1_000_003 * start, args.frames, resolution, args.data_workers,
+                        args.batch_size)
     metrics = train_autoencoder(ae, train, heldout, args.steps, args.batch_size, args.lr, args.foreground_weight,
                                 args.motion_weight, "all" if args.motion_from is None else args.train or "head",
                                 args.latent_noise, args.crop,

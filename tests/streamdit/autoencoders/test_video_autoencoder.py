@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+
+import numpy as np
 import pytest
 import torch
 
@@ -367,3 +370,18 @@ def test_train_parts_choose_what_trains_with_a_new_head_and_only_all_refits_the_
         main(["--out", str(tmp_path / "bad"), "--train", "all", "--steps", "1"])
     with pytest.raises(ValueError, match="parts must be one of"):
         train_autoencoder(source, [], torch.zeros(1, 3, 4, 32, 32), steps=1, parts="encoder")
+
+
+def test_clips_rendered_in_background_workers_are_the_stream_itself_and_two_workers_render_different_ones() -> None:
+    from streamdit.data.worlds import stream
+    from streamdit.training.autoencoder import world_clips
+
+    def first(clips, n):
+        return [np.asarray(video) for video, _ in itertools.islice(clips, n)]
+
+    direct = first(stream("v2", seed=5, num_frames=4, resolution=32), 4)
+    one_worker = first(world_clips("v2", 5, 4, 32, workers=1, batch_size=2), 4)
+    assert all(np.array_equal(a, b) for a, b in zip(direct, one_worker))
+    assert all(np.array_equal(a, b) for a, b in zip(direct, first(world_clips("v2", 5, 4, 32, 0, 2), 4)))
+    two_workers = first(world_clips("v2", 5, 4, 32, workers=2, batch_size=2), 8)
+    assert len({clip.tobytes() for clip in two_workers}) == 8  # each worker its own stream, no clip twice
