@@ -16,16 +16,21 @@
 #      to each frame, carried keyframe; the first group, with no latent before it, scored too), trained for
 #      AE_MOTION_STEPS steps together with the encoder and decoder (--train all): with the head alone the
 #      decoder drew each group's blurred mean, so fast small objects came back long and read as large.
+#      The result ships as streamdit/bundled/world2/autoencoder (fp16): with it there, later runs start at stage
+#      3 on the same latent space (AE=new trains a new one and replaces it).
 #   3. a latent cache: CLIPS training clips encoded once (`streamdit encode-latents`; rendering and encoding a
-#      clip at 256x256 cost more than the DiT's step on it), which every DiT stage reads epoch after epoch.
+#      clip at 256x256 cost more than the DiT's step on it), which every DiT stage reads epoch after epoch,
+#      with each clip's foreground flags (the latent pixels an object touches).
 #   4. teacher (chunk sizes 1, 2, 4, 8 mixed), then the single-scheme ablation (c = 2 only), each
 #      ABLATION_STEPS steps at the same budget on the same cached clips, encoded by the autoencoder of
 #      stage 2 (AE): the `world2` preset (8 latent frames of 16x16, 2x2 patches, width
 #      256, 7 blocks), text layers -1 and 0 from the start and the training time shift 4 (world v1 learnt
-#      both only in fine-tunes, each of which lifted its adherence), bf16 autocast.
+#      both only in fine-tunes, each of which lifted its adherence), bf16 autocast, and the loss on the latent
+#      pixels that hold an object weighted FOREGROUND_WEIGHT times (unweighted, a teacher drew the textured
+#      backgrounds and few objects after 10,000 steps: objects cover a few per cent of the latent pixels).
 #   5-7. the teacher's longer run, the student distilled from it, the ablation (below).
-# Step counts can be overridden from the environment; AE=DIR starts from a trained latent space (the shipped
-# one: AE=streamdit/bundled/world2/autoencoder) and skips stages 1 and 2. Usage: bash scripts/train_world2.sh
+# Step counts can be overridden from the environment; AE=DIR starts from another trained latent space. Usage:
+# bash scripts/train_world2.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -38,13 +43,15 @@ COOLDOWN_STEPS=${COOLDOWN_STEPS:-3000}
 STUDENT_STEPS=${STUDENT_STEPS:-3000}
 STUDENT_COOLDOWN_STEPS=${STUDENT_COOLDOWN_STEPS:-1000}
 CLIPS=${CLIPS:-12000}
+FOREGROUND_WEIGHT=${FOREGROUND_WEIGHT:-5}
+SHIPPED_AE=streamdit/bundled/world2/autoencoder
 export HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
 
 resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
 
-if [ -z "${AE:-}" ]; then
-  AE=$OUT/autoencoder-motion
+if [ -z "${AE:-}" ] && [ -f "$SHIPPED_AE/model.safetensors" ]; then AE=$SHIPPED_AE; fi
+if [ -z "${AE:-}" ] || [ "$AE" = new ]; then
   [ -f "$OUT/autoencoder/model.safetensors" ] || $PY -m streamdit train-autoencoder --out "$OUT/autoencoder" --world v2 \
     --latent-channels 32 --patch-size 4 --widths 64 128 --stage-blocks 1 --frames 8 --crop 128 --batch-size 8 --lr 1e-3 \
     --steps "$AE_STEPS" --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder") \
@@ -54,6 +61,10 @@ if [ -z "${AE:-}" ]; then
     --latent-noise 0.05 --frames 12 --crop 128 --steps "$AE_MOTION_STEPS" --batch-size 8 --lr 5e-4 \
     --mixed-precision bf16 --checkpoint-every 250 $(resume_flag "$OUT/autoencoder-motion") \
     >> "$OUT/autoencoder-motion.log" 2>&1
+  rm -rf "$SHIPPED_AE" && mkdir -p "$SHIPPED_AE"
+  cp "$OUT/autoencoder-motion/config.json" "$OUT/autoencoder-motion/model.safetensors" "$SHIPPED_AE/"
+  $PY scripts/store_fp16.py "$SHIPPED_AE/model.safetensors"
+  AE=$SHIPPED_AE
 fi
 [ -f "$OUT/latents/latents.json" ] || $PY -m streamdit encode-latents --out "$OUT/latents" --data synthetic-v2 \
   --autoencoder "$AE" --config world2 --clips "$CLIPS" --mixed-precision bf16 >> "$OUT/latents.log" 2>&1
@@ -62,7 +73,7 @@ train() {  # name chunk-sizes steps [more options]; resumes from the run's check
   $PY -m streamdit train --config world2 --autoencoder "$AE" --data "$OUT/latents" --text-layers=-1,0 \
     --chunk-sizes "$2" --out "$OUT/$1" --steps "$3" --batch-size 8 --lr 5e-4 --warmup-steps 200 --ema-decay 0.999 \
     --shift 4 --mixed-precision bf16 --checkpoint-every 250 --num-workers 0 --sample-guidance 4 --sample-shift 4 \
-    --fps 16 --resume "${@:4}"
+    --fps 16 --foreground-weight "$FOREGROUND_WEIGHT" --resume "${@:4}"
 }
 ABLATION_SAMPLER=(--sample-chunk-size 2 --sample-micro-steps 8)  # the single scheme's own
 # one after the other, each with every core: the teacher (which the student needs) first; its pipeline at the
