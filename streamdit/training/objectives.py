@@ -38,7 +38,7 @@ def flow_matching_loss(model: torch.nn.Module, latents: torch.Tensor, text: Text
     return (weight * (pred.float() - (noise - latents).float()).pow(2)).sum() / weight.sum()
 
 
-def foreground_weight(foreground: torch.Tensor, factor: float) -> torch.Tensor:
+def foreground_loss_weights(foreground: torch.Tensor, factor: float) -> torch.Tensor:
     """Loss weights from a foreground mask: ``factor`` on the latent pixels that hold an object, 1 elsewhere.
 
     Objects cover a few per cent of a textured scene's latent pixels, so the plain loss is almost all

@@ -43,7 +43,7 @@ from streamdit.inference.pipeline import check_compatible
 from streamdit.inference.schedule import MixedSchemeSampler
 from streamdit.models.dit import StreamDiT
 from streamdit.models.text import TextEmbedding, TextEncoder
-from streamdit.training.objectives import drop_text, flow_matching_loss, foreground_weight
+from streamdit.training.objectives import drop_text, flow_matching_loss, foreground_loss_weights
 from streamdit.training.sharding import SHARDED_STATE, empty_copy, full_tensor, load_sharded, save_sharded, shard_model
 
 Sample = tuple[np.ndarray | torch.Tensor, str]  # uint8 video (T, H, W, 3), or its latents (C, T, h, w), and its caption
@@ -229,7 +229,7 @@ class Trainer:
         text = drop_text(text, self.null_text, self.config.cond_dropout)
         _, t = self.time_sampler.sample(latents.shape[0])
         factor = self.config.foreground_weight
-        weight = foreground_weight(foreground.to(latents.device), factor) if factor != 1 else None
+        weight = foreground_loss_weights(foreground.to(latents.device), factor) if factor != 1 else None
         return flow_matching_loss(self.model, latents, text, t.to(latents.device), weight=weight)
 
     def train_step(self, videos: torch.Tensor, captions: Sequence[str],

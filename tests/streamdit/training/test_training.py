@@ -15,7 +15,7 @@ from streamdit.models.dit import StreamDiT, StreamDiTConfig
 from streamdit.inference.pipeline import StreamDiTPipeline
 from streamdit.models.text import TextEmbedding
 from streamdit.training.cli import initial_weights, train_main
-from streamdit.training.objectives import drop_text, flow_matching_loss, foreground_weight
+from streamdit.training.objectives import drop_text, flow_matching_loss, foreground_loss_weights
 from streamdit.training.trainer import TrainConfig, Trainer, latest_checkpoint, weights_digest
 
 CAPTION = "a red square moving right"
@@ -84,11 +84,11 @@ def test_the_weighted_loss_is_the_hand_computed_weighted_mean_of_squared_errors(
     flags = torch.zeros(1, 1, 4, 4, 4, dtype=torch.bool)
     flags[0, 0, 0, 0, 0] = True
     # weight 10 on the flagged pixel: (10 * 9 + 63 * 1) / (10 + 63)
-    weight = foreground_weight(flags, 10.0)
+    weight = foreground_loss_weights(flags, 10.0)
     assert weight.sum().item() == 73.0 and weight[0, 0, 0, 0, 0].item() == 10.0
     assert flow_matching_loss(model, x0, text, t, eps, weight=weight).item() == pytest.approx(153 / 73, rel=1e-6)
     assert flow_matching_loss(model, x0, text, t, eps).item() == pytest.approx((9 + 63) / 64, rel=1e-6)
-    assert flow_matching_loss(model, x0, text, t, eps, weight=foreground_weight(flags, 1.0)).item() == \
+    assert flow_matching_loss(model, x0, text, t, eps, weight=foreground_loss_weights(flags, 1.0)).item() == \
         pytest.approx((9 + 63) / 64, rel=1e-6)
 
 
