@@ -220,6 +220,8 @@ def encode_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shard-clips", type=int, default=500, help="clips per shard file (the unit of resuming)")
     parser.add_argument("--mixed-precision", choices=("no", "bf16"), default="no", help="bf16 autocast for the encoder")
     parser.add_argument("--cpu", action="store_true", help="encode on CPU even if a GPU is present")
+    parser.add_argument("--extend", action="store_true", help="grow the finished cache in OUT to --clips clips (same "
+                        "--data, --seed and autoencoder): it becomes the cache a run of --clips clips would write")
     return parser
 
 
@@ -238,7 +240,7 @@ def encode_main(argv: Sequence[str] | None = None) -> int:
     try:
         out = encode_clips(training_data(args.data, frames, size), autoencoder, args.out, args.clips,
                            weights_digest(autoencoder), args.data, args.seed, args.batch_size, args.shard_clips,
-                           bf16=args.mixed_precision == "bf16", foreground=foreground)
+                           bf16=args.mixed_precision == "bf16", foreground=foreground, extend=args.extend)
     except (FileExistsError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from exc
     print(f"wrote {args.clips} clips' latents of {frames} frames of {size[1]}x{size[0]} to {out}")

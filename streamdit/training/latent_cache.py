@@ -11,7 +11,9 @@ Layout of DIR: ``shard-00000.safetensors`` ... (tensor ``latents`` ``(n, C, T, h
 captions as JSON in the file's metadata, and for the synthetic worlds a tensor ``foreground`` ``(n, 1, T, h,
 w)`` of uint8 flags: the latent pixels whose pixels hold any part of an object, for an object-weighted loss)
 and ``latents.json`` (the index, written last: a directory without it is an unfinished cache, and encoding
-resumes at its first missing shard).
+resumes at its first missing shard). Each shard is the start of its own seeded stream, so a finished cache
+grows (``extend``) into the very cache a longer run would have written: its index stays valid until the
+new one replaces it.
 """
 
 from __future__ import annotations
@@ -53,19 +55,27 @@ def latent_blocks(mask: torch.Tensor, temporal: int, spatial: int) -> torch.Tens
 
 def encode_clips(data: Callable[[int], Iterable[Sample]], autoencoder: Autoencoder, out_dir: str | Path, clips: int,
                  autoencoder_digest: int, source: str, seed: int = 0, batch_size: int = 8, shard_clips: int = 512,
-                 bf16: bool = False, foreground: ForegroundFn | None = None) -> Path:
+                 bf16: bool = False, foreground: ForegroundFn | None = None, extend: bool = False) -> Path:
     """Encode ``clips`` clips of ``data(seed)`` into ``out_dir`` shard by shard (resuming after the last whole
     shard found there); ``autoencoder_digest`` and ``source`` are recorded so training can check them.
-    ``foreground`` (the object pixels of a video) adds each clip's latent-pixel foreground flags."""
+    ``foreground`` (the object pixels of a video) adds each clip's latent-pixel foreground flags. ``extend``
+    grows a finished cache of the same data, seed and autoencoder to ``clips`` clips."""
     out = Path(out_dir)
-    if is_latent_cache(out):
-        raise FileExistsError(f"{out} already holds a finished latent cache ({INDEX}); choose another directory")
     if clips < 1 or batch_size < 1 or shard_clips < 1:
         raise ValueError(f"clips, batch size and shard size must be >= 1, got {clips}, {batch_size}, {shard_clips}")
+    index = {"clips": clips, "shards": [], "latent_shape": None, "dtype": "bfloat16",
+             "autoencoder_digest": autoencoder_digest, "source": source, "seed": seed,
+             "foreground": foreground is not None}
+    if is_latent_cache(out):
+        _check_extension(out, index, extend, shard_clips)
     out.mkdir(parents=True, exist_ok=True)
     sizes = [min(shard_clips, clips - start) for start in range(0, clips, shard_clips)]
     names = [f"shard-{i:05d}.safetensors" for i in range(len(sizes))]
-    done = sum((out / name).is_file() for name in names)
+    done = 0  # leading shards already there whole (a smaller last shard of a cache being extended is redone)
+    while done < len(sizes) and (out / names[done]).is_file() and _shard_clips(out / names[done]) == sizes[done]:
+        done += 1
+    if is_latent_cache(out) and done < len(json.loads((out / INDEX).read_text())["shards"]):
+        (out / INDEX).unlink()  # its smaller last shard is redone: unfinished until the new index (same command resumes)
     device = next(autoencoder.parameters(), torch.empty(0)).device
     with tqdm(total=clips, initial=sum(sizes[:done]), desc="encoding clips", dynamic_ncols=True) as bar:
         for shard in range(done, len(sizes)):
@@ -88,11 +98,31 @@ def encode_clips(data: Callable[[int], Iterable[Sample]], autoencoder: Autoencod
             save_file(tensors, str(tmp), metadata={"captions": json.dumps(captions)})
             tmp.replace(out / names[shard])
     shape = list(latents[0].shape[1:]) if done < len(sizes) else _read_shard(out / names[0])[0].shape[1:]
-    index = {"clips": clips, "shards": names, "latent_shape": list(shape), "dtype": "bfloat16",
-             "autoencoder_digest": autoencoder_digest, "source": source, "seed": seed,
-             "foreground": foreground is not None}
+    index.update(shards=names, latent_shape=list(shape))
     (out / INDEX).write_text(json.dumps(index, indent=1) + "\n")
     return out
+
+
+def _check_extension(out: Path, index: dict, extend: bool, shard_clips: int) -> None:
+    """``ValueError``/``FileExistsError`` unless the finished cache in ``out`` may grow into ``index``'s."""
+    found = json.loads((out / INDEX).read_text())
+    if not extend:
+        raise FileExistsError(f"{out} already holds a finished latent cache ({INDEX}) of {found['clips']} clips; "
+                              "choose another directory, or extend it to more clips of the same data")
+    for key in ("source", "seed", "autoencoder_digest", "foreground"):
+        if found.get(key) != index[key]:
+            raise ValueError(f"cannot extend {out}: its clips have {key} {found.get(key)!r}, these would have "
+                             f"{index[key]!r}")
+    if index["clips"] < found["clips"]:
+        raise ValueError(f"cannot extend {out} to {index['clips']} clips: it already holds {found['clips']}")
+    first = _shard_clips(out / found["shards"][0])
+    if first != shard_clips and not (len(found["shards"]) == 1 and first < shard_clips):
+        raise ValueError(f"cannot extend {out} with shards of {shard_clips} clips: its shards hold {first}")
+
+
+def _shard_clips(path: Path) -> int:
+    with safe_open(str(path), framework="pt") as f:
+        return f.get_slice("latents").get_shape()[0]
 
 
 def _read_shard(path: Path) -> tuple[torch.Tensor, list[str], torch.Tensor | None]:

@@ -80,6 +80,27 @@ def test_an_interrupted_cache_resumes_to_the_same_shards_plumbing_random_init(tm
         assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
 
 
+def test_an_extended_cache_equals_the_longer_cache_and_refuses_other_data_plumbing_random_init(tmp_path) -> None:
+    ae = small_autoencoder(0)
+    encode_clips(DATA, ae, tmp_path / "whole", 9, 1, "synthetic", seed=1, batch_size=2, shard_clips=2)
+    grown = tmp_path / "grown"
+    encode_clips(DATA, ae, grown, 5, 1, "synthetic", seed=1, batch_size=2, shard_clips=2)  # last shard: 1 clip
+    with pytest.raises(FileExistsError, match=r"holds a finished latent cache \(latents.json\) of 5 clips"):
+        encode_clips(DATA, ae, grown, 9, 1, "synthetic", seed=1, batch_size=2, shard_clips=2)
+    for changed, message in (({"seed": 2}, "seed 1"), ({"autoencoder_digest": 7}, "autoencoder_digest 1"),
+                             ({"source": "synthetic-v2"}, "source 'synthetic'"), ({"clips": 4}, "already holds 5"),
+                             ({"shard_clips": 3}, "shards hold 2")):
+        settings = {"clips": 9, "autoencoder_digest": 1, "source": "synthetic", "seed": 1, "shard_clips": 2} | changed
+        with pytest.raises(ValueError, match=message):
+            encode_clips(DATA, ae, grown, batch_size=2, extend=True, **settings)
+    assert LatentCache(grown).index["clips"] == 5  # refused extensions leave the cache as it was
+    encode_clips(DATA, ae, grown, 9, 1, "synthetic", seed=1, batch_size=2, shard_clips=2, extend=True)
+    names = sorted(p.name for p in (tmp_path / "whole").iterdir())
+    assert sorted(p.name for p in grown.iterdir()) == names
+    for name in names:
+        assert (grown / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+
+
 def test_the_stream_visits_every_clip_once_per_epoch_in_a_new_order(tmp_path) -> None:
     ae = small_autoencoder(0)
     encode_clips(DATA, ae, tmp_path, 6, 1, "synthetic", batch_size=3, shard_clips=4)
