@@ -22,6 +22,11 @@ sys.path.insert(0, str(ROOT))  # a script in scripts/: make the repository's pac
 from streamdit import load_autoencoder  # noqa: E402
 
 
+# The synthetic world a pipeline was trained on ("world" in pipeline.json), as the card names it.
+DOMAINS = {"v1": "its synthetic shapes domain (`streamdit/data/`)",
+           "v2": "world v2, its 256x256 textured scenes (`streamdit/data/v2/`, docs/world-v2.md)"}
+
+
 def training_minutes(log: list[dict], log_every: int) -> float:
     """Wall time of a run from its log. ``steps_per_s`` is a running mean since the process started (at
     step 0 or at the checkpoint it resumed from), so each process's time is its last record's steps over
@@ -101,7 +106,7 @@ def main() -> None:
     schemes = f"chunk sizes mixed: {train['chunk_sizes']}" if train.get("chunk_sizes") else "distillation"
     card = f"""# StreamDiT bundled model: {args.name}
 
-Trained by this project on its synthetic shapes domain (`streamdit/data/`), on a CPU, with the project's
+Trained by this project on {DOMAINS[pipeline.get('world', 'v1')]}, on a CPU, with the project's
 own code. Load it with `StreamDiTPipeline.from_pretrained("streamdit/bundled/{args.name}")`.
 
 ## Model
