@@ -104,6 +104,7 @@ def main() -> None:
     guidance_min_t = pipeline.get("guidance_min_t", 0.0)
     guidance_interval = f" (at noise levels t >= {guidance_min_t})" if guidance_min_t else ""
     schemes = f"chunk sizes mixed: {train['chunk_sizes']}" if train.get("chunk_sizes") else "distillation"
+    training_splits = " and training combinations" if any(args.eval.glob(f"{args.name}-train-*.json")) else ""
     card = f"""# StreamDiT bundled model: {args.name}
 
 Trained by this project on {DOMAINS[pipeline.get('world', 'v1')]}, on a CPU, with the project's
@@ -130,7 +131,7 @@ own code. Load it with `StreamDiTPipeline.from_pretrained("streamdit/bundled/{ar
   jobs, torch {torch.__version__}.
 
 ## Evaluation
-Held-out attribute combinations (never seen in training) and training combinations, videos from
+Held-out attribute combinations (never seen in training){training_splits}, videos from
 `python -m streamdit sample`, scored by `python -m eval adherence` (the analytic detector) and
 `python -m eval consistency --metrics flicker,seam`:
 
