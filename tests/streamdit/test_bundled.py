@@ -90,14 +90,18 @@ def test_shipped_world2_autoencoder_gives_back_scenes_the_detector_reads_and_mov
         assert abs(inside_chunk_share(video, 4) - inside_chunk_share(clip, 4)) <= 0.05
 
 
+@pytest.fixture(scope="module")
+def world2_teacher() -> StreamDiTPipeline:
+    return StreamDiTPipeline.from_pretrained(WORLD2_TEACHER)
+
+
 @pytest.mark.parametrize("index", [0, 1])
-def test_shipped_world2_teacher_draws_the_prompted_colour_on_the_prompted_background(index) -> None:
+def test_shipped_world2_teacher_draws_the_prompted_colour_on_the_prompted_background(world2_teacher, index) -> None:
     # Its card: on 96 v1-style one-object prompts (test seeds), colour, background and the count of objects
     # (the detector follows each colour) 1.000, shape 0.010 and motion 0.021 (ragged blobs, several per
     # object): the seeded clips of the first two such prompts are held to what it does reliably.
-    teacher = StreamDiTPipeline.from_pretrained(WORLD2_TEACHER)
     prompt = eval_prompts("heldout", n=2)[index]  # world v1's words, which keep their meaning in v2
-    video = teacher.generate(prompt, num_frames=24, seed=index)
+    video = world2_teacher.generate(prompt, num_frames=24, seed=index)
     assert video.shape == (24, 256, 256, 3)
     result = data.v2.detect_adherence(video, prompt)
     assert all(result[key] for key in ("color", "background", "count")), (prompt, result)
