@@ -473,5 +473,17 @@ class StreamDiT(nn.Module):
         wider.load_state_dict(state)
         return wider.to(next(self.parameters()).dtype).train(self.training)
 
+    def deepen(self, depth: int) -> "StreamDiT":
+        """A copy with ``depth`` blocks: these blocks as the first ones, the added ones appended before the
+        final layer with adaLN-Zero's initialisation (zero gates), so it computes the same function until
+        fine-tuning uses them: a trained model grows without losing what it learnt."""
+        old = self.config.depth
+        if depth < old:
+            raise ValueError(f"depth can only grow: {old} -> {depth}")
+        deeper = StreamDiT(StreamDiTConfig.from_dict({**self.config.to_dict(), "depth": depth}))
+        missing, unexpected = deeper.load_state_dict(self.state_dict(), strict=False)
+        assert not unexpected and all(int(name.split(".")[1]) >= old for name in missing), (missing, unexpected)
+        return deeper.to(next(self.parameters()).dtype).train(self.training)
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -88,7 +88,8 @@ def train_parser() -> argparse.ArgumentParser:
     io.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUT (if any)")
     io.add_argument("--init-from", type=Path, default=None,
                     help="fine-tune: start from these weights (a pipeline directory or its transformer/) instead of a "
-                         "random initialisation; the model must match --config (ignored once OUT holds checkpoints). "
+                         "random initialisation; the model must match --config, which may add blocks (appended as "
+                         "identities: a trained model grows) or text layers (ignored once OUT holds checkpoints). "
                          "A diffusers-format Wan2.1 T2V checkpoint (or its transformer/) gives a Wan-based StreamDiT "
                          "over --config's buffer and windows")
     io.add_argument("--cpu", action="store_true", help="train on CPU even if a GPU is present")
@@ -146,14 +147,17 @@ def _autoencoder(spec: str, device: torch.device) -> Autoencoder:
 
 def initial_weights(directory: Path, config: StreamDiTConfig) -> StreamDiT | WanStreamDiT:
     """The float32 model stored in ``directory`` (a pipeline or a model directory, or a diffusers Wan
-    transformer: :func:`wan_initial_weights`) to fine-tune; a StreamDiT must have ``config``'s architecture, except that a wider text input (more ``--text-layers``) is added with
-    zero weights (:meth:`StreamDiT.widen_text_input`)."""
+    transformer: :func:`wan_initial_weights`) to fine-tune; a StreamDiT must have ``config``'s architecture, except
+    that a wider text input (more ``--text-layers``) is added with zero weights (:meth:`StreamDiT.widen_text_input`)
+    and more blocks are appended as identities (:meth:`StreamDiT.deepen`)."""
     model_dir = model_directory(directory)
     if class_name_of(model_dir) == "WanStreamDiT":
         return wan_initial_weights(model_dir, config)
     model = StreamDiT.from_pretrained(model_dir, dtype=torch.float32)
     if model.config.text_dim < config.text_dim:
         model = model.widen_text_input(config.text_dim)
+    if model.config.depth < config.depth:
+        model = model.deepen(config.depth)
     if model.config.to_dict() != config.to_dict():
         differing = sorted(k for k, v in config.to_dict().items() if model.config.to_dict().get(k) != v)
         raise ValueError(f"--init-from {directory}: its model differs from --config in {', '.join(differing)}")

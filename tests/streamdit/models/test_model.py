@@ -203,6 +203,24 @@ def test_widened_text_input_computes_the_same_function_until_trained(random_dit)
         model.widen_text_input(cfg.text_dim - 1)
 
 
+def test_deepened_model_computes_the_same_function_until_trained(random_dit) -> None:
+    cfg = StreamDiTConfig(**SMALL)
+    model = random_dit(cfg)
+    deeper = model.deepen(cfg.depth + 3).eval()
+    x, t, text, mask = inputs(cfg)
+    with torch.no_grad():
+        torch.testing.assert_close(deeper(x, t, text, mask), model.eval()(x, t, text, mask))
+    assert deeper.config.depth == cfg.depth + 3 and deeper.config.text_dim == cfg.text_dim
+    for old, new in zip(model.blocks, deeper.blocks):
+        assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
+    added = deeper.blocks[cfg.depth:]
+    loss = deeper.train()(x, t, text, mask).square().mean()
+    loss.backward()  # the added blocks learn: their zero gates get gradients
+    assert all(block.adaLN_modulation[-1].weight.grad.abs().sum() > 0 for block in added)
+    with pytest.raises(ValueError, match="can only grow"):
+        model.deepen(cfg.depth - 1)
+
+
 def test_gradient_checkpointing_gives_the_same_loss_and_gradients(random_dit) -> None:
     cfg = StreamDiTConfig(**SMALL)
     plain = random_dit(cfg).train()

@@ -328,7 +328,7 @@ def test_cli_help_lists_the_options(capsys) -> None:
         assert option in text
 
 
-def test_init_from_loads_a_pipelines_weights_and_widens_the_text_input(tmp_path) -> None:
+def test_init_from_loads_a_pipelines_weights_widens_the_text_input_and_adds_blocks(tmp_path) -> None:
     ae = PatchAutoencoder(4)
     source = StreamDiT(tiny_config(16, ae))
     source.save_pretrained(tmp_path / "pipeline" / "transformer")
@@ -339,8 +339,10 @@ def test_init_from_loads_a_pipelines_weights_and_widens_the_text_input(tmp_path)
     assert wider.text_embedder.tokens[0].weight.shape == (64, 32)
     assert torch.equal(wider.text_embedder.tokens[0].weight[:, :16], source.text_embedder.tokens[0].weight)
     assert torch.count_nonzero(wider.text_embedder.tokens[0].weight[:, 16:]) == 0
-    other = StreamDiTConfig.from_dict({**tiny_config(16, ae).to_dict(), "depth": 3})
-    with pytest.raises(ValueError, match="differs from --config in depth"):
+    deeper = initial_weights(tmp_path / "pipeline", StreamDiTConfig.from_dict({**source.config.to_dict(), "depth": 3}))
+    assert len(deeper.blocks) == 3 and torch.equal(deeper.blocks[1].mlp[0].weight, source.blocks[1].mlp[0].weight)
+    other = StreamDiTConfig.from_dict({**tiny_config(16, ae).to_dict(), "hidden_size": 32})
+    with pytest.raises(ValueError, match="differs from --config in hidden_size"):
         initial_weights(tmp_path / "pipeline", other)
 
 
