@@ -89,7 +89,7 @@ def train_parser() -> argparse.ArgumentParser:
     io.add_argument("--init-from", type=Path, default=None,
                     help="fine-tune: start from these weights (a pipeline directory or its transformer/) instead of a "
                          "random initialisation; the model must match --config, which may add blocks (appended as "
-                         "identities: a trained model grows) or text layers (ignored once OUT holds checkpoints). "
+                         "identities, so a trained model grows) or text layers; ignored once OUT holds checkpoints. "
                          "A diffusers-format Wan2.1 T2V checkpoint (or its transformer/) gives a Wan-based StreamDiT "
                          "over --config's buffer and windows")
     io.add_argument("--cpu", action="store_true", help="train on CPU even if a GPU is present")
