@@ -48,6 +48,7 @@ from streamdit.training.sharding import SHARDED_STATE, empty_copy, full_tensor, 
 
 Sample = tuple[np.ndarray | torch.Tensor, str]  # uint8 video (T, H, W, 3), or its latents (C, T, h, w), and its caption
 CHECKPOINT_PREFIX = "step-"
+PARTIAL_PREFIX = "partial-"  # a checkpoint being written (renamed to step-XXXXXX when complete)
 
 
 def option(default: object, group: str, help: str, choices: tuple[str, ...] | None = None) -> object:
@@ -342,11 +343,20 @@ class Trainer:
         """Save the full training state to ``OUT/checkpoints/step-XXXXXX`` and prune old checkpoints."""
         acc = self.accelerator
         path = self.out_dir / "checkpoints" / f"{CHECKPOINT_PREFIX}{self.step:06d}"
-        acc.save_state(str(path))
+        # written under another name and renamed once complete: a run killed while saving (a session's end)
+        # leaves a partial folder that resuming ignores, not a broken latest checkpoint
+        partial = path.with_name(f"{PARTIAL_PREFIX}{path.name}")
+        if acc.is_main_process and partial.exists():
+            shutil.rmtree(partial)
+        acc.wait_for_everyone()
+        acc.save_state(str(partial))
         if self.sharded:
-            save_sharded(path / SHARDED_STATE, self.model, self.optimizer, self.ema)
+            save_sharded(partial / SHARDED_STATE, self.model, self.optimizer, self.ema)
         acc.wait_for_everyone()
         if acc.is_main_process:
+            if path.exists():
+                shutil.rmtree(path)
+            partial.rename(path)
             for old in checkpoints(self.out_dir)[:-self.config.keep_checkpoints]:
                 shutil.rmtree(old)
         acc.wait_for_everyone()

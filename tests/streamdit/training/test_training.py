@@ -154,11 +154,15 @@ def test_checkpoint_and_resume_reproduce_an_uninterrupted_run(text_encoder, tmp_
     assert [p.name for p in sorted((tmp_path / "a" / "checkpoints").iterdir())] == ["step-000004", "step-000006"]
 
     run(tmp_path / "b", 3, text_encoder)  # stops after step 3 (checkpoints at 2 and 3) ...
+    killed_while_saving = tmp_path / "b" / "checkpoints" / "partial-step-000004"
+    killed_while_saving.mkdir()
+    (killed_while_saving / "model.safetensors").write_bytes(b"cut short")
     assert latest_checkpoint(tmp_path / "b").name == "step-000003"
     with pytest.raises(FileExistsError):
         run(tmp_path / "b", 6, text_encoder)  # ... refuses to overwrite without resume ...
     resumed = run(tmp_path / "b", 6, text_encoder, resume=True)  # ... and continues to step 6
     assert resumed.step == 6
+    assert not any(p.name.startswith("partial-") for p in (tmp_path / "b" / "checkpoints").iterdir())
     for a, b in zip(straight.unwrapped.state_dict().values(), resumed.unwrapped.state_dict().values()):
         assert torch.equal(a, b)
     for a, b in zip(straight.ema.shadow_params, resumed.ema.shadow_params):
