@@ -354,9 +354,7 @@ class Trainer:
             save_sharded(partial / SHARDED_STATE, self.model, self.optimizer, self.ema)
         acc.wait_for_everyone()
         if acc.is_main_process:
-            if path.exists():
-                shutil.rmtree(path)
-            partial.rename(path)
+            partial.rename(path)  # no step-N yet: a resumed run goes on from the latest one, past it
             for old in checkpoints(self.out_dir)[:-self.config.keep_checkpoints]:
                 shutil.rmtree(old)
         acc.wait_for_everyone()
