@@ -55,6 +55,14 @@ def torchrun_train(root: Path, out: Path, steps: int, *extra: str) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
+@pytest.fixture(scope="module")
+def ddp_run(setup) -> Path:
+    """A 4-step DDP run on two ranks, shared by the tests that read it (each torchrun costs ~11 s)."""
+    out = setup / "ddp"
+    torchrun_train(setup, out, 4)
+    return out
+
+
 def final_weights(out: Path) -> dict[str, torch.Tensor]:
     return StreamDiT.from_pretrained(out / "final").state_dict()
 
@@ -73,9 +81,8 @@ def back_to_step_2(out: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(2 * TORCHRUN_LIMIT_S)
-def test_torchrun_two_processes_train_in_sync(setup) -> None:
-    out = setup / "ddp"
-    torchrun_train(setup, out, 4)
+def test_torchrun_two_processes_train_in_sync(ddp_run) -> None:
+    out = ddp_run
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["step"] == 4
@@ -90,10 +97,10 @@ def test_torchrun_two_processes_train_in_sync(setup) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(6 * TORCHRUN_LIMIT_S)  # six torchrun runs
-def test_fsdp_trains_like_ddp_with_sharded_checkpoints_and_resumes(setup) -> None:
+@pytest.mark.timeout(4 * TORCHRUN_LIMIT_S)  # four torchrun runs, with the shared DDP run
+def test_fsdp_trains_like_ddp_with_sharded_checkpoints_and_resumes(setup, ddp_run) -> None:
     ddp, fsdp = setup / "ddp-ref", setup / "fsdp"
-    torchrun_train(setup, ddp, 4)
+    shutil.copytree(ddp_run, ddp)  # a copy: resuming below rewrites it
     torchrun_train(setup, fsdp, 4, "--fsdp", "--gradient-checkpointing")
 
     ckpt = fsdp / "checkpoints" / "step-000004"
