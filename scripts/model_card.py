@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # a script in scripts/: make the repository's packages importable
 
 from streamdit import load_autoencoder  # noqa: E402
+from streamdit.loading import read_model_index  # noqa: E402
 
 
 # The synthetic world a pipeline was trained on ("world" in pipeline.json), as the card names it.
@@ -50,11 +51,12 @@ def training_summary(run: Path) -> dict:
 
 def autoencoder_line(pipeline_dir: Path, run: Path | None) -> str:
     """One line on the pipeline's autoencoder, with its training metrics where its run is given."""
-    config = json.loads((pipeline_dir / "autoencoder" / "config.json").read_text())
+    folder = pipeline_dir / read_model_index(pipeline_dir)["autoencoder"][1]
+    config = json.loads((folder / "config.json").read_text())
     if config.get("type") == "patch":
         p = config["patch_size"]
         return f"pixel space, {p}x{p} patches folded into {3 * p * p} channels"
-    ae = load_autoencoder(pipeline_dir / "autoencoder")
+    ae = load_autoencoder(folder)
     line = (f"the project's video autoencoder (`{config['type']}`): {ae.temporal_compression}x in time, "
             f"{ae.spatial_compression}x in space, {ae.latent_channels} latent channels")
     if run is not None and (run / "metrics.json").is_file():

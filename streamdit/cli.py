@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from streamdit.inference.pipeline import BUNDLED_DIR, StreamDiTPipeline
 from streamdit.inference.precision import DTYPES
-from streamdit.loading import convert
+from streamdit.loading import ROLES, convert, share_component
 from streamdit.video_io import Mp4Writer, iter_video_frames, write_video
 
 
@@ -157,6 +157,22 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_share(args: argparse.Namespace) -> int:
+    before = folder_bytes(args.directories)
+    shared = share_component(args.directories, args.component, args.name)
+    for directory in args.directories:
+        print(f"{directory}: {args.component} in ../{shared.name}")
+    count = len(args.directories)
+    print(f"{shared}: shared by {count} pipeline{'s' if count > 1 else ''}; "
+          f"{(before - folder_bytes(args.directories)) / 1e6:.1f} MB freed in them")
+    return 0
+
+
+def folder_bytes(directories: list[Path]) -> int:
+    """The bytes of the files inside ``directories``."""
+    return sum(f.stat().st_size for d in directories for f in d.rglob("*") if f.is_file())
+
+
 SUBPROGRAMS = {
     "train": "train a StreamDiT model with mixed-scheme flow matching",
     "distill": "distil a teacher into a one-step-per-chunk student",
@@ -247,6 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
                                          "recognising the folders. Directories that have one are only checked.")
     convert.add_argument("directories", type=Path, nargs="+", metavar="DIR", help="pipeline directories")
     convert.set_defaults(func=cmd_convert)
+
+    share = sub.add_parser("share", help="keep one copy of a component that pipelines in one folder hold alike",
+                           description="Pipelines in one parent folder that hold the same component (byte for byte, "
+                                       "usually the autoencoder) keep one copy of it beside them, PARENT/NAME, which "
+                                       "their model_index.json names as ../NAME; their own copies are deleted. An "
+                                       "existing PARENT/NAME must hold the same files. Copy the shared folder along "
+                                       "when you copy such a pipeline elsewhere.")
+    share.add_argument("directories", type=Path, nargs="+", metavar="DIR", help="pipeline directories in one folder")
+    share.add_argument("--component", choices=ROLES, default="autoencoder", help="the component to share (default: "
+                       "autoencoder)")
+    share.add_argument("--name", default=None, help="the shared folder's name beside the pipelines (default: the "
+                       "component's name)")
+    share.set_defaults(func=cmd_share)
 
     for name, text in SUBPROGRAMS.items():
         sub.add_parser(name, help=f"{text}; see `{name} --help`", add_help=False)

@@ -8,6 +8,9 @@ A pipeline directory::
     transformer/       the denoiser's own files (config.json + weights)
     autoencoder/       the autoencoder's own files
 
+A component's folder may instead sit beside the pipeline, ``../autoencoder``, shared by the pipelines in the same
+parent folder (one copy of their common autoencoder; :func:`share_component` writes that layout).
+
 Every component class is named in :data:`COMPONENTS` (add a new autoencoder or model there) and has
 ``from_pretrained(directory, device=...)`` and ``save_pretrained(directory)``. Component folders keep the
 layout of the library they come from (diffusers folders stay loadable by diffusers), so a folder alone
@@ -18,9 +21,13 @@ writes their index. All JSON of model directories is read and written here.
 
 from __future__ import annotations
 
+import filecmp
 import importlib
 import json
-from pathlib import Path
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 MODEL_INDEX = "model_index.json"
@@ -65,10 +72,12 @@ def read_json(path: str | Path, what: str) -> dict[str, Any]:
 
 
 def write_json(path: str | Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON (the folder is created)."""
+    """Write ``data`` as indented JSON (the folder is created); a reader sees the old file or the new, whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(partial, path)
 
 
 def component_class(name: str) -> type:
@@ -110,8 +119,10 @@ def load_component(directory: str | Path, role: str, device: Any = "cpu", class_
 
 
 def model_directory(directory: str | Path) -> Path:
-    """The denoiser folder of a pipeline directory (its ``transformer/``), or ``directory`` itself."""
+    """The denoiser folder of a pipeline directory (the folder its index names), or ``directory`` itself."""
     directory = Path(directory)
+    if (directory / MODEL_INDEX).is_file():
+        return directory / read_model_index(directory)["transformer"][1]
     return directory / "transformer" if (directory / "transformer").is_dir() else directory
 
 
@@ -150,16 +161,37 @@ def read_model_index(directory: str | Path) -> dict[str, tuple[str, str]]:
         entry = index.get(role)
         if not (isinstance(entry, list) and len(entry) == 2 and all(isinstance(x, str) for x in entry)):
             raise ValueError(f"{directory / MODEL_INDEX}: {role!r} must be [class name, folder], got {entry!r}")
+        if not (is_inside(entry[1]) or is_shared(entry[1])):
+            raise ValueError(f"{directory / MODEL_INDEX}: {role!r} is in {entry[1]!r}; a component's folder is inside "
+                             "the pipeline directory or a folder beside it, '../NAME'")
         components[role] = (entry[0], entry[1])
     return components
+
+
+def is_inside(folder: str) -> bool:
+    """Whether an index's ``folder`` names a folder inside the pipeline directory."""
+    path = PurePosixPath(folder)
+    return bool(path.parts) and not path.is_absolute() and ".." not in path.parts and "\\" not in folder
+
+
+def is_shared(folder: str) -> bool:
+    """Whether an index's ``folder`` is ``../NAME``: beside the pipeline, shared with the pipelines there."""
+    parts = PurePosixPath(folder).parts
+    return len(parts) == 2 and parts[0] == ".." and is_inside(parts[1])
 
 
 def load_pipeline_components(directory: str | Path, device: Any = "cpu") -> tuple[dict[str, Any], Any, Any]:
     """``(pipeline.json contents, transformer, autoencoder)`` of a pipeline directory."""
     directory = Path(directory)
     config = read_pipeline_config(directory)
-    loaded = {role: load_component(directory / folder, role, device=device, class_name=name)
-              for role, (name, folder) in read_model_index(directory).items()}
+    loaded = {}
+    for role, (name, folder) in read_model_index(directory).items():
+        if not (directory / folder).is_dir():
+            raise FileNotFoundError(
+                f"{directory / folder} not found: {directory / MODEL_INDEX} puts the {role} there"
+                + (" (a folder shared by the pipelines beside this one: copy it with the pipeline)"
+                   if is_shared(folder) else ""))
+        loaded[role] = load_component(directory / folder, role, device=device, class_name=name)
     return config, loaded["transformer"], loaded["autoencoder"]
 
 
@@ -179,7 +211,8 @@ def save_pipeline(directory: str | Path, config: dict[str, Any], transformer: An
     write_json(directory / PIPELINE_CONFIG, config)
     transformer.save_pretrained(directory / "transformer")
     autoencoder.save_pretrained(directory / "autoencoder")
-    write_index(directory, {"transformer": registered_name(transformer), "autoencoder": registered_name(autoencoder)})
+    write_index(directory, {"transformer": (registered_name(transformer), "transformer"),
+                            "autoencoder": (registered_name(autoencoder), "autoencoder")})
 
 
 def registered_name(component: Any) -> str:
@@ -192,9 +225,10 @@ def registered_name(component: Any) -> str:
     return name
 
 
-def write_index(directory: Path, classes: dict[str, str]) -> None:
-    """Write ``model_index.json``: each component's class, in the folder named after it."""
-    write_json(directory / MODEL_INDEX, {"_class_name": PIPELINE_CLASS, **{role: [name, role] for role, name in classes.items()}})
+def write_index(directory: Path, components: dict[str, tuple[str, str]]) -> None:
+    """Write ``model_index.json``: each component's class and folder."""
+    write_json(directory / MODEL_INDEX, {"_class_name": PIPELINE_CLASS,
+                                         **{role: [name, folder] for role, (name, folder) in components.items()}})
 
 
 def convert(directory: str | Path) -> bool:
@@ -203,5 +237,64 @@ def convert(directory: str | Path) -> bool:
     if (directory / MODEL_INDEX).is_file():
         read_model_index(directory)  # still check it
         return False
-    write_index(directory, {role: name for role, (name, _) in read_model_index(directory).items()})
+    write_index(directory, read_model_index(directory))
     return True
+
+
+def share_component(pipelines: Sequence[str | Path], role: str = "autoencoder", name: str | None = None) -> Path:
+    """Keep one copy of the ``role`` component of pipelines that sit in one parent folder: ``PARENT/NAME`` (``NAME``
+    defaults to the role), which each index then names as ``../NAME``; the pipelines' own copies are deleted.
+
+    Every copy, and a ``PARENT/NAME`` that already exists (which may hold more files, such as a model card), must
+    hold the same files byte for byte; otherwise nothing changes. Pipelines already sharing it are left as they are.
+    Returns the shared folder.
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown component {role!r}; a pipeline has {', '.join(ROLES)}")
+    name = name or role
+    if not is_inside(name) or len(PurePosixPath(name).parts) != 1:
+        raise ValueError(f"the shared folder's name must be a plain folder name, got {name!r}")
+    pipelines = [Path(p) for p in pipelines]
+    parents = {p.resolve().parent for p in pipelines}
+    if len(parents) != 1:
+        raise ValueError(f"pipelines share a folder beside them, so they must sit in one parent folder: "
+                         f"{', '.join(str(p) for p in pipelines)}")
+    target = pipelines[0].parent / name
+    if any(p.resolve() == target.resolve() for p in pipelines):
+        raise ValueError(f"{target} is one of the pipelines; choose another name for the shared folder")
+    copies = {}  # pipeline -> (class name, index folder), for those not yet sharing ``target``
+    for pipeline in pipelines:
+        class_name, folder = read_model_index(pipeline)[role]
+        if not (pipeline / folder).is_dir():
+            raise FileNotFoundError(f"{pipeline / folder} not found: {pipeline / MODEL_INDEX} puts the {role} there")
+        if (pipeline / folder).resolve() != target.resolve():
+            copies[pipeline] = (class_name, folder)
+    if len({class_name for class_name, _ in copies.values()}) > 1:
+        raise ValueError(f"the pipelines' {role}s are of different classes: "
+                         f"{', '.join(f'{p}: {c}' for p, (c, _) in copies.items())}")
+    own = [pipeline / folder for pipeline, (_, folder) in copies.items()]
+    reference = target if target.exists() else (own[0] if own else target)
+    for folder in own:
+        differing = files_differing(folder, reference)
+        if differing:
+            raise ValueError(f"{folder} differs from {reference} in {', '.join(differing)}: only identical "
+                             f"{role}s can be shared")
+    if own and not target.exists():
+        partial = target.with_name(f".{name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(reference, partial)
+        os.replace(partial, target)
+    for pipeline, (class_name, folder) in copies.items():
+        write_index(pipeline, {**read_model_index(pipeline), role: (class_name, f"../{name}")})
+        if is_inside(folder):  # its own copy; a folder beside it, shared under another name, stays
+            shutil.rmtree(pipeline / folder)
+    return target
+
+
+def files_differing(folder: Path, reference: Path) -> list[str]:
+    """The files of ``folder`` (relative paths) that ``reference`` lacks or holds with other bytes."""
+    files = sorted(f.relative_to(folder) for f in folder.rglob("*") if f.is_file())
+    if not files:
+        return [f"{folder} (no files)"]
+    return [str(f) for f in files
+            if not (reference / f).is_file() or not filecmp.cmp(folder / f, reference / f, shallow=False)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import streamdit.loading as loading
 from streamdit import BUNDLED_DIR, PipelineConfig, StreamDiT, StreamDiTPipeline, load_autoencoder
 from streamdit.autoencoders.base import PatchAutoencoder
 from streamdit.cli import main
-from streamdit.loading import MODEL_INDEX, convert, read_model_index
+from streamdit.loading import MODEL_INDEX, convert, load_transformer, read_model_index, share_component
 
 SMALL = dict(buffer_frames=4, latent_height=4, latent_width=4, hidden_size=32, depth=1, num_heads=2,
              patch_size=(1, 1, 1), window_size=(4, 4, 4))
@@ -37,6 +38,7 @@ def test_the_shipped_pipelines_carry_an_index(text_encoder) -> None:
         assert read_model_index(BUNDLED_DIR / name) == {"transformer": ("StreamDiT", "transformer"),
                                                         "autoencoder": ("VideoAutoencoder", "autoencoder")}
         assert (BUNDLED_DIR / name / MODEL_INDEX).is_file()
+    assert read_model_index(BUNDLED_DIR / "world2" / "teacher")["autoencoder"] == ("VideoAutoencoder", "../autoencoder")
 
 
 def test_a_directory_saved_before_the_index_loads_the_same_and_converts_with_one_command(saved, text_encoder,
@@ -135,3 +137,64 @@ def test_the_index_decides_which_folder_is_which_even_against_the_folder_names(s
                                                  "autoencoder": ["PatchAutoencoder", "transformer"]}))
     pipe = StreamDiTPipeline.from_pretrained(saved, text_encoder=text_encoder)
     assert isinstance(pipe.model, StreamDiT) and isinstance(pipe.autoencoder, PatchAutoencoder)
+
+
+def first_frame(directory: Path, text_encoder) -> torch.Tensor:
+    pipe = StreamDiTPipeline.from_pretrained(directory, text_encoder=text_encoder)
+    return torch.from_numpy(pipe.generate("a red square", num_frames=2, seed=0))
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-shared-folder", "existing-shared-folder-with-a-card"])
+def test_pipelines_in_one_folder_share_one_autoencoder_and_load_as_before(saved, text_encoder, capsys,
+                                                                           existing) -> None:
+    other = saved.parent / "other"
+    shutil.copytree(saved, other)
+    before, weights = first_frame(saved, text_encoder), load_transformer(saved).state_dict()
+    if existing:  # e.g. a shipped latent space with its model card, which the pipelines' copies equal
+        shutil.copytree(saved / "autoencoder", saved.parent / "autoencoder")
+        (saved.parent / "autoencoder" / "README.md").write_text("# card")
+    assert main(["share", str(saved), str(other)]) == 0
+    assert "shared by 2 pipelines" in capsys.readouterr().out
+    for pipeline in (saved, other):
+        assert read_model_index(pipeline) == {"transformer": ("StreamDiT", "transformer"),
+                                              "autoencoder": ("PatchAutoencoder", "../autoencoder")}
+        assert not (pipeline / "autoencoder").exists()
+        assert torch.equal(first_frame(pipeline, text_encoder), before)
+    assert (saved.parent / "autoencoder" / "README.md").is_file() == existing
+    assert share_component([saved, other]) == saved.parent / "autoencoder"  # again: nothing left to share
+    assert (saved.parent / "autoencoder" / "config.json").is_file()
+    share_component([saved, other], "transformer", "dit")  # the denoisers, too: one loader reads the index
+    assert torch.equal(first_frame(saved, text_encoder), before)
+    shared = load_transformer(other).state_dict()  # through the index, not a transformer/ folder
+    assert shared.keys() == weights.keys() and all(torch.equal(shared[name], weights[name]) for name in weights)
+    assert not (saved / "transformer").exists() and StreamDiTPipeline.scheme_of(other).total_steps == 2 * 3
+
+
+def test_sharing_refuses_components_that_differ_and_changes_nothing(saved, text_encoder) -> None:
+    other = saved.parent / "other"
+    shutil.copytree(saved, other)
+    PatchAutoencoder(4).save_pretrained(other / "autoencoder")
+    index = (saved / MODEL_INDEX).read_text()
+    with pytest.raises(ValueError, match="differs from .* in config.json"):
+        share_component([saved, other])
+    assert not (saved.parent / "autoencoder").exists()
+    for pipeline in (saved, other):
+        assert (pipeline / MODEL_INDEX).read_text() == index and (pipeline / "autoencoder" / "config.json").is_file()
+    with pytest.raises(ValueError, match="one parent folder"):
+        share_component([saved, saved.parent / "elsewhere" / "pipe"])
+
+
+@pytest.mark.parametrize("folder", ["/tmp/autoencoder", "../../autoencoder", "vae/../../../x", "", "..\\vae"])
+def test_an_index_names_only_folders_inside_the_pipeline_or_beside_it(saved, text_encoder, folder) -> None:
+    (saved / MODEL_INDEX).write_text(json.dumps({"_class_name": "StreamDiTPipeline", "transformer": ["StreamDiT",
+                                                 "transformer"], "autoencoder": ["PatchAutoencoder", folder]}))
+    with pytest.raises(ValueError, match="inside the pipeline directory or a folder beside it"):
+        StreamDiTPipeline.from_pretrained(saved, text_encoder=text_encoder)
+
+
+def test_a_pipeline_copied_without_its_shared_folder_says_what_is_missing(saved, text_encoder, tmp_path) -> None:
+    shutil.copytree(saved, saved.parent / "other")
+    share_component([saved, saved.parent / "other"])
+    shutil.copytree(saved, tmp_path / "copied" / "pipe")
+    with pytest.raises(FileNotFoundError, match="autoencoder not found.*shared by the pipelines beside"):
+        StreamDiTPipeline.from_pretrained(tmp_path / "copied" / "pipe", text_encoder=text_encoder)
