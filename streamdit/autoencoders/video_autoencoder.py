@@ -214,6 +214,14 @@ class VideoAutoencoder(nn.Module):
         cfg = self.config
         return (self.encode_raw(video) - cfg.latent_shift) * cfg.latent_scale
 
+    def encoding_state(self) -> dict[str, torch.Tensor]:
+        """What :meth:`encode` computes with: the encoder's weights, the frame grouping and the latent normalisation
+        (a latent cache records its digest, so fine-tuning the decoder keeps this encoder's caches valid)."""
+        cfg = self.config
+        return {**{f"encoder.{name}": p for name, p in self.encoder.state_dict().items()},
+                "grouping": torch.tensor([cfg.temporal_compression, cfg.patch_size]),
+                "normalisation": torch.tensor([cfg.latent_shift, cfg.latent_scale])}
+
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """A whole clip (a stream of one chunk)."""
         return self.stream_decoder().decode(latents)

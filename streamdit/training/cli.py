@@ -19,7 +19,7 @@ from streamdit.models.text import CachedTextEncoder, TextEncoder, TransformerTex
 from streamdit.models.wan import WanStreamDiT
 from streamdit.training.distillation import DistillationTrainer
 from streamdit.training.latent_cache import LatentCache, encode_clips, is_latent_cache
-from streamdit.training.trainer import Sample, TrainConfig, Trainer, make_accelerator, weights_digest
+from streamdit.training.trainer import Sample, TrainConfig, Trainer, make_accelerator
 
 OBJECTIVE_OPTIONS = ("chunk_sizes", "chunk_weights", "shift", "cond_dropout", "foreground_weight")  # flow matching only
 VIDEO_DATA_HELP = ("'synthetic' (world v1: the built-in shapes domain), 'synthetic-v2' (world v2: textured scenes) "
@@ -182,9 +182,9 @@ def training_data(spec: str, num_frames: int, size: tuple[int, int],
     with metadata.csv, or ``(latents, caption)`` from a latent cache encoded by ``autoencoder`` (checked)."""
     if is_latent_cache(spec):
         cache = LatentCache(spec)
-        if autoencoder is not None and cache.autoencoder_digest != weights_digest(autoencoder):
-            raise SystemExit(f"error: --data {spec}: its latents were encoded by another autoencoder than the "
-                             "one this run uses")
+        if autoencoder is not None and not cache.encoded_by(autoencoder):
+            raise SystemExit(f"error: --data {spec}: its latents were encoded by another encoder than the "
+                             "autoencoder's this run uses")
         return cache.stream
     if spec in ("synthetic", "synthetic-v2"):
         if size[0] != size[1]:
@@ -225,7 +225,9 @@ def encode_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mixed-precision", choices=("no", "bf16"), default="no", help="bf16 autocast for the encoder")
     parser.add_argument("--cpu", action="store_true", help="encode on CPU even if a GPU is present")
     parser.add_argument("--extend", action="store_true", help="grow the finished cache in OUT to --clips clips (same "
-                        "--data, --seed and autoencoder): it becomes the cache a run of --clips clips would write")
+                        "--data, --seed and encoder): it becomes the cache a run of --clips clips would write; with "
+                        "its own number of clips, only its index is rewritten (a cache written before the encoder "
+                        "digest then stays valid for this autoencoder with a fine-tuned decoder)")
     return parser
 
 
@@ -243,7 +245,7 @@ def encode_main(argv: Sequence[str] | None = None) -> int:
     foreground = object_pixels if args.data in ("synthetic", "synthetic-v2") else None
     try:
         out = encode_clips(training_data(args.data, frames, size), autoencoder, args.out, args.clips,
-                           weights_digest(autoencoder), args.data, args.seed, args.batch_size, args.shard_clips,
+                           args.data, args.seed, args.batch_size, args.shard_clips,
                            bf16=args.mixed_precision == "bf16", foreground=foreground, extend=args.extend)
     except (FileExistsError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from exc

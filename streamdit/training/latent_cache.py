@@ -29,6 +29,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from streamdit.autoencoders.base import Autoencoder, video_to_tensor
+from streamdit.training.trainer import state_digest
 
 INDEX = "latents.json"
 Sample = tuple[np.ndarray | torch.Tensor, str]
@@ -53,21 +54,33 @@ def latent_blocks(mask: torch.Tensor, temporal: int, spatial: int) -> torch.Tens
     return blocks.any(dim=6).any(dim=4).any(dim=2)[:, None]
 
 
+def encoder_digest(autoencoder: Autoencoder) -> int:
+    """A 63-bit hash of what ``autoencoder.encode`` computes with: its ``encoding_state()`` where it has one (the
+    project's video autoencoder: its encoder and latent normalisation, so a decoder fine-tune keeps the caches of
+    its encoder valid), else all its weights."""
+    if hasattr(autoencoder, "encoding_state"):
+        return state_digest(autoencoder.encoding_state())
+    if isinstance(autoencoder, torch.nn.Module):
+        return state_digest(autoencoder.state_dict())
+    raise TypeError(f"a latent cache checks its autoencoder's weights; a {type(autoencoder).__name__} has none")
+
+
 def encode_clips(data: Callable[[int], Iterable[Sample]], autoencoder: Autoencoder, out_dir: str | Path, clips: int,
-                 autoencoder_digest: int, source: str, seed: int = 0, batch_size: int = 8, shard_clips: int = 512,
-                 bf16: bool = False, foreground: ForegroundFn | None = None, extend: bool = False) -> Path:
+                 source: str, seed: int = 0, batch_size: int = 8, shard_clips: int = 512, bf16: bool = False,
+                 foreground: ForegroundFn | None = None, extend: bool = False) -> Path:
     """Encode ``clips`` clips of ``data(seed)`` into ``out_dir`` shard by shard (resuming after the last whole
-    shard found there); ``autoencoder_digest`` and ``source`` are recorded so training can check them.
+    shard found there); the encoder's digest and ``source`` are recorded so training can check them.
     ``foreground`` (the object pixels of a video) adds each clip's latent-pixel foreground flags. ``extend``
-    grows a finished cache of the same data, seed and autoencoder to ``clips`` clips."""
+    grows a finished cache of the same data, seed and encoder to ``clips`` clips (the same number: only its
+    index is rewritten, as a cache written before the encoder digest needs)."""
     out = Path(out_dir)
     if clips < 1 or batch_size < 1 or shard_clips < 1:
         raise ValueError(f"clips, batch size and shard size must be >= 1, got {clips}, {batch_size}, {shard_clips}")
     index = {"clips": clips, "shards": [], "latent_shape": None, "dtype": "bfloat16",
-             "autoencoder_digest": autoencoder_digest, "source": source, "seed": seed,
+             "encoder_digest": encoder_digest(autoencoder), "source": source, "seed": seed,
              "foreground": foreground is not None}
     if is_latent_cache(out):
-        _check_extension(out, index, extend, shard_clips)
+        _check_extension(out, index, extend, shard_clips, autoencoder)
     out.mkdir(parents=True, exist_ok=True)
     sizes = [min(shard_clips, clips - start) for start in range(0, clips, shard_clips)]
     names = [f"shard-{i:05d}.safetensors" for i in range(len(sizes))]
@@ -103,13 +116,15 @@ def encode_clips(data: Callable[[int], Iterable[Sample]], autoencoder: Autoencod
     return out
 
 
-def _check_extension(out: Path, index: dict, extend: bool, shard_clips: int) -> None:
+def _check_extension(out: Path, index: dict, extend: bool, shard_clips: int, autoencoder: Autoencoder) -> None:
     """``ValueError``/``FileExistsError`` unless the finished cache in ``out`` may grow into ``index``'s."""
     found = json.loads((out / INDEX).read_text())
     if not extend:
         raise FileExistsError(f"{out} already holds a finished latent cache ({INDEX}) of {found['clips']} clips; "
                               "choose another directory, or extend it to more clips of the same data")
-    for key in ("source", "seed", "autoencoder_digest", "foreground"):
+    if not encoded_by(found, autoencoder):
+        raise ValueError(f"cannot extend {out}: its clips were encoded by another encoder than this autoencoder's")
+    for key in ("source", "seed", "foreground"):
         if found.get(key) != index[key]:
             raise ValueError(f"cannot extend {out}: its clips have {key} {found.get(key)!r}, these would have "
                              f"{index[key]!r}")
@@ -118,6 +133,15 @@ def _check_extension(out: Path, index: dict, extend: bool, shard_clips: int) -> 
     first = _shard_clips(out / found["shards"][0])
     if first != shard_clips and not (len(found["shards"]) == 1 and first < shard_clips):
         raise ValueError(f"cannot extend {out} with shards of {shard_clips} clips: its shards hold {first}")
+
+
+def encoded_by(index: dict, autoencoder: Autoencoder) -> bool:
+    """Whether a cache's ``index`` says its latents are ``autoencoder``'s encodings: the same encoder digest, or for
+    caches written before it was recorded, the same whole autoencoder (``autoencoder_digest``)."""
+    if "encoder_digest" in index:
+        return index["encoder_digest"] == encoder_digest(autoencoder)
+    return isinstance(autoencoder, torch.nn.Module) and \
+        index.get("autoencoder_digest") == state_digest(autoencoder.state_dict())
 
 
 def _shard_clips(path: Path) -> int:
@@ -159,9 +183,9 @@ class LatentCache:
         """The ``--data`` the cache's clips came from, read from its index alone."""
         return json.loads((Path(directory) / INDEX).read_text())["source"]
 
-    @property
-    def autoencoder_digest(self) -> int:
-        return int(self.index["autoencoder_digest"])
+    def encoded_by(self, autoencoder: Autoencoder) -> bool:
+        """Whether these latents are ``autoencoder``'s encodings (its encoder's digest, :func:`encoder_digest`)."""
+        return encoded_by(self.index, autoencoder)
 
     def __len__(self) -> int:
         return len(self.captions)

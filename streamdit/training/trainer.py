@@ -147,10 +147,15 @@ class _Progress:
 def weights_digest(model: torch.nn.Module) -> int:
     """A 63-bit hash of a model's full parameters (bit-exact comparison across ranks; FSDP shards are
     gathered, so every rank must call it)."""
+    return state_digest({name: full_tensor(p.detach()) for name, p in model.state_dict().items()})
+
+
+def state_digest(state: dict[str, torch.Tensor]) -> int:
+    """A 63-bit hash of named tensors' names and float32 values."""
     h = hashlib.sha256()
-    for name, p in sorted(model.state_dict().items()):
+    for name, p in sorted(state.items()):
         h.update(name.encode())
-        h.update(full_tensor(p.detach()).float().cpu().contiguous().numpy().tobytes())
+        h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
     return int.from_bytes(h.digest()[:8], "little") >> 1
 
 

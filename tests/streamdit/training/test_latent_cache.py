@@ -3,6 +3,7 @@ autoencoders are small random-init ones: what is under test is the plumbing, not
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from functools import partial
@@ -39,7 +40,7 @@ def small_autoencoder(seed: int) -> VideoAutoencoder:
 
 def test_the_cache_holds_each_shards_clips_encoded_by_the_autoencoder_plumbing_random_init(tmp_path) -> None:
     ae = small_autoencoder(0)
-    encode_clips(DATA, ae, tmp_path, clips=5, autoencoder_digest=weights_digest(ae), source="synthetic", seed=3,
+    encode_clips(DATA, ae, tmp_path, clips=5, source="synthetic", seed=3,
                  batch_size=2, shard_clips=2)
     cache = LatentCache(tmp_path)
     assert len(cache) == 5 and sorted(p.name for p in tmp_path.glob("shard-*")) == [
@@ -56,12 +57,12 @@ def test_the_cache_holds_each_shards_clips_encoded_by_the_autoencoder_plumbing_r
     torch.testing.assert_close(cache.latents.float(), torch.cat(expected_latents), rtol=1 / 128, atol=1e-3)
     assert json.loads((tmp_path / "latents.json").read_text())["latent_shape"] == [4, 2, 4, 4]
     with pytest.raises(FileExistsError, match="already holds"):
-        encode_clips(DATA, ae, tmp_path, 5, weights_digest(ae), "synthetic")
+        encode_clips(DATA, ae, tmp_path, 5, "synthetic")
 
 
 def test_an_interrupted_cache_resumes_to_the_same_shards_plumbing_random_init(tmp_path) -> None:
     ae = small_autoencoder(0)
-    encode_clips(DATA, ae, tmp_path / "whole", 6, 1, "synthetic", seed=1, batch_size=2, shard_clips=2)
+    encode_clips(DATA, ae, tmp_path / "whole", 6, "synthetic", seed=1, batch_size=2, shard_clips=2)
 
     def breaks_in_the_second_shard(seed: int):
         if seed == shard_seed(1, 1):
@@ -70,31 +71,31 @@ def test_an_interrupted_cache_resumes_to_the_same_shards_plumbing_random_init(tm
         yield from DATA(seed)
 
     with pytest.raises(KeyboardInterrupt):
-        encode_clips(breaks_in_the_second_shard, ae, tmp_path / "resumed", 6, 1, "synthetic", seed=1, batch_size=1,
+        encode_clips(breaks_in_the_second_shard, ae, tmp_path / "resumed", 6, "synthetic", seed=1, batch_size=1,
                      shard_clips=2)
     assert [p.name for p in (tmp_path / "resumed").iterdir()] == ["shard-00000.safetensors"]
     with pytest.raises(FileNotFoundError, match="not a finished latent cache"):
         LatentCache(tmp_path / "resumed")
-    encode_clips(DATA, ae, tmp_path / "resumed", 6, 1, "synthetic", seed=1, batch_size=2, shard_clips=2)
+    encode_clips(DATA, ae, tmp_path / "resumed", 6, "synthetic", seed=1, batch_size=2, shard_clips=2)
     for name in ("shard-00000.safetensors", "shard-00001.safetensors", "shard-00002.safetensors", "latents.json"):
         assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
 
 
 def test_an_extended_cache_equals_the_longer_cache_and_refuses_other_data_plumbing_random_init(tmp_path) -> None:
     ae = small_autoencoder(0)
-    encode_clips(DATA, ae, tmp_path / "whole", 9, 1, "synthetic", seed=1, batch_size=2, shard_clips=2)
+    encode_clips(DATA, ae, tmp_path / "whole", 9, "synthetic", seed=1, batch_size=2, shard_clips=2)
     grown = tmp_path / "grown"
-    encode_clips(DATA, ae, grown, 5, 1, "synthetic", seed=1, batch_size=2, shard_clips=2)  # last shard: 1 clip
+    encode_clips(DATA, ae, grown, 5, "synthetic", seed=1, batch_size=2, shard_clips=2)  # last shard: 1 clip
     with pytest.raises(FileExistsError, match=r"holds a finished latent cache \(latents.json\) of 5 clips"):
-        encode_clips(DATA, ae, grown, 9, 1, "synthetic", seed=1, batch_size=2, shard_clips=2)
-    for changed, message in (({"seed": 2}, "seed 1"), ({"autoencoder_digest": 7}, "autoencoder_digest 1"),
+        encode_clips(DATA, ae, grown, 9, "synthetic", seed=1, batch_size=2, shard_clips=2)
+    for changed, message in (({"seed": 2}, "seed 1"), ({"autoencoder": small_autoencoder(1)}, "another encoder"),
                              ({"source": "synthetic-v2"}, "source 'synthetic'"), ({"clips": 4}, "already holds 5"),
                              ({"shard_clips": 3}, "shards hold 2")):
-        settings = {"clips": 9, "autoencoder_digest": 1, "source": "synthetic", "seed": 1, "shard_clips": 2} | changed
+        settings = {"autoencoder": ae, "clips": 9, "source": "synthetic", "seed": 1, "shard_clips": 2} | changed
         with pytest.raises(ValueError, match=message):
-            encode_clips(DATA, ae, grown, batch_size=2, extend=True, **settings)
+            encode_clips(DATA, out_dir=grown, batch_size=2, extend=True, **settings)
     assert LatentCache(grown).index["clips"] == 5  # refused extensions leave the cache as it was
-    encode_clips(DATA, ae, grown, 9, 1, "synthetic", seed=1, batch_size=2, shard_clips=2, extend=True)
+    encode_clips(DATA, ae, grown, 9, "synthetic", seed=1, batch_size=2, shard_clips=2, extend=True)
     names = sorted(p.name for p in (tmp_path / "whole").iterdir())
     assert sorted(p.name for p in grown.iterdir()) == names
     for name in names:
@@ -103,7 +104,7 @@ def test_an_extended_cache_equals_the_longer_cache_and_refuses_other_data_plumbi
 
 def test_the_stream_visits_every_clip_once_per_epoch_in_a_new_order(tmp_path) -> None:
     ae = small_autoencoder(0)
-    encode_clips(DATA, ae, tmp_path, 6, 1, "synthetic", batch_size=3, shard_clips=4)
+    encode_clips(DATA, ae, tmp_path, 6, "synthetic", batch_size=3, shard_clips=4)
     cache = LatentCache(tmp_path)
     ids = {cache.latents[i].float().sum().item(): i for i in range(6)}
     seen = [ids[latents.float().sum().item()] for latents, _ in itertools.islice(cache.stream(0), 18)]
@@ -135,9 +136,19 @@ def test_training_on_latents_equals_training_on_their_videos(text_encoder, tmp_p
         wrong.train()
 
 
+def with_decoder_changed(ae: VideoAutoencoder) -> VideoAutoencoder:
+    """A copy of ``ae`` whose decoder weights moved, as a decoder fine-tune moves them."""
+    tuned = copy.deepcopy(ae)
+    with torch.no_grad():
+        for p in tuned.decoder.parameters():
+            p.add_(0.01)
+    return tuned
+
+
 def test_encode_latents_then_train_on_them_and_refuse_another_autoencoder_plumbing_random_init(tmp_path) -> None:
     for seed in (0, 1):
         small_autoencoder(seed).save_pretrained(tmp_path / f"ae{seed}")
+    with_decoder_changed(small_autoencoder(0)).save_pretrained(tmp_path / "ae0-decoder-tuned")
     (tmp_path / "config.json").write_text(json.dumps(tiny_config(384, PatchAutoencoder(4), pixels=16).to_dict()))
     assert encode_main(["--out", str(tmp_path / "cache"), "--data", "synthetic-v2", "--autoencoder",
                         str(tmp_path / "ae0"), "--config", str(tmp_path / "config.json"), "--clips", "3",
@@ -149,8 +160,34 @@ def test_encode_latents_then_train_on_them_and_refuse_another_autoencoder_plumbi
               "--batch-size", "2", "--num-workers", "0", "--sample-chunk-size", "1", "--cpu"]
     assert train_main(["--out", str(tmp_path / "run"), "--autoencoder", str(tmp_path / "ae0"), *common]) == 0
     assert json.loads((tmp_path / "run" / "pipeline" / "pipeline.json").read_text())["world"] == "v2"
-    with pytest.raises(SystemExit, match="encoded by another autoencoder"):
+    with pytest.raises(SystemExit, match="encoded by another encoder"):
         train_main(["--out", str(tmp_path / "other"), "--autoencoder", str(tmp_path / "ae1"), *common])
+    # the same encoder with a fine-tuned decoder: the latents are still its own
+    assert train_main(["--out", str(tmp_path / "tuned"), "--autoencoder", str(tmp_path / "ae0-decoder-tuned"),
+                       *common]) == 0
+
+
+def test_the_cache_checks_the_encoder_and_an_older_cache_the_whole_autoencoder_until_reindexed_plumbing_random_init(
+        tmp_path) -> None:
+    ae = small_autoencoder(0)
+    tuned, other = with_decoder_changed(ae), small_autoencoder(1)
+    encode_clips(DATA, ae, tmp_path, 3, "synthetic", shard_clips=2)
+    cache = LatentCache(tmp_path)
+    assert cache.encoded_by(ae) and cache.encoded_by(tuned) and not cache.encoded_by(other)
+    with torch.no_grad():
+        tuned.encoder[1].weight.mul_(1.001)  # its first convolution moved too: not its latents any more
+    assert not cache.encoded_by(tuned)
+
+    index = json.loads((tmp_path / "latents.json").read_text())
+    del index["encoder_digest"]  # as caches were written before the encoder digest: the whole autoencoder's
+    (tmp_path / "latents.json").write_text(json.dumps(index | {"autoencoder_digest": weights_digest(ae)}))
+    shards = {p.name: p.read_bytes() for p in tmp_path.glob("shard-*")}
+    assert LatentCache(tmp_path).encoded_by(ae) and not LatentCache(tmp_path).encoded_by(with_decoder_changed(ae))
+    with pytest.raises(ValueError, match="another encoder"):
+        encode_clips(DATA, with_decoder_changed(ae), tmp_path, 3, "synthetic", shard_clips=2, extend=True)
+    encode_clips(DATA, ae, tmp_path, 3, "synthetic", shard_clips=2, extend=True)  # the same clips: a new index
+    assert LatentCache(tmp_path).encoded_by(with_decoder_changed(ae))
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("shard-*")} == shards
 
 
 def test_object_pixels_are_where_a_render_differs_from_its_background() -> None:
@@ -179,7 +216,7 @@ def test_a_cache_with_foreground_flags_yields_them_and_the_trainer_weights_its_l
         text_encoder, tmp_path) -> None:
     ae = small_autoencoder(0)  # 4x in time and space
     data = partial(worlds.stream, "v2", num_frames=16, resolution=16)
-    encode_clips(data, ae, tmp_path / "cache", 3, 1, "synthetic-v2", batch_size=2, shard_clips=2,
+    encode_clips(data, ae, tmp_path / "cache", 3, "synthetic-v2", batch_size=2, shard_clips=2,
                  foreground=object_pixels)
     cache = LatentCache(tmp_path / "cache")
     videos = [video for video, _ in itertools.islice(data(shard_seed(0, 0)), 2)]
