@@ -247,7 +247,7 @@ def encode_main(argv: Sequence[str] | None = None) -> int:
         out = encode_clips(training_data(args.data, frames, size), autoencoder, args.out, args.clips,
                            args.data, args.seed, args.batch_size, args.shard_clips,
                            bf16=args.mixed_precision == "bf16", foreground=foreground, extend=args.extend)
-    except (FileExistsError, ValueError) as exc:
+    except (FileExistsError, ValueError, TypeError) as exc:
         raise SystemExit(f"error: {exc}") from exc
     print(f"wrote {args.clips} clips' latents of {frames} frames of {size[1]}x{size[0]} to {out}")
     return 0
