@@ -21,7 +21,8 @@ from streamdit.training.distillation import DistillationTrainer
 from streamdit.training.latent_cache import LatentCache, encode_clips, is_latent_cache
 from streamdit.training.trainer import Sample, TrainConfig, Trainer, make_accelerator
 
-OBJECTIVE_OPTIONS = ("chunk_sizes", "chunk_weights", "shift", "cond_dropout", "foreground_weight")  # flow matching only
+OBJECTIVE_OPTIONS = ("chunk_sizes", "chunk_weights", "shift", "cond_dropout", "foreground_weight",
+                     "foreground_max_t")  # flow matching only
 VIDEO_DATA_HELP = ("'synthetic' (world v1: the built-in shapes domain), 'synthetic-v2' (world v2: textured scenes) "
                    "or a video folder with metadata.csv (file_name, text)")
 CACHE_DATA_HELP = ", or a latent cache made by `streamdit encode-latents` with the same autoencoder"

@@ -38,13 +38,21 @@ def flow_matching_loss(model: torch.nn.Module, latents: torch.Tensor, text: Text
     return (weight * (pred.float() - (noise - latents).float()).pow(2)).sum() / weight.sum()
 
 
-def foreground_loss_weights(foreground: torch.Tensor, factor: float) -> torch.Tensor:
-    """Loss weights from a foreground mask: ``factor`` on the latent pixels that hold an object, 1 elsewhere.
+def foreground_loss_weights(foreground: torch.Tensor, factor: float, t: torch.Tensor | None = None,
+                            max_t: float = 1.0) -> torch.Tensor:
+    """Loss weights from a foreground mask ``(N, 1, B, h, w)``: ``factor`` on the latent pixels that hold an object,
+    1 elsewhere; with per-frame times ``t`` ``(N, B)``, only in the frames whose noise level is at most ``max_t``.
 
     Objects cover a few per cent of a textured scene's latent pixels, so the plain loss is almost all
-    background; this tilts it towards them, as world v1's autoencoder weighted its object pixels.
+    background; this tilts it towards them, as world v1's autoencoder weighted its object pixels. The weight
+    depends on the clean target, so the loss's optimum is a mean tilted towards clips with an object at each
+    pixel: where the noise leaves an object's place open, that draws objects in several places. At low noise
+    the place is settled and the tilt small, hence ``max_t``.
     """
-    return 1.0 + (factor - 1.0) * foreground.float()
+    weighted = foreground.float()
+    if t is not None:
+        weighted = weighted * (t <= max_t).to(weighted)[:, None, :, None, None]
+    return 1.0 + (factor - 1.0) * weighted
 
 
 def drop_text(text: TextEmbedding, null: TextEmbedding, p: float, generator: torch.Generator | None = None) -> TextEmbedding:

@@ -85,6 +85,9 @@ class TrainConfig:
     foreground_weight: float = option(1.0, "objective", "loss weight of the latent pixels that hold an object "
                                       "(needs a latent cache with foreground flags, as `encode-latents` makes for "
                                       "the synthetic worlds); 1: plain flow matching")
+    foreground_max_t: float = option(1.0, "objective", "the highest noise level (per frame) at which the foreground "
+                                     "weight applies; below 1, the frames noisier than this are learned unweighted, "
+                                     "so where objects go is not tilted towards more of them")
     checkpoint_every: int = option(1000, "checkpoints and logging", "steps between checkpoints")
     keep_checkpoints: int = option(3, "checkpoints and logging", "checkpoints kept (the oldest are pruned)")
     seed: int = option(0, "optimisation", "random seed (data, noise, initial weights)")
@@ -96,6 +99,8 @@ class TrainConfig:
             raise ValueError(f"mixed_precision must be 'no' or 'bf16', got {self.mixed_precision!r}")
         if self.foreground_weight <= 0:
             raise ValueError(f"foreground_weight must be > 0, got {self.foreground_weight}")
+        if not 0.0 < self.foreground_max_t <= 1.0:
+            raise ValueError(f"foreground_max_t must be in (0, 1], got {self.foreground_max_t}")
         if not 0.0 <= self.cond_dropout <= 1.0:
             raise ValueError(f"cond_dropout must be in [0, 1], got {self.cond_dropout}")
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
@@ -235,8 +240,10 @@ class Trainer:
         text = drop_text(text, self.null_text, self.config.cond_dropout)
         _, t = self.time_sampler.sample(latents.shape[0])
         factor = self.config.foreground_weight
-        weight = foreground_loss_weights(foreground.to(latents.device), factor) if factor != 1 else None
-        return flow_matching_loss(self.model, latents, text, t.to(latents.device), weight=weight)
+        t = t.to(latents.device)
+        weight = None if factor == 1 else \
+            foreground_loss_weights(foreground.to(latents.device), factor, t, self.config.foreground_max_t)
+        return flow_matching_loss(self.model, latents, text, t, weight=weight)
 
     def train_step(self, videos: torch.Tensor, captions: Sequence[str],
                    foreground: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -231,15 +231,16 @@ def test_a_cache_with_foreground_flags_yields_them_and_the_trainer_weights_its_l
     for p in model.parameters():  # every weight non-zero: the prediction, so the loss, depends on the weights
         p.data.normal_(0, 0.1)
     losses = {}
-    for factor in (1.0, 10.0):
-        trainer = Trainer(model, ae, text_encoder, cache.stream, TrainConfig(steps=1, batch_size=3, num_workers=0,
-                          foreground_weight=factor), tmp_path / f"run{factor}")
+    for factor, max_t in ((1.0, 1.0), (10.0, 1.0), (10.0, 0.5)):
+        trainer = Trainer(model, ae, text_encoder, cache.stream, TrainConfig(
+            steps=1, batch_size=3, num_workers=0, foreground_weight=factor, foreground_max_t=max_t),
+            tmp_path / f"run{factor}-{max_t}")
         batch = next(trainer._batches())
         assert batch[2] is not None and batch[2].shape == (3, 1, 4, 4, 4)
         text = text_encoder.encode(batch[1])
         torch.manual_seed(0)
         with torch.no_grad():
-            losses[factor] = trainer.compute_loss(batch[0].float(), text, batch[2]).item()
+            losses[factor, max_t] = trainer.compute_loss(batch[0].float(), text, batch[2]).item()
         torch.manual_seed(0)  # the same noise and times, weighted by hand
         with torch.no_grad():
             text = drop_text(text, trainer.null_text, trainer.config.cond_dropout)
@@ -248,10 +249,14 @@ def test_a_cache_with_foreground_flags_yields_them_and_the_trainer_weights_its_l
             x0 = batch[0].float()
             x_t = (1 - t[:, None, :, None, None]) * x0 + t[:, None, :, None, None] * noise
             error = (model(x_t, t, text.tokens, text.mask) - (noise - x0)).pow(2)
-            w = 1 + (factor - 1) * batch[2].float().expand_as(error)
-            assert losses[factor] == pytest.approx(((w * error).sum() / w.sum()).item(), rel=1e-5)
+            weighted = batch[2].float() * (t <= max_t).float()[:, None, :, None, None]
+            if max_t < 1:  # some flagged frames are noisier than 0.5, some not
+                assert 0 < weighted.sum() < batch[2].sum()
+            w = 1 + (factor - 1) * weighted.expand_as(error)
+            assert losses[factor, max_t] == pytest.approx(((w * error).sum() / w.sum()).item(), rel=1e-5)
         AcceleratorState._reset_state(reset_partial_state=True)
-    assert losses[1.0] != pytest.approx(losses[10.0], rel=1e-3)
+    assert losses[1.0, 1.0] != pytest.approx(losses[10.0, 1.0], rel=1e-3)
+    assert losses[10.0, 0.5] != pytest.approx(losses[10.0, 1.0], rel=1e-3)
 
 
 def test_a_foreground_weight_without_foreground_flags_is_an_error_naming_the_option(text_encoder, tmp_path) -> None:

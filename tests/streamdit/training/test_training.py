@@ -90,6 +90,12 @@ def test_the_weighted_loss_is_the_hand_computed_weighted_mean_of_squared_errors(
     assert flow_matching_loss(model, x0, text, t, eps).item() == pytest.approx((9 + 63) / 64, rel=1e-6)
     assert flow_matching_loss(model, x0, text, t, eps, weight=foreground_loss_weights(flags, 1.0)).item() == \
         pytest.approx((9 + 63) / 64, rel=1e-6)
+    # only frames at most max_t noisy: the flagged pixel's frame at t 0.5 keeps its weight at max_t 0.5, not at 0.4
+    assert foreground_loss_weights(flags, 10.0, t, max_t=0.5).sum().item() == 73.0
+    assert foreground_loss_weights(flags, 10.0, t, max_t=0.4).sum().item() == 64.0
+    flags[0, 0, 2, 1, 1] = True  # and one in frame 2, now the only frame at most 0.4 noisy
+    weight = foreground_loss_weights(flags, 10.0, torch.tensor([[0.5, 0.9, 0.4, 0.1]]), max_t=0.4)
+    assert weight[0, 0, 0, 0, 0].item() == 1.0 and weight[0, 0, 2, 1, 1].item() == 10.0 and weight.sum().item() == 73.0
 
 
 def test_cond_dropout_swaps_in_the_null_embedding_at_the_configured_rate(text_encoder) -> None:
