@@ -304,7 +304,7 @@ MUTANTS = [
     M("latent cache: a decoder fine-tune invalidates the cache", "streamdit/autoencoders/video_autoencoder.py",
       "for name, p in self.encoder.state_dict().items()}", "for name, p in self.state_dict().items()}", LATENT_CACHE),
     M("latent cache: an older cache accepts any autoencoder", "streamdit/training/latent_cache.py",
-      "index.get(\"autoencoder_digest\") == state_digest", "index.get(\"autoencoder_digest\") != state_digest",
+      "index.get(\"autoencoder_digest\") == weights_digest", "index.get(\"autoencoder_digest\") != weights_digest",
       LATENT_CACHE),
     M("objective: the foreground weight on the noisier frames", "streamdit/training/objectives.py",
       "weighted * (t <= max_t)", "weighted * (t >= max_t)", LATENT_CACHE + ("tests/streamdit/training/test_training.py",

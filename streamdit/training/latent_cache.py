@@ -29,7 +29,7 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from streamdit.autoencoders.base import Autoencoder, video_to_tensor
-from streamdit.training.trainer import state_digest
+from streamdit.training.trainer import state_digest, weights_digest
 
 INDEX = "latents.json"
 Sample = tuple[np.ndarray | torch.Tensor, str]
@@ -61,7 +61,7 @@ def encoder_digest(autoencoder: Autoencoder) -> int:
     if hasattr(autoencoder, "encoding_state"):
         return state_digest(autoencoder.encoding_state())
     if isinstance(autoencoder, torch.nn.Module):
-        return state_digest(autoencoder.state_dict())
+        return weights_digest(autoencoder)
     raise TypeError(f"a latent cache checks its autoencoder's weights; a {type(autoencoder).__name__} has none")
 
 
@@ -140,8 +140,7 @@ def encoded_by(index: dict, autoencoder: Autoencoder) -> bool:
     caches written before it was recorded, the same whole autoencoder (``autoencoder_digest``)."""
     if "encoder_digest" in index:
         return index["encoder_digest"] == encoder_digest(autoencoder)
-    return isinstance(autoencoder, torch.nn.Module) and \
-        index.get("autoencoder_digest") == state_digest(autoencoder.state_dict())
+    return isinstance(autoencoder, torch.nn.Module) and index.get("autoencoder_digest") == weights_digest(autoencoder)
 
 
 def _shard_clips(path: Path) -> int:
