@@ -77,6 +77,8 @@ class TrainConfig:
                                           "backward pass (less memory, about 30%% more compute)")
     fsdp: bool = option(False, "optimisation", "FSDP2 under torchrun: shard parameters, gradients, optimizer and "
                         "EMA state across processes, one unit per transformer block; sharded checkpoints")
+    compile: bool = option(False, "optimisation", "torch.compile the model in place (checkpoints and weights keep "
+                           "their names); the first steps wait for the compilation. Not with --fsdp")
     chunk_sizes: tuple[int, ...] | None = option(None, "objective", "chunk sizes to mix, e.g. 1,2,4,8 "
                                                  "(default: every divisor of the buffer)")
     chunk_weights: tuple[float, ...] | None = option(None, "objective", "their sampling weights (default: equal)")
@@ -101,6 +103,8 @@ class TrainConfig:
             raise ValueError(f"foreground_weight must be > 0, got {self.foreground_weight}")
         if not 0.0 < self.foreground_max_t <= 1.0:
             raise ValueError(f"foreground_max_t must be in (0, 1], got {self.foreground_max_t}")
+        if self.compile and self.fsdp:
+            raise ValueError("compile and fsdp cannot be combined: compiling sharded forward passes is not supported")
         if not 0.0 <= self.cond_dropout <= 1.0:
             raise ValueError(f"cond_dropout must be in [0, 1], got {self.cond_dropout}")
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
@@ -206,6 +210,8 @@ class Trainer:
         model = model.to(acc.device).train()
         if config.gradient_checkpointing:
             model.enable_gradient_checkpointing()
+        if config.compile:
+            model.compile()  # nn.Module.compile: in place, so state-dict names (checkpoints, EMA) are unchanged
         self.sharded = config.fsdp
         if self.sharded:
             self._template = empty_copy(model)  # what the gathered EMA weights are loaded into

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from accelerate.state import AcceleratorState
+from safetensors.torch import load_file
 
 from streamdit.autoencoders.base import PatchAutoencoder, video_to_tensor
 from streamdit.models.dit import StreamDiT, StreamDiTConfig
@@ -184,6 +185,20 @@ def test_checkpoint_and_resume_reproduce_an_uninterrupted_run(text_encoder, tmp_
     other = StreamDiT(StreamDiTConfig(**{**tiny_config(text_encoder.dim, ae).to_dict(), "depth": 1}))
     with pytest.raises(ValueError, match="differs"):  # a different model cannot resume these checkpoints
         Trainer(other, ae, text_encoder, [], TrainConfig(steps=8), tmp_path / "b").train(resume=True)
+
+
+def test_a_compiled_run_takes_the_eager_runs_steps_and_keeps_its_checkpoint_names(text_encoder, tmp_path) -> None:
+    eager = run(tmp_path / "eager", 3, text_encoder)
+    compiled = run(tmp_path / "compiled", 3, text_encoder, compile=True)
+    assert compiled.unwrapped._compiled_call_impl is not None  # the steps really ran compiled
+    for (name, a), b in zip(eager.unwrapped.state_dict().items(), compiled.unwrapped.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=name)  # kernels fused differently round differently
+    names = [sorted(load_file(latest_checkpoint(tmp_path / d) / "model.safetensors")) for d in ("eager", "compiled")]
+    assert names[0] == names[1] and not any("_orig_mod" in n for n in names[1])
+    resumed = run(tmp_path / "compiled", 4, text_encoder, resume=True)  # an eager run resumes a compiled one's state
+    assert resumed.step == 4
+    with pytest.raises(ValueError, match="compile and fsdp"):
+        TrainConfig(compile=True, fsdp=True)
 
 
 def test_bf16_mixed_precision_trains_on_cpu(text_encoder, tmp_path) -> None:
