@@ -190,7 +190,7 @@ def test_checkpoint_and_resume_reproduce_an_uninterrupted_run(text_encoder, tmp_
 def test_a_compiled_run_takes_the_eager_runs_steps_and_keeps_its_checkpoint_names(text_encoder, tmp_path) -> None:
     eager = run(tmp_path / "eager", 3, text_encoder)
     compiled = run(tmp_path / "compiled", 3, text_encoder, compile=True)
-    assert compiled.unwrapped._compiled_call_impl is not None  # the steps really ran compiled
+    assert compiled.unwrapped._compiled_call_impl is not None  # its calls go through torch.compile
     for (name, a), b in zip(eager.unwrapped.state_dict().items(), compiled.unwrapped.state_dict().values()):
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=name)  # kernels fused differently round differently
     names = [sorted(load_file(latest_checkpoint(tmp_path / d) / "model.safetensors")) for d in ("eager", "compiled")]
