@@ -182,6 +182,11 @@ class LatentCache:
         """The ``--data`` the cache's clips came from, read from its index alone."""
         return json.loads((Path(directory) / INDEX).read_text())["source"]
 
+    @staticmethod
+    def clip_count(directory: str | Path) -> int:
+        """How many clips the cache holds, read from its index alone."""
+        return int(json.loads((Path(directory) / INDEX).read_text())["clips"])
+
     def encoded_by(self, autoencoder: Autoencoder) -> bool:
         """Whether these latents are ``autoencoder``'s encodings (its encoder's digest, :func:`encoder_digest`)."""
         return encoded_by(self.index, autoencoder)

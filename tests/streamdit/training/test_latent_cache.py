@@ -18,6 +18,8 @@ from streamdit.autoencoders.video_autoencoder import VideoAutoencoder, VideoAuto
 from streamdit.data import object_pixels, v2, worlds
 from streamdit.data.v2.render import background
 from streamdit.models.dit import StreamDiT, StreamDiTConfig
+from streamdit.models.text import CachedTextEncoder
+from streamdit.training import cli
 from streamdit.training.cli import encode_main, train_main
 from streamdit.training.latent_cache import LatentCache, encode_clips, latent_blocks, shard_seed
 from streamdit.training.objectives import drop_text
@@ -145,7 +147,8 @@ def with_decoder_changed(ae: VideoAutoencoder) -> VideoAutoencoder:
     return tuned
 
 
-def test_encode_latents_then_train_on_them_and_refuse_another_autoencoder_plumbing_random_init(tmp_path) -> None:
+def test_encode_latents_then_train_on_them_and_refuse_another_autoencoder_plumbing_random_init(tmp_path,
+                                                                                               monkeypatch) -> None:
     for seed in (0, 1):
         small_autoencoder(seed).save_pretrained(tmp_path / f"ae{seed}")
     with_decoder_changed(small_autoencoder(0)).save_pretrained(tmp_path / "ae0-decoder-tuned")
@@ -158,7 +161,12 @@ def test_encode_latents_then_train_on_them_and_refuse_another_autoencoder_plumbi
     common = ["--config", str(tmp_path / "config.json"), "--data", str(tmp_path / "cache"), "--steps", "1",
               "--foreground-weight", "4",
               "--batch-size", "2", "--num-workers", "0", "--sample-chunk-size", "1", "--cpu"]
+    kept = []  # training on a cache keeps every caption's encoding, even above the usual limit (here 2)
+    monkeypatch.setattr(cli, "TEXT_CACHE_PROMPTS", 2)
+    monkeypatch.setattr(cli, "CachedTextEncoder", lambda encoder, max_items: kept.append(max_items) or
+                        CachedTextEncoder(encoder, max_items))
     assert train_main(["--out", str(tmp_path / "run"), "--autoencoder", str(tmp_path / "ae0"), *common]) == 0
+    assert kept == [3] and cli.text_cache_size("synthetic-v2") == 2
     assert json.loads((tmp_path / "run" / "pipeline" / "pipeline.json").read_text())["world"] == "v2"
     with pytest.raises(SystemExit, match="encoded by another encoder"):
         train_main(["--out", str(tmp_path / "other"), "--autoencoder", str(tmp_path / "ae1"), *common])
