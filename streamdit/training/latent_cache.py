@@ -29,11 +29,17 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from streamdit.autoencoders.base import Autoencoder, video_to_tensor
+from streamdit.loading import read_json
 from streamdit.training.trainer import state_digest, weights_digest
 
 INDEX = "latents.json"
 Sample = tuple[np.ndarray | torch.Tensor, str]
 ForegroundFn = Callable[[np.ndarray], np.ndarray]  # uint8 videos (..., T, H, W, 3) -> bool object pixels (..., T, H, W)
+
+
+def read_index(directory: str | Path) -> dict:
+    """A cache's index (``latents.json``): its shards, clip count, source and encoder digest."""
+    return read_json(Path(directory) / INDEX, "a latent cache index, written by `streamdit encode-latents`")
 
 
 def is_latent_cache(path: str | Path) -> bool:
@@ -87,7 +93,7 @@ def encode_clips(data: Callable[[int], Iterable[Sample]], autoencoder: Autoencod
     done = 0  # leading shards already there whole (a smaller last shard of a cache being extended is redone)
     while done < len(sizes) and (out / names[done]).is_file() and _shard_clips(out / names[done]) == sizes[done]:
         done += 1
-    if is_latent_cache(out) and done < len(json.loads((out / INDEX).read_text())["shards"]):
+    if is_latent_cache(out) and done < len(read_index(out)["shards"]):
         (out / INDEX).unlink()  # its smaller last shard is redone: unfinished until the new index (same command resumes)
     device = next(autoencoder.parameters(), torch.empty(0)).device
     with tqdm(total=clips, initial=sum(sizes[:done]), desc="encoding clips", dynamic_ncols=True) as bar:
@@ -118,7 +124,7 @@ def encode_clips(data: Callable[[int], Iterable[Sample]], autoencoder: Autoencod
 
 def _check_extension(out: Path, index: dict, extend: bool, shard_clips: int, autoencoder: Autoencoder) -> None:
     """``ValueError``/``FileExistsError`` unless the finished cache in ``out`` may grow into ``index``'s."""
-    found = json.loads((out / INDEX).read_text())
+    found = read_index(out)
     if not extend:
         raise FileExistsError(f"{out} already holds a finished latent cache ({INDEX}) of {found['clips']} clips; "
                               "choose another directory, or extend it to more clips of the same data")
@@ -164,7 +170,7 @@ class LatentCache:
         if not is_latent_cache(directory):
             raise FileNotFoundError(f"{directory} is not a finished latent cache (no {INDEX}); "
                                     "run `streamdit encode-latents` to make one, or again to finish it")
-        self.index = json.loads((directory / INDEX).read_text())
+        self.index = read_index(directory)
         parts = [_read_shard(directory / name) for name in self.index["shards"]]
         self.latents = torch.cat([latents for latents, _, _ in parts])
         self.captions = [caption for _, captions, _ in parts for caption in captions]
@@ -180,12 +186,12 @@ class LatentCache:
     @staticmethod
     def source(directory: str | Path) -> str:
         """The ``--data`` the cache's clips came from, read from its index alone."""
-        return json.loads((Path(directory) / INDEX).read_text())["source"]
+        return read_index(directory)["source"]
 
     @staticmethod
     def clip_count(directory: str | Path) -> int:
         """How many clips the cache holds, read from its index alone."""
-        return int(json.loads((Path(directory) / INDEX).read_text())["clips"])
+        return int(read_index(directory)["clips"])
 
     def encoded_by(self, autoencoder: Autoencoder) -> bool:
         """Whether these latents are ``autoencoder``'s encodings (its encoder's digest, :func:`encoder_digest`)."""
